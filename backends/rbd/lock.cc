@@ -1,0 +1,122 @@
+#include "backends/rbd/lock.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+
+namespace berth::rbd {
+
+namespace {
+
+constexpr std::string_view kCookiePrefix = "berth host=";
+
+// librbd returns each list as NUL-separated strings in one buffer.
+std::vector<std::string> SplitNul(const std::vector<char>& buf, size_t len) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i < len && i < buf.size(); ++i) {
+    if (buf[i] == '\0') {
+      out.emplace_back(buf.data() + start, i - start);
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string LockCookie(const std::string& host_id) { return std::string(kCookiePrefix) + host_id; }
+
+std::optional<std::string> HostFromCookie(const std::string& cookie) {
+  if (cookie.rfind(kCookiePrefix, 0) != 0) {
+    return std::nullopt;
+  }
+  return cookie.substr(kCookiePrefix.size());
+}
+
+std::vector<LockHolder> ListLockHolders(const Image& image) {
+  size_t tag_len = 0, clients_len = 0, cookies_len = 0, addrs_len = 0;
+  std::vector<char> tag, clients, cookies, addrs;
+  int exclusive = 0;
+  for (;;) {
+    tag.resize(tag_len);
+    clients.resize(clients_len);
+    cookies.resize(cookies_len);
+    addrs.resize(addrs_len);
+    ssize_t r = rbd_list_lockers(image.get(), &exclusive, tag.data(), &tag_len, clients.data(),
+                                 &clients_len, cookies.data(), &cookies_len, addrs.data(),
+                                 &addrs_len);
+    if (r == -ERANGE) {
+      continue;  // the lengths now hold what is needed
+    }
+    if (r < 0) {
+      throw ErrnoError(static_cast<int>(r), "cannot list the locks of RBD image " + image.name());
+    }
+    if (r == 0) {
+      return {};
+    }
+    auto c = SplitNul(clients, clients_len);
+    auto k = SplitNul(cookies, cookies_len);
+    auto a = SplitNul(addrs, addrs_len);
+    std::vector<LockHolder> holders;
+    for (size_t i = 0; i < c.size() && i < k.size() && i < a.size(); ++i) {
+      holders.push_back({c[i], k[i], a[i], HostFromCookie(k[i]).value_or("")});
+    }
+    return holders;
+  }
+}
+
+namespace {
+
+Error HeldElsewhere(const std::string& volume, const LockHolder& holder) {
+  std::string host = holder.host_id.empty() ? "an unknown host (lock not taken by berth)"
+                                            : "host " + holder.host_id;
+  return Error(ErrorCode::kBusy, "volume " + volume + " is attached read-write on " + host +
+                                     " (lock owner " + holder.client + " at " + holder.address +
+                                     "); stop it there or run berthctl lock break " + volume);
+}
+
+}  // namespace
+
+void AcquireLock(const Image& image, const std::string& volume, const std::string& host_id) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto holders = ListLockHolders(image);
+    for (const auto& holder : holders) {
+      if (holder.host_id != host_id) {
+        throw HeldElsewhere(volume, holder);
+      }
+    }
+    if (!holders.empty()) {
+      return;  // ours already, perhaps from an earlier berthd on this host
+    }
+    int r = rbd_lock_exclusive(image.get(), LockCookie(host_id).c_str());
+    if (r == 0 || r == -EEXIST) {
+      return;
+    }
+    if (r != -EBUSY) {
+      throw ErrnoError(r, "cannot lock RBD image " + image.name());
+    }
+    // Another host won the race between our list and our lock: list again to name it.
+  }
+  throw Error(ErrorCode::kBusy, "volume " + volume + " is being locked by another host; retry");
+}
+
+void ReleaseLock(const Image& image, const std::string& host_id) {
+  for (const auto& holder : ListLockHolders(image)) {
+    if (holder.host_id == host_id) {
+      BreakLock(image, holder);
+    }
+  }
+}
+
+void BreakLock(const Image& image, const LockHolder& holder) {
+  int r = rbd_break_lock(image.get(), holder.client.c_str(), holder.cookie.c_str());
+  if (r < 0 && r != -ENOENT) {
+    throw ErrnoError(r, "cannot release the lock of RBD image " + image.name() + " held by " +
+                            holder.client);
+  }
+  spdlog::debug("released lock on {} held by {} ({})", image.name(), holder.client,
+                holder.cookie);
+}
+
+}  // namespace berth::rbd

@@ -1,0 +1,41 @@
+#include "backends/rbd/mappers/command_mapper.h"
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/strings.h"
+#include "common/subprocess.h"
+
+namespace berth::rbd {
+
+void AppendCephArgs(const MapRequest& request, std::vector<std::string>& argv) {
+  argv.insert(argv.end(), {"--id", request.user, "-c", request.conf_file});
+  if (!request.keyring.empty()) {
+    argv.insert(argv.end(), {"--keyring", request.keyring});
+  }
+}
+
+MappedDevice CommandMapper::Map(const MapRequest& request) {
+  const auto argv = BuildMapCommand(request);
+  auto result = RunCommand(argv, std::chrono::minutes(2));
+  if (result.exit_code != 0) {
+    throw Error(ErrorCode::kUnavailable, name() + " map of " + request.pool + "/" +
+                                             request.image + " failed: " + Trim(result.err));
+  }
+  return {name(), Trim(result.out), 0, ""};
+}
+
+void CommandMapper::Unmap(const MappedDevice& mapped) {
+  if (!PathExists(mapped.device)) {
+    return;
+  }
+  auto result = RunCommand(BuildUnmapCommand(mapped.device), std::chrono::minutes(1));
+  if (result.exit_code != 0 && result.err.find("not mapped") == std::string::npos &&
+      result.err.find("No such") == std::string::npos) {
+    throw Error(ErrorCode::kBusy,
+                name() + " unmap of " + mapped.device + " failed: " + Trim(result.err));
+  }
+}
+
+bool CommandMapper::Healthy(const MappedDevice& mapped) const { return PathExists(mapped.device); }
+
+}  // namespace berth::rbd

@@ -1,0 +1,27 @@
+// Mappers whose whole job is done by a Ceph tool that prints the device it mapped (krbd through
+// `rbd device map`, rbd-nbd). Subclasses only say which commands to run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "backends/rbd/mappers/mapper.h"
+
+namespace berth::rbd {
+
+// --id, -c and --keyring, as every Ceph command-line tool takes them.
+void AppendCephArgs(const MapRequest& request, std::vector<std::string>& argv);
+
+class CommandMapper : public Mapper {
+ public:
+  MappedDevice Map(const MapRequest& request) override;
+  // Unmapping a device that is gone or "not mapped" succeeds, as in ceph-csi.
+  void Unmap(const MappedDevice& mapped) override;
+  bool Healthy(const MappedDevice& mapped) const override;
+
+ protected:
+  virtual std::vector<std::string> BuildMapCommand(const MapRequest& request) const = 0;
+  virtual std::vector<std::string> BuildUnmapCommand(const std::string& device) const = 0;
+};
+
+}  // namespace berth::rbd

@@ -1,0 +1,135 @@
+#include "backends/rbd/mappers/fuse.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "backends/rbd/mappers/command_mapper.h"
+#include "common/error.h"
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "fsutil/loop_device.h"
+#include "fsutil/mount.h"
+#include "fsutil/mountinfo.h"
+
+namespace berth::rbd {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kStartTimeout = 30s;
+constexpr auto kExitTimeout = 5s;
+
+std::string ImageFile(const MappedDevice& mapped, const std::string& image) {
+  return mapped.fuse_dir + "/" + image;
+}
+
+std::string LogTail(const std::string& path) {
+  auto text = ReadFileIfExists(path).value_or("");
+  return text.size() > 600 ? text.substr(text.size() - 600) : text;
+}
+
+bool IsMounted(const std::string& dir) {
+  return fsutil::FindMount(fsutil::ReadMountInfo(), dir).has_value();
+}
+
+// Pids are recycled: a recorded pid is ours only while it still runs rbd-fuse.
+bool IsRbdFuse(pid_t pid) {
+  auto cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
+  return cmdline.rfind("rbd-fuse", 0) == 0;
+}
+
+// Waits for rbd-fuse to leave after its unmount; it exits on its own within milliseconds once
+// the loop device has released the file, so signals are only the last resort.
+void StopProcess(pid_t pid) {
+  if (pid <= 0 || !IsRbdFuse(pid)) {
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + kExitTimeout;
+  while (ProcessAlive(pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  if (ProcessAlive(pid) && IsRbdFuse(pid)) {
+    spdlog::warn("rbd-fuse (pid {}) did not exit after unmount; terminating it", pid);
+    ::kill(pid, SIGTERM);
+    std::this_thread::sleep_for(500ms);
+    if (ProcessAlive(pid)) {
+      ::kill(pid, SIGKILL);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> FuseMapper::FuseCommand(const MapRequest& request,
+                                                 const std::string& fuse_dir) {
+  std::vector<std::string> argv = {"rbd-fuse"};
+  AppendCephArgs(request, argv);
+  // -r exposes only this image; -f keeps it in the foreground of its own detached session so
+  // the pid berth records is the process that serves I/O.
+  argv.insert(argv.end(), {"-p", request.pool, "-r", request.image, fuse_dir, "-f"});
+  return argv;
+}
+
+bool FuseMapper::Available() const {
+  return PathExists("/dev/fuse") && PathExists("/dev/loop-control") &&
+         (PathExists("/usr/bin/rbd-fuse") || PathExists("/usr/local/bin/rbd-fuse"));
+}
+
+MappedDevice FuseMapper::Map(const MapRequest& request) {
+  MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse"};
+  MakeDirectories(mapped.fuse_dir);
+  if (IsMounted(mapped.fuse_dir)) {
+    // Left by a mapping whose record was lost; nothing can be using it without a record.
+    spdlog::warn("unmounting a stale rbd-fuse mount at {}", mapped.fuse_dir);
+    fsutil::Unmount(mapped.fuse_dir);
+  }
+  const std::string log_path = request.work_dir + "/rbd-fuse.log";
+  mapped.pid = SpawnDetached(FuseCommand(request, mapped.fuse_dir), log_path);
+  WriteFileAtomically(request.work_dir + "/rbd-fuse.pid", std::to_string(mapped.pid) + "\n");
+
+  const std::string file = ImageFile(mapped, request.image);
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (!PathExists(file)) {
+    if (!ProcessAlive(mapped.pid) || std::chrono::steady_clock::now() > deadline) {
+      Unmap(mapped);
+      throw Error(ErrorCode::kUnavailable, "rbd-fuse could not expose " + request.pool + "/" +
+                                               request.image + ": " + LogTail(log_path));
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  try {
+    mapped.device = fsutil::AttachLoop(file, request.read_only);
+  } catch (...) {
+    Unmap(mapped);
+    throw;
+  }
+  return mapped;
+}
+
+void FuseMapper::Unmap(const MappedDevice& mapped) {
+  if (!mapped.device.empty()) {
+    // Device names are recycled: only detach the loop device if it still serves our file.
+    auto backing = fsutil::LoopBackingFile(mapped.device);
+    if (backing && backing->rfind(mapped.fuse_dir + "/", 0) == 0) {
+      fsutil::DetachLoop(mapped.device);
+    }
+  }
+  fsutil::Unmount(mapped.fuse_dir);
+  StopProcess(mapped.pid);
+}
+
+bool FuseMapper::Healthy(const MappedDevice& mapped) const {
+  if (!ProcessAlive(mapped.pid) || !IsRbdFuse(mapped.pid) || mapped.device.empty()) {
+    return false;
+  }
+  auto backing = fsutil::LoopBackingFile(mapped.device);
+  return backing && backing->rfind(mapped.fuse_dir + "/", 0) == 0;
+}
+
+}  // namespace berth::rbd

@@ -1,0 +1,21 @@
+// rbd-fuse exposes the image as a file; a loop device over that file is the block device.
+// Works on any host with /dev/fuse and loop devices, no rbd or nbd kernel module needed.
+#pragma once
+
+#include "backends/rbd/mappers/mapper.h"
+
+namespace berth::rbd {
+
+class FuseMapper : public Mapper {
+ public:
+  std::string name() const override { return "fuse"; }
+  bool Available() const override;
+  MappedDevice Map(const MapRequest& request) override;
+  void Unmap(const MappedDevice& mapped) override;
+  bool Healthy(const MappedDevice& mapped) const override;
+
+  static std::vector<std::string> FuseCommand(const MapRequest& request,
+                                              const std::string& fuse_dir);
+};
+
+}  // namespace berth::rbd

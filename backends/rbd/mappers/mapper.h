@@ -1,0 +1,53 @@
+// Mappers turn an RBD image into a local block device: krbd, rbd-nbd, or rbd-fuse plus a loop
+// device where neither kernel module exists.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace berth::rbd {
+
+struct MapRequest {
+  std::string conf_file;
+  std::string user;
+  std::string keyring;  // may be empty
+  std::string pool;
+  std::string image;
+  bool read_only = false;
+  std::string work_dir;  // private per-volume directory for the mapper's files (fuse)
+};
+
+// What a mapping left behind, persisted by the caller so a restarted berthd can unmap it.
+struct MappedDevice {
+  std::string mapper;     // "krbd", "nbd" or "fuse"
+  std::string device;     // "/dev/rbd0", "/dev/nbd0", "/dev/loop3"
+  pid_t pid = 0;          // fuse: the detached rbd-fuse process
+  std::string fuse_dir;   // fuse: where rbd-fuse exposes the image as a file
+};
+
+class Mapper {
+ public:
+  virtual ~Mapper() = default;
+  virtual std::string name() const = 0;
+  // Whether this host can use the mapper (kernel module, device node, tool installed).
+  virtual bool Available() const = 0;
+  virtual MappedDevice Map(const MapRequest& request) = 0;
+  // Idempotent: unmapping something already gone succeeds.
+  virtual void Unmap(const MappedDevice& mapped) = 0;
+  // Whether the mapping still serves I/O (device present, process alive).
+  virtual bool Healthy(const MappedDevice& mapped) const = 0;
+};
+
+// "krbd", "nbd", "fuse", or "auto" for the first available in that order. An unknown name is
+// kInvalidArgument; "auto" with nothing available is kUnavailable.
+std::unique_ptr<Mapper> MakeMapper(const std::string& name);
+
+inline const std::vector<std::string>& MapperNames() {
+  static const std::vector<std::string> names = {"auto", "krbd", "nbd", "fuse"};
+  return names;
+}
+
+}  // namespace berth::rbd

@@ -1,0 +1,200 @@
+#include "common/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "common/error.h"
+#include "common/fd.h"
+
+namespace berth {
+
+namespace {
+
+std::vector<char*> CArgv(const std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  out.reserve(argv.size() + 1);
+  for (const auto& a : argv) {
+    out.push_back(const_cast<char*>(a.c_str()));
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+void MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    throw ErrnoError(-errno, "cannot create a pipe");
+  }
+  read_end.Reset(fds[0]);
+  write_end.Reset(fds[1]);
+}
+
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) {
+    return WEXITSTATUS(status);
+  }
+  if (WIFSIGNALED(status)) {
+    return 128 + WTERMSIG(status);
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::string JoinCommand(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += a;
+  }
+  return out;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  if (argv.empty()) {
+    throw Error(ErrorCode::kInternal, "RunCommand: empty argv");
+  }
+  UniqueFd out_r, out_w, err_r, err_w;
+  MakePipe(out_r, out_w);
+  MakePipe(err_r, err_w);
+  auto c_argv = CArgv(argv);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    throw ErrnoError(-errno, "cannot fork for " + argv[0]);
+  }
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(out_w.get(), STDOUT_FILENO);
+    ::dup2(err_w.get(), STDERR_FILENO);
+    ::execvp(c_argv[0], c_argv.data());
+    const char* msg = "exec failed\n";
+    (void)!::write(STDERR_FILENO, msg, std::strlen(msg));
+    ::_exit(127);
+  }
+  out_w.Reset();
+  err_w.Reset();
+
+  CommandResult result;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  std::array<pollfd, 2> fds{{{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}}};
+  int open_fds = 2;
+  std::array<char, 8192> buf{};
+  while (open_fds > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      break;
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
+      ssize_t got = ::read(fds[i].fd, buf.data(), buf.size());
+      if (got > 0) {
+        (i == 0 ? result.out : result.err).append(buf.data(), static_cast<size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  if (timed_out) {
+    ::kill(pid, SIGKILL);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = DecodeStatus(status);
+  if (timed_out) {
+    throw Error(ErrorCode::kUnavailable,
+                JoinCommand(argv) + " did not finish within " +
+                    std::to_string(timeout.count() / 1000) + " s and was killed");
+  }
+  if (result.exit_code == 127 && result.err.find("exec failed") != std::string::npos) {
+    throw Error(ErrorCode::kUnavailable, "cannot run " + argv[0] + ": not installed or not in PATH");
+  }
+  return result;
+}
+
+pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log_path) {
+  if (argv.empty()) {
+    throw Error(ErrorCode::kInternal, "SpawnDetached: empty argv");
+  }
+  UniqueFd pid_r, pid_w;
+  MakePipe(pid_r, pid_w);
+  auto c_argv = CArgv(argv);
+  pid_t child = ::fork();
+  if (child < 0) {
+    throw ErrnoError(-errno, "cannot fork for " + argv[0]);
+  }
+  if (child == 0) {
+    ::setsid();
+    pid_t grandchild = ::fork();
+    if (grandchild != 0) {
+      (void)!::write(pid_w.get(), &grandchild, sizeof(grandchild));
+      ::_exit(grandchild < 0 ? 1 : 0);
+    }
+    int devnull = ::open("/dev/null", O_RDONLY);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(log >= 0 ? log : devnull, STDOUT_FILENO);
+    ::dup2(log >= 0 ? log : devnull, STDERR_FILENO);
+    // The grandchild must not inherit a blocked signal mask or ignored signals from a server.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execvp(c_argv[0], c_argv.data());
+    ::_exit(127);
+  }
+  pid_w.Reset();
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_t grandchild = -1;
+  ssize_t got = ::read(pid_r.get(), &grandchild, sizeof(grandchild));
+  if (got != static_cast<ssize_t>(sizeof(grandchild)) || grandchild <= 0) {
+    throw Error(ErrorCode::kInternal, "cannot start " + argv[0] + " detached");
+  }
+  return grandchild;
+}
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0) {
+    return false;
+  }
+  if (::kill(pid, 0) != 0 && errno == ESRCH) {
+    return false;
+  }
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return false;
+  }
+  // The state follows the parenthesised command name, which may itself contain spaces.
+  auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
+}  // namespace berth

@@ -1,0 +1,54 @@
+// What the engine needs from a storage backend: the registry, storage, and attach/detach.
+// Implementations adapt backends/ (which never include engine headers) to this interface.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/volume_record.h"
+
+namespace berth::engine {
+
+struct Attachment {
+  std::string device;         // the block device to format and mount
+  nlohmann::json state;       // persisted so any later process can detach it
+};
+
+struct HolderInfo {
+  std::string host_id;  // empty when the holder is not a berth host
+  std::string client;
+  std::string address;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::optional<VolumeRecord> Lookup(const std::string& name) = 0;
+  virtual std::vector<VolumeRecord> List() = 0;
+  virtual void Register(const VolumeRecord& record) = 0;
+  virtual void Unregister(const std::string& name) = 0;
+
+  // Before a new volume is registered: its storage must not exist yet, unless the volume
+  // adopts existing storage, which then must exist. Writes nothing.
+  virtual void CheckNewStorage(const VolumeRecord& record) = 0;
+  // Creates the storage if missing (idempotent, so a Create interrupted after Register
+  // completes on retry). An adopted volume's storage must already exist.
+  virtual void EnsureStorage(const VolumeRecord& record) = 0;
+  // Deletes the storage (never an adopted image). Refuses while it is in use.
+  virtual void DeleteStorage(const VolumeRecord& record) = 0;
+
+  // Takes the single-writer lock (unless read-only) and maps the storage to a block device.
+  virtual Attachment Attach(const VolumeRecord& record, bool read_only,
+                            const std::string& work_dir) = 0;
+  // Unmaps and releases the lock. Idempotent.
+  virtual void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) = 0;
+  virtual bool AttachmentHealthy(const nlohmann::json& attachment_state) = 0;
+  // The hosts holding the volume read-write, from the cluster's point of view.
+  virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
+};
+
+}  // namespace berth::engine

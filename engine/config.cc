@@ -1,0 +1,109 @@
+#include "engine/config.h"
+
+#include <cstdlib>
+#include <set>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/strings.h"
+
+namespace berth::engine {
+
+namespace {
+
+void RejectUnknownKeys(const nlohmann::json& object, const std::set<std::string>& known,
+                       const std::string& where) {
+  for (const auto& [key, value] : object.items()) {
+    if (!known.contains(key)) {
+      std::string allowed;
+      for (const auto& k : known) {
+        allowed += (allowed.empty() ? "" : ", ") + k;
+      }
+      throw Error(ErrorCode::kInvalidArgument,
+                  "unknown key '" + key + "' in " + where + "; allowed: " + allowed);
+    }
+  }
+}
+
+std::string StringField(const nlohmann::json& object, const std::string& key,
+                        const std::string& fallback) {
+  if (!object.contains(key)) {
+    return fallback;
+  }
+  if (!object[key].is_string()) {
+    throw Error(ErrorCode::kInvalidArgument, "config key '" + key + "' must be a string");
+  }
+  return object[key].get<std::string>();
+}
+
+}  // namespace
+
+std::string ResolveConfigPath(const std::string& flag_value) {
+  if (!flag_value.empty()) {
+    return flag_value;
+  }
+  if (const char* env = std::getenv("BERTH_CONFIG"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return "/etc/berth/berth.json";
+}
+
+Config ParseConfig(const std::string& text) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("config is not valid JSON: ") + e.what());
+  }
+  if (!doc.is_object()) {
+    throw Error(ErrorCode::kInvalidArgument, "config must be a JSON object");
+  }
+  RejectUnknownKeys(doc,
+                    {"host_id", "state_dir", "mount_root", "socket", "default_backend",
+                     "log_level", "backends"},
+                    "the config");
+  Config config;
+  config.host_id = StringField(doc, "host_id", "");
+  config.state_dir = StringField(doc, "state_dir", config.state_dir);
+  config.mount_root = StringField(doc, "mount_root", config.mount_root);
+  config.socket = StringField(doc, "socket", config.socket);
+  config.log_level = StringField(doc, "log_level", config.log_level);
+  if (config.host_id.empty()) {
+    config.host_id = Trim(ReadFileIfExists("/etc/machine-id").value_or(""));
+  }
+  if (config.host_id.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "config has no host_id and /etc/machine-id is empty; set \"host_id\"");
+  }
+  if (!doc.contains("backends") || !doc["backends"].is_object() || doc["backends"].empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "config needs \"backends\": an object naming at least one backend");
+  }
+  for (const auto& [name, settings] : doc["backends"].items()) {
+    if (!settings.is_object() || !settings.contains("type") || !settings["type"].is_string()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "backend '" + name + "' needs a \"type\" (rbd or nfs)");
+    }
+    config.backends[name] = {name, settings["type"].get<std::string>(), settings};
+  }
+  config.default_backend = StringField(doc, "default_backend", "");
+  if (config.default_backend.empty() && config.backends.size() == 1) {
+    config.default_backend = config.backends.begin()->first;
+  }
+  if (!config.backends.contains(config.default_backend)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "default_backend '" + config.default_backend + "' is not one of the backends");
+  }
+  return config;
+}
+
+Config LoadConfig(const std::string& path) {
+  auto text = ReadFileIfExists(path);
+  if (!text) {
+    throw Error(ErrorCode::kNotFound, "config file " + path +
+                                          " does not exist; pass --config or set BERTH_CONFIG");
+  }
+  return ParseConfig(*text);
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,35 @@
+// berth's configuration file: backends, paths and this host's identity.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+
+namespace berth::engine {
+
+struct BackendConfig {
+  std::string name;      // key under "backends"
+  std::string type;      // "rbd" (and "nfs")
+  nlohmann::json settings;  // the whole object, parsed by the backend
+};
+
+struct Config {
+  std::string host_id;
+  std::string state_dir = "/var/lib/berth";
+  std::string mount_root = "/var/lib/berth/mounts";
+  std::string socket = "/run/docker/plugins/berth.sock";
+  std::string default_backend;
+  std::string log_level = "info";
+  std::map<std::string, BackendConfig> backends;
+};
+
+// --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json.
+std::string ResolveConfigPath(const std::string& flag_value);
+
+// Parses and validates; unknown keys, a missing backend or a bad default are kInvalidArgument.
+// A missing host_id is read from /etc/machine-id.
+Config ParseConfig(const std::string& text);
+Config LoadConfig(const std::string& path);
+
+}  // namespace berth::engine

@@ -1,0 +1,251 @@
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/strings.h"
+#include "engine/rbd_backend.h"
+#include "engine/volume_lock.h"
+#include "fsutil/format_and_mount.h"
+#include "fsutil/mount.h"
+#include "fsutil/mountinfo.h"
+
+namespace berth::engine {
+
+namespace {
+
+std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config) {
+  std::map<std::string, std::unique_ptr<Backend>> backends;
+  for (const auto& [name, backend] : config.backends) {
+    if (backend.type == "rbd") {
+      backends[name] = std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id);
+    } else {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "backend '" + name + "' has unknown type '" + backend.type + "'; use rbd");
+    }
+  }
+  return backends;
+}
+
+bool MountPresent(const std::string& mount_path) {
+  return !mount_path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), mount_path).has_value();
+}
+
+}  // namespace
+
+Engine::Engine(Config config) : Engine(config, MakeBackends(config)) {}
+
+Engine::Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends)
+    : config_(std::move(config)), backends_(std::move(backends)), states_(config_.state_dir) {
+  MakeDirectories(config_.mount_root, 0755);
+}
+
+Backend& Engine::BackendFor(const std::string& backend_name) {
+  auto it = backends_.find(backend_name);
+  if (it == backends_.end()) {
+    throw Error(ErrorCode::kInvalidArgument, "unknown backend '" + backend_name + "'");
+  }
+  return *it->second;
+}
+
+std::string Engine::MountPath(const std::string& name) const {
+  return config_.mount_root + "/" + name;
+}
+
+std::string Engine::WorkDir(const std::string& name) const {
+  return config_.state_dir + "/attach/" + name;
+}
+
+std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string& name) {
+  for (auto& [backend_name, backend] : backends_) {
+    if (auto record = backend->Lookup(name)) {
+      return std::make_pair(*record, backend.get());
+    }
+  }
+  return std::nullopt;
+}
+
+VolumeRecord Engine::Require(const std::string& name) {
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  return found->first;
+}
+
+void Engine::Create(const std::string& name, const Options& options) {
+  VolumeSpec spec = ParseVolumeSpec(name, options, config_);
+  Backend& backend = BackendFor(spec.backend);
+  VolumeLock lock(config_.state_dir, name);
+
+  if (auto existing = Find(name)) {
+    auto diffs = SpecDifferences(existing->first.spec, options, spec);
+    if (!diffs.empty()) {
+      std::string joined;
+      for (const auto& d : diffs) {
+        joined += (joined.empty() ? "" : "; ") + d;
+      }
+      throw Error(ErrorCode::kConflict, "volume " + name + " already exists with a different "
+                                            "spec: " + joined);
+    }
+    // A Create that died after registering finishes here.
+    existing->second->EnsureStorage(existing->first);
+    return;
+  }
+  VolumeRecord record{spec, NowRfc3339(), config_.host_id, "", ""};
+  backend.CheckNewStorage(record);
+  backend.Register(record);
+  try {
+    backend.EnsureStorage(record);
+  } catch (...) {
+    backend.Unregister(name);
+    throw;
+  }
+  spdlog::info("created volume {} ({} {} on {})", name, FormatSize(spec.size_bytes), spec.fstype,
+               spec.backend);
+}
+
+void Engine::Remove(const std::string& name) {
+  ValidateVolumeName(name);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  auto& [record, backend] = *found;
+  if (auto local = states_.Load(name); local && local->TotalRefs() > 0) {
+    throw Error(ErrorCode::kBusy, "volume " + name + " is mounted on this host (" +
+                                      config_.host_id + ") at " + local->mount_path + " with " +
+                                      std::to_string(local->TotalRefs()) +
+                                      " reference(s); stop the containers using it first");
+  }
+  for (const auto& holder : backend->Holders(record)) {
+    throw Error(ErrorCode::kBusy,
+                "volume " + name + " is attached on host " +
+                    (holder.host_id.empty() ? "unknown" : holder.host_id) + " (" + holder.client +
+                    " at " + holder.address + "); stop it there first");
+  }
+  backend->DeleteStorage(record);
+  backend->Unregister(name);
+  spdlog::info("removed volume {}", name);
+}
+
+MountResult Engine::Mount(const std::string& name, const std::string& ref_id) {
+  ValidateVolumeName(name);
+  if (ref_id.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "mount of volume " + name + " needs a reference id");
+  }
+  spdlog::info("mount {} ({}) begins", name, ref_id);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  auto& [record, backend] = *found;
+
+  if (auto state = states_.Load(name)) {
+    if (MountPresent(state->mount_path) && backend->AttachmentHealthy(state->attachment)) {
+      state->AddRef(ref_id);
+      states_.Save(*state);
+      spdlog::info("mount {} ({}) ends: already mounted, {} reference(s)", name, ref_id,
+                   state->TotalRefs());
+      return {state->mount_path, false};
+    }
+    // The mount or the mapping is gone (host reboot, killed mapper): start over cleanly.
+    spdlog::warn("volume {} has a stale attachment; cleaning it up before mounting", name);
+    TearDown(*backend, record, *state);
+  }
+
+  const bool read_only = record.spec.read_only;
+  const std::string work_dir = WorkDir(name);
+  MakeDirectories(work_dir);
+  Attachment attachment = backend->Attach(record, read_only, work_dir);
+  HostVolumeState state{name, record.spec.backend, read_only, attachment.state, "", {}};
+  states_.Save(state);  // from here on, any process can detach it
+
+  try {
+    fsutil::FormatAndMountRequest request;
+    request.volume = name;
+    request.device = attachment.device;
+    request.mount_point = MountPath(name);
+    request.fstype = record.spec.fstype;
+    request.mkfs_options = SplitWords(record.spec.mkfs_options);
+    if (!record.spec.mount_options.empty()) {
+      request.mount_options = Split(record.spec.mount_options, ',');
+    }
+    request.read_only = read_only;
+    request.recorded_formatted = record.formatted();
+    auto outcome = fsutil::FormatAndMount(request, [&] {
+      record.formatted_at = NowRfc3339();
+      record.formatted_by = config_.host_id;
+      backend->Register(record);
+    });
+    state.mount_path = request.mount_point;
+    state.AddRef(ref_id);
+    states_.Save(state);
+    spdlog::info("mount {} ({}) ends: mounted at {}{}", name, ref_id, state.mount_path,
+                 outcome == fsutil::FormatOutcome::kFormattedNew ? " after formatting" : "");
+    return {state.mount_path, outcome == fsutil::FormatOutcome::kFormattedNew};
+  } catch (...) {
+    try {
+      TearDown(*backend, record, state);
+    } catch (const std::exception& e) {
+      spdlog::error("cleanup after a failed mount of {} failed too: {}", name, e.what());
+    }
+    throw;
+  }
+}
+
+void Engine::TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state) {
+  fsutil::Unmount(state.mount_path.empty() ? MountPath(record.spec.name) : state.mount_path);
+  backend.Detach(record, state.attachment);
+  states_.Erase(record.spec.name);
+}
+
+void Engine::Unmount(const std::string& name, const std::string& ref_id) {
+  ValidateVolumeName(name);
+  VolumeLock lock(config_.state_dir, name);
+  auto state = states_.Load(name);
+  if (!state) {
+    spdlog::warn("unmount of {} ({}): volume is not mounted on this host; nothing to do", name,
+                 ref_id);
+    return;
+  }
+  if (!state->ReleaseRef(ref_id)) {
+    spdlog::warn("unmount of {} ({}): unknown reference; {} reference(s) remain", name, ref_id,
+                 state->TotalRefs());
+    return;
+  }
+  if (state->TotalRefs() > 0) {
+    states_.Save(*state);
+    spdlog::info("unmount {} ({}): {} reference(s) remain", name, ref_id, state->TotalRefs());
+    return;
+  }
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound,
+                "volume " + name + " is mounted here but missing from the registry; unmount " +
+                    state->mount_path + " by hand");
+  }
+  TearDown(*found->second, found->first, *state);
+  spdlog::info("unmount {} ({}): unmounted and detached", name, ref_id);
+}
+
+VolumeInfo Engine::Get(const std::string& name) {
+  ValidateVolumeName(name);
+  return {Require(name), states_.Load(name)};
+}
+
+std::vector<VolumeInfo> Engine::List() {
+  std::vector<VolumeInfo> out;
+  for (auto& [backend_name, backend] : backends_) {
+    for (auto& record : backend->List()) {
+      auto local = states_.Load(record.spec.name);
+      out.push_back({std::move(record), std::move(local)});
+    }
+  }
+  return out;
+}
+
+}  // namespace berth::engine

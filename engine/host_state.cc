@@ -1,0 +1,79 @@
+#include "engine/host_state.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/error.h"
+#include "common/files.h"
+
+namespace berth::engine {
+
+int HostVolumeState::TotalRefs() const {
+  int total = 0;
+  for (const auto& [id, count] : refs) {
+    total += count;
+  }
+  return total;
+}
+
+bool HostVolumeState::ReleaseRef(const std::string& id) {
+  auto it = refs.find(id);
+  if (it == refs.end()) {
+    return false;
+  }
+  if (--it->second <= 0) {
+    refs.erase(it);
+  }
+  return true;
+}
+
+nlohmann::json StateToJson(const HostVolumeState& state) {
+  return {{"name", state.name},
+          {"backend", state.backend},
+          {"read_only", state.read_only},
+          {"attachment", state.attachment},
+          {"mount_path", state.mount_path},
+          {"refs", state.refs}};
+}
+
+HostVolumeState StateFromJson(const nlohmann::json& json) {
+  HostVolumeState state;
+  state.name = json.at("name").get<std::string>();
+  state.backend = json.value("backend", "");
+  state.read_only = json.value("read_only", false);
+  state.attachment = json.value("attachment", nlohmann::json::object());
+  state.mount_path = json.value("mount_path", "");
+  state.refs = json.value("refs", std::map<std::string, int>{});
+  return state;
+}
+
+HostStateStore::HostStateStore(std::string state_dir) : dir_(std::move(state_dir) + "/volumes") {
+  MakeDirectories(dir_);
+}
+
+std::string HostStateStore::Path(const std::string& name) const { return dir_ + "/" + name + ".json"; }
+
+std::optional<HostVolumeState> HostStateStore::Load(const std::string& name) const {
+  auto text = ReadFileIfExists(Path(name));
+  if (!text) {
+    return std::nullopt;
+  }
+  try {
+    return StateFromJson(nlohmann::json::parse(*text));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::kInternal, "host state " + Path(name) + " is corrupt: " + e.what());
+  }
+}
+
+void HostStateStore::Save(const HostVolumeState& state) const {
+  WriteFileAtomically(Path(state.name), StateToJson(state).dump(2) + "\n");
+}
+
+void HostStateStore::Erase(const std::string& name) const {
+  if (::unlink(Path(name).c_str()) != 0 && errno != ENOENT) {
+    throw ErrnoError(-errno, "cannot remove " + Path(name));
+  }
+}
+
+}  // namespace berth::engine

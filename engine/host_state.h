@@ -1,0 +1,44 @@
+// This host's view of a volume: its attachment and the mount references held on it, stored in
+// <state_dir>/volumes/<name>.json so that a restarted berthd loses nothing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace berth::engine {
+
+struct HostVolumeState {
+  std::string name;
+  std::string backend;
+  bool read_only = false;
+  nlohmann::json attachment;  // backend-specific: mapper, device, pid, ...
+  std::string mount_path;     // empty until the filesystem is mounted
+  std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
+
+  int TotalRefs() const;
+  void AddRef(const std::string& id) { ++refs[id]; }
+  // Drops one reference; false when `id` held none.
+  bool ReleaseRef(const std::string& id);
+};
+
+class HostStateStore {
+ public:
+  explicit HostStateStore(std::string state_dir);
+
+  std::optional<HostVolumeState> Load(const std::string& name) const;
+  // Atomic: temp file, fsync, rename, fsync of the directory.
+  void Save(const HostVolumeState& state) const;
+  void Erase(const std::string& name) const;
+
+ private:
+  std::string Path(const std::string& name) const;
+  std::string dir_;
+};
+
+nlohmann::json StateToJson(const HostVolumeState& state);
+HostVolumeState StateFromJson(const nlohmann::json& json);
+
+}  // namespace berth::engine

@@ -1,0 +1,192 @@
+#include "engine/rbd_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "backends/rbd/image.h"
+#include "backends/rbd/lock.h"
+#include "backends/rbd/registry.h"
+#include "common/error.h"
+
+namespace berth::engine {
+
+namespace {
+
+nlohmann::json MappedToJson(const rbd::MappedDevice& mapped, const VolumeSpec& spec,
+                            bool locked) {
+  return {{"mapper", mapped.mapper},   {"device", mapped.device}, {"pid", mapped.pid},
+          {"fuse_dir", mapped.fuse_dir}, {"pool", spec.pool},      {"image", spec.image},
+          {"locked", locked}};
+}
+
+rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
+  return {state.value("mapper", ""), state.value("device", ""), state.value("pid", 0),
+          state.value("fuse_dir", "")};
+}
+
+}  // namespace
+
+RbdSettings ParseRbdSettings(const BackendConfig& config) {
+  static const std::set<std::string> known = {"type",   "conf",       "user",
+                                              "keyring", "pool",      "mapper",
+                                              "features", "default_size", "default_fstype",
+                                              "op_timeout_seconds"};
+  for (const auto& [key, value] : config.settings.items()) {
+    if (!known.contains(key)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "unknown key '" + key + "' in rbd backend '" + config.name +
+                      "'; allowed: conf, user, keyring, pool, mapper, features, default_size, "
+                      "default_fstype, op_timeout_seconds");
+    }
+  }
+  RbdSettings settings;
+  settings.conf = config.settings.value("conf", "/etc/ceph/ceph.conf");
+  settings.user = config.settings.value("user", settings.user);
+  settings.keyring = config.settings.value("keyring", "");
+  settings.pool = config.settings.value("pool", settings.pool);
+  settings.mapper = config.settings.value("mapper", settings.mapper);
+  settings.op_timeout_seconds = config.settings.value("op_timeout_seconds", 30);
+  rbd::MakeMapper(settings.mapper == "auto" ? "krbd" : settings.mapper);  // validates the name
+  return settings;
+}
+
+RbdBackend::RbdBackend(RbdSettings settings, std::string host_id)
+    : settings_(std::move(settings)), host_id_(std::move(host_id)) {}
+
+rbd::Cluster& RbdBackend::cluster() {
+  std::lock_guard lock(mu_);
+  if (!cluster_) {
+    cluster_ = rbd::Cluster::Connect({settings_.conf, settings_.user, settings_.keyring,
+                                      std::chrono::seconds(settings_.op_timeout_seconds)});
+  }
+  return *cluster_;
+}
+
+const rbd::IoCtx& RbdBackend::Pool(const std::string& pool) {
+  rbd::Cluster& c = cluster();
+  std::lock_guard lock(mu_);
+  auto& slot = pools_[pool];
+  if (!slot) {
+    slot = std::make_unique<rbd::IoCtx>(c.OpenPool(pool));
+  }
+  return *slot;
+}
+
+std::optional<VolumeRecord> RbdBackend::Lookup(const std::string& name) {
+  auto text = rbd::Registry(Pool(settings_.pool)).Get(name);
+  if (!text) {
+    return std::nullopt;
+  }
+  return RecordFromString(name, *text);
+}
+
+std::vector<VolumeRecord> RbdBackend::List() {
+  std::vector<VolumeRecord> records;
+  for (const auto& [name, text] : rbd::Registry(Pool(settings_.pool)).List()) {
+    try {
+      records.push_back(RecordFromString(name, text));
+    } catch (const Error& e) {
+      spdlog::warn("skipping registry entry: {}", e.what());
+    }
+  }
+  return records;
+}
+
+void RbdBackend::Register(const VolumeRecord& record) {
+  rbd::Registry(Pool(settings_.pool)).Put(record.spec.name, RecordToString(record));
+}
+
+void RbdBackend::Unregister(const std::string& name) {
+  rbd::Registry(Pool(settings_.pool)).Remove(name);
+}
+
+void RbdBackend::CheckNewStorage(const VolumeRecord& record) {
+  const auto& spec = record.spec;
+  const bool exists = rbd::ImageExists(Pool(spec.pool), spec.image);
+  if (spec.adopted && !exists) {
+    throw Error(ErrorCode::kNotFound, "cannot adopt RBD image " + spec.pool + "/" + spec.image +
+                                          ": it does not exist");
+  }
+  if (!spec.adopted && exists) {
+    throw Error(ErrorCode::kConflict, "RBD image " + spec.pool + "/" + spec.image +
+                                          " already exists but is not a berth volume; pass "
+                                          "image=" + spec.image + " to adopt it");
+  }
+}
+
+void RbdBackend::EnsureStorage(const VolumeRecord& record) {
+  const auto& spec = record.spec;
+  const auto& io = Pool(spec.pool);
+  if (rbd::ImageExists(io, spec.image)) {
+    return;
+  }
+  if (spec.adopted) {
+    throw Error(ErrorCode::kNotFound, "adopted RBD image " + spec.pool + "/" + spec.image +
+                                          " of volume " + spec.name + " no longer exists");
+  }
+  rbd::CreateImage(io, spec.image, spec.size_bytes, rbd::ParseFeatures(spec.features),
+                   rbd::ObjectSizeOrder(spec.object_size));
+  spdlog::info("created RBD image {}/{} ({} bytes)", spec.pool, spec.image, spec.size_bytes);
+}
+
+void RbdBackend::DeleteStorage(const VolumeRecord& record) {
+  const auto& spec = record.spec;
+  if (spec.adopted) {
+    spdlog::info("volume {} adopted {}/{}; the image is kept", spec.name, spec.pool, spec.image);
+    return;
+  }
+  rbd::RemoveImage(Pool(spec.pool), spec.image, /*force=*/false);
+}
+
+Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
+                              const std::string& work_dir) {
+  const auto& spec = record.spec;
+  const auto& io = Pool(spec.pool);
+  if (!read_only) {
+    rbd::Image image(io, spec.image);
+    rbd::AcquireLock(image, spec.name, host_id_);
+  }
+  auto mapper = rbd::MakeMapper(settings_.mapper);
+  rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, spec.pool,
+                          spec.image,     read_only,      work_dir};
+  try {
+    auto mapped = mapper->Map(request);
+    spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper,
+                 mapped.device);
+    return {mapped.device, MappedToJson(mapped, spec, !read_only)};
+  } catch (...) {
+    if (!read_only) {
+      rbd::ReleaseLock(rbd::Image(io, spec.image), host_id_);
+    }
+    throw;
+  }
+}
+
+void RbdBackend::Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) {
+  const auto mapped = MappedFromJson(attachment_state);
+  if (!mapped.mapper.empty()) {
+    rbd::MakeMapper(mapped.mapper)->Unmap(mapped);
+  }
+  if (attachment_state.value("locked", false)) {
+    const auto& spec = record.spec;
+    rbd::ReleaseLock(rbd::Image(Pool(spec.pool), spec.image), host_id_);
+  }
+}
+
+bool RbdBackend::AttachmentHealthy(const nlohmann::json& attachment_state) {
+  const auto mapped = MappedFromJson(attachment_state);
+  return !mapped.mapper.empty() && rbd::MakeMapper(mapped.mapper)->Healthy(mapped);
+}
+
+std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {
+  const auto& spec = record.spec;
+  rbd::Image image(Pool(spec.pool), spec.image, rbd::Image::Mode::kReadOnly);
+  std::vector<HolderInfo> holders;
+  for (const auto& h : rbd::ListLockHolders(image)) {
+    holders.push_back({h.host_id, h.client, h.address});
+  }
+  return holders;
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,55 @@
+// The engine's Backend on Ceph RBD: registry omap, images, advisory locks and mappers.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "backends/rbd/cluster.h"
+#include "backends/rbd/mappers/mapper.h"
+#include "engine/backend.h"
+#include "engine/config.h"
+
+namespace berth::engine {
+
+struct RbdSettings {
+  std::string conf;
+  std::string user = "admin";
+  std::string keyring;
+  std::string pool = "rbd";  // also holds the registry object
+  std::string mapper = "auto";
+  int op_timeout_seconds = 30;
+};
+
+// Reads a backend's settings; unknown keys are kInvalidArgument.
+RbdSettings ParseRbdSettings(const BackendConfig& config);
+
+class RbdBackend : public Backend {
+ public:
+  RbdBackend(RbdSettings settings, std::string host_id);
+
+  std::optional<VolumeRecord> Lookup(const std::string& name) override;
+  std::vector<VolumeRecord> List() override;
+  void Register(const VolumeRecord& record) override;
+  void Unregister(const std::string& name) override;
+  void CheckNewStorage(const VolumeRecord& record) override;
+  void EnsureStorage(const VolumeRecord& record) override;
+  void DeleteStorage(const VolumeRecord& record) override;
+  Attachment Attach(const VolumeRecord& record, bool read_only,
+                    const std::string& work_dir) override;
+  void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
+  bool AttachmentHealthy(const nlohmann::json& attachment_state) override;
+  std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
+
+ private:
+  // Connects on first use, so configuring an unreachable cluster does not stop berthd.
+  rbd::Cluster& cluster();
+  const rbd::IoCtx& Pool(const std::string& pool);
+
+  RbdSettings settings_;
+  std::string host_id_;
+  std::mutex mu_;
+  std::shared_ptr<rbd::Cluster> cluster_;
+  std::map<std::string, std::unique_ptr<rbd::IoCtx>> pools_;
+};
+
+}  // namespace berth::engine

@@ -1,0 +1,261 @@
+#include "engine/volume_spec.h"
+
+#include <cctype>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "backends/rbd/image.h"
+#include "common/error.h"
+#include "common/strings.h"
+#include "fsutil/mkfs.h"
+#include "fsutil/mount.h"
+
+namespace berth::engine {
+
+namespace {
+
+Error Invalid(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
+
+bool ParseBool(const std::string& key, const std::string& value) {
+  if (value == "true" || value == "1" || value == "yes") {
+    return true;
+  }
+  if (value == "false" || value == "0" || value == "no" || value.empty()) {
+    return false;
+  }
+  throw Invalid("option " + key + "='" + value + "' is not a boolean; use true or false");
+}
+
+void ValidateCephName(const std::string& what, const std::string& value) {
+  if (value.empty() || value.size() > 128) {
+    throw Invalid(what + " must be 1-128 characters");
+  }
+  for (char c : value) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      throw Invalid(what + " '" + value + "' may only contain letters, digits, '_', '-' and '.'");
+    }
+  }
+  if (value == "." || value == ".." || value.front() == '-') {
+    throw Invalid(what + " '" + value + "' is not allowed");
+  }
+}
+
+}  // namespace
+
+void ValidateVolumeName(const std::string& name) {
+  const std::string allowed =
+      "names are 1-128 characters of letters, digits, '_', '.' and '-', starting with a "
+      "letter or digit";
+  if (name.empty()) {
+    throw Invalid("volume name is empty; " + allowed);
+  }
+  if (name.size() > 128) {
+    throw Invalid("volume name is " + std::to_string(name.size()) + " characters long; " +
+                  allowed);
+  }
+  if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
+    throw Invalid("volume name '" + name + "' must start with a letter or digit; " + allowed);
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      throw Invalid("volume name '" + name + "' contains '" + std::string(1, c) + "'; " + allowed);
+    }
+  }
+  if (name.find("..") != std::string::npos) {
+    throw Invalid("volume name '" + name + "' contains '..'; " + allowed);
+  }
+}
+
+uint64_t ParseSize(const std::string& text) {
+  const std::string hint = "; use a positive size up to 1P such as 512M, 10G or 1.5T";
+  std::string s = Trim(text);
+  if (!s.empty() && s.front() == '-') {
+    throw Invalid("size '" + text + "' is negative" + hint);
+  }
+  size_t pos = 0;
+  while (pos < s.size() && (std::isdigit(static_cast<unsigned char>(s[pos])) || s[pos] == '.')) {
+    ++pos;
+  }
+  const std::string number = s.substr(0, pos);
+  std::string unit = s.substr(pos);
+  if (number.empty() || number.front() == '.' || number.back() == '.' ||
+      std::count(number.begin(), number.end(), '.') > 1) {
+    throw Invalid("size '" + text + "' is not a number" + hint);
+  }
+  for (auto& c : unit) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  if (unit.size() == 3 && unit.substr(1) == "IB") {
+    unit = unit.substr(0, 1);
+  } else if (unit.size() == 2 && (unit[1] == 'I' || unit[1] == 'B')) {
+    unit = unit.substr(0, 1);
+  }
+  static const std::map<std::string, int> shifts = {{"", 20}, {"B", 0},  {"K", 10}, {"M", 20},
+                                                    {"G", 30}, {"T", 40}, {"P", 50}};
+  auto it = shifts.find(unit);
+  if (it == shifts.end()) {
+    throw Invalid("size '" + text + "' has an unknown unit" + hint);
+  }
+  const long double value = std::stold(number) * std::ldexp(1.0L, it->second);
+  if (value < 1.0L) {
+    throw Invalid("size '" + text + "' is zero" + hint);
+  }
+  if (value > static_cast<long double>(kMaxVolumeBytes)) {
+    throw Invalid("size '" + text + "' is over 1 PiB" + hint);
+  }
+  return static_cast<uint64_t>(value);
+}
+
+std::string FormatSize(uint64_t bytes) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int unit = 0;
+  double value = static_cast<double>(bytes);
+  while (value >= 1024 && unit < 5) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  if (value == std::floor(value)) {
+    std::snprintf(buf, sizeof(buf), "%.0f %s", value, units[unit]);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2f %s", value, units[unit]);
+  }
+  return buf;
+}
+
+const std::vector<std::string>& KnownOptions() {
+  static const std::vector<std::string> options = {
+      "backend", "size",  "fstype", "mkfs_options", "mount_options", "read_only",
+      "pool",    "image", "features", "object_size"};
+  return options;
+}
+
+VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, const Config& config) {
+  ValidateVolumeName(name);
+  for (const auto& [key, value] : options) {
+    if (std::find(KnownOptions().begin(), KnownOptions().end(), key) == KnownOptions().end()) {
+      std::string known;
+      for (const auto& k : KnownOptions()) {
+        known += (known.empty() ? "" : ", ") + k;
+      }
+      throw Invalid("unknown option '" + key + "'; known options: " + known);
+    }
+  }
+  auto get = [&](const std::string& key) -> std::optional<std::string> {
+    auto it = options.find(key);
+    return it == options.end() ? std::nullopt : std::optional(it->second);
+  };
+
+  VolumeSpec spec;
+  spec.name = name;
+  spec.backend = get("backend").value_or(config.default_backend);
+  auto backend = config.backends.find(spec.backend);
+  if (backend == config.backends.end()) {
+    std::string known;
+    for (const auto& [n, b] : config.backends) {
+      known += (known.empty() ? "" : ", ") + n;
+    }
+    throw Invalid("unknown backend '" + spec.backend + "'; configured backends: " + known);
+  }
+  const auto& settings = backend->second.settings;
+  if (auto size = get("size")) {
+    spec.size_bytes = ParseSize(*size);
+  } else if (settings.contains("default_size")) {
+    spec.size_bytes = ParseSize(settings["default_size"].get<std::string>());
+  }
+  spec.fstype = get("fstype").value_or(settings.value("default_fstype", "ext4"));
+  if (!fsutil::IsSupportedFilesystem(spec.fstype)) {
+    throw Invalid("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
+  }
+  if (spec.fstype == "xfs" && spec.size_bytes < kMinXfsBytes) {
+    throw Invalid("fstype xfs needs a size of at least 300M (mkfs.xfs refuses smaller "
+                  "filesystems); asked for " + FormatSize(spec.size_bytes));
+  }
+  spec.mkfs_options = get("mkfs_options").value_or("");
+  fsutil::MkfsCommand(spec.fstype, "/dev/null", SplitWords(spec.mkfs_options));  // validates
+  spec.mount_options = get("mount_options").value_or("");
+  if (!spec.mount_options.empty()) {
+    fsutil::ParseMountOptions(Split(spec.mount_options, ','));  // validates
+  }
+  spec.read_only = ParseBool("read_only", get("read_only").value_or("false"));
+
+  if (backend->second.type == "rbd") {
+    spec.pool = get("pool").value_or(settings.value("pool", "rbd"));
+    ValidateCephName("pool", spec.pool);
+    spec.adopted = get("image").has_value();
+    spec.image = get("image").value_or(name);
+    ValidateCephName("image", spec.image);
+    spec.features = get("features").value_or(settings.value("features", rbd::kDefaultFeatures));
+    rbd::ParseFeatures(spec.features);
+    if (auto object_size = get("object_size")) {
+      // Object sizes are small: a bare number here means bytes would be surprising, so the
+      // same units as size apply.
+      spec.object_size = ParseSize(*object_size);
+    }
+    rbd::ObjectSizeOrder(spec.object_size);
+  } else {
+    for (const char* key : {"pool", "image", "features", "object_size"}) {
+      if (options.contains(key)) {
+        throw Invalid(std::string("option '") + key + "' applies to rbd backends only");
+      }
+    }
+  }
+  return spec;
+}
+
+std::vector<std::string> SpecDifferences(const VolumeSpec& existing, const Options& options,
+                                         const VolumeSpec& requested) {
+  std::vector<std::string> diffs;
+  auto differ = [&](const std::string& key, const std::string& have, const std::string& want) {
+    if (options.contains(key) && have != want) {
+      diffs.push_back(key + " is " + (have.empty() ? "unset" : have) + ", not " +
+                      (want.empty() ? "unset" : want));
+    }
+  };
+  differ("backend", existing.backend, requested.backend);
+  differ("size", FormatSize(existing.size_bytes), FormatSize(requested.size_bytes));
+  differ("fstype", existing.fstype, requested.fstype);
+  differ("mkfs_options", existing.mkfs_options, requested.mkfs_options);
+  differ("mount_options", existing.mount_options, requested.mount_options);
+  differ("read_only", existing.read_only ? "true" : "false", requested.read_only ? "true" : "false");
+  differ("pool", existing.pool, requested.pool);
+  differ("image", existing.image, requested.image);
+  differ("features", existing.features, requested.features);
+  differ("object_size", FormatSize(existing.object_size), FormatSize(requested.object_size));
+  return diffs;
+}
+
+nlohmann::json SpecToJson(const VolumeSpec& spec) {
+  return {{"name", spec.name},
+          {"backend", spec.backend},
+          {"size_bytes", spec.size_bytes},
+          {"fstype", spec.fstype},
+          {"mkfs_options", spec.mkfs_options},
+          {"mount_options", spec.mount_options},
+          {"read_only", spec.read_only},
+          {"pool", spec.pool},
+          {"image", spec.image},
+          {"adopted", spec.adopted},
+          {"features", spec.features},
+          {"object_size", spec.object_size}};
+}
+
+VolumeSpec SpecFromJson(const nlohmann::json& json) {
+  VolumeSpec spec;
+  spec.name = json.at("name").get<std::string>();
+  spec.backend = json.at("backend").get<std::string>();
+  spec.size_bytes = json.at("size_bytes").get<uint64_t>();
+  spec.fstype = json.at("fstype").get<std::string>();
+  spec.mkfs_options = json.value("mkfs_options", "");
+  spec.mount_options = json.value("mount_options", "");
+  spec.read_only = json.value("read_only", false);
+  spec.pool = json.value("pool", "");
+  spec.image = json.value("image", "");
+  spec.adopted = json.value("adopted", false);
+  spec.features = json.value("features", "");
+  spec.object_size = json.value("object_size", 4 * kMiB);
+  return spec;
+}
+
+}  // namespace berth::engine

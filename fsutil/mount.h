@@ -1,0 +1,26 @@
+// mount(2) and umount2(2), with mount options parsed the way mount(8) does.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace berth::fsutil {
+
+struct MountOptions {
+  unsigned long flags = 0;  // MS_RDONLY, MS_NOATIME, ...
+  std::string data;         // filesystem-specific options, comma-separated
+};
+
+// Splits "ro,noatime,discard" into mount(2) flags and a data string. Throws kInvalidArgument
+// for empty items and for options that change mount propagation or remount (bind, move, ...).
+MountOptions ParseMountOptions(const std::vector<std::string>& options);
+
+// Mounts `source` on `target` (created if missing) as `fstype`.
+void Mount(const std::string& source, const std::string& target, const std::string& fstype,
+           const std::vector<std::string>& options);
+
+// Unmounts `target`. A target that is not mounted is not an error. EBUSY is retried for a
+// short while (a process may be leaving the directory) and then reported as kBusy.
+void Unmount(const std::string& target);
+
+}  // namespace berth::fsutil
