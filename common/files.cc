@@ -5,8 +5,6 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/error.h"
 #include "common/fd.h"
@@ -40,7 +38,12 @@ void WriteFileAtomically(const std::string& path, const std::string& content, in
     if (!fd.valid()) {
       throw ErrnoError(-errno, "cannot create " + temp);
     }
-    WriteAll(fd.get(), content, temp);
+    try {
+      WriteAll(fd.get(), content, temp);
+    } catch (...) {
+      ::unlink(temp.c_str());  // a full disk must not leave temp files behind
+      throw;
+    }
     if (::fsync(fd.get()) != 0) {
       int err = errno;
       ::unlink(temp.c_str());
@@ -59,16 +62,30 @@ void WriteFileAtomically(const std::string& path, const std::string& content, in
 }
 
 std::optional<std::string> ReadFileIfExists(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // open(2) and read(2) rather than ifstream: ifstream reports a directory as an empty file
+  // and does not promise errno on failure.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     if (errno == ENOENT) {
       return std::nullopt;
     }
     throw ErrnoError(-errno, "cannot read " + path);
   }
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      throw ErrnoError(-errno, "cannot read " + path);
+    }
+    if (n == 0) {
+      return out;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 bool PathExists(const std::string& path) {

@@ -128,12 +128,13 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   }
   result.exit_code = DecodeStatus(status);
   if (timed_out) {
-    throw Error(ErrorCode::kUnavailable,
-                JoinCommand(argv) + " did not finish within " +
-                    std::to_string(timeout.count() / 1000) + " s and was killed");
+    throw Error(ErrorCode::kUnavailable, JoinCommand(argv) + " did not finish within " +
+                                             std::to_string(timeout.count() / 1000) +
+                                             " s and was killed");
   }
   if (result.exit_code == 127 && result.err.find("exec failed") != std::string::npos) {
-    throw Error(ErrorCode::kUnavailable, "cannot run " + argv[0] + ": not installed or not in PATH");
+    throw Error(ErrorCode::kUnavailable,
+                "cannot run " + argv[0] + ": not installed or not in PATH");
   }
   return result;
 }

@@ -13,8 +13,8 @@
 namespace berth::engine {
 
 struct Attachment {
-  std::string device;         // the block device to format and mount
-  nlohmann::json state;       // persisted so any later process can detach it
+  std::string device;    // the block device to format and mount
+  nlohmann::json state;  // persisted so any later process can detach it
 };
 
 struct HolderInfo {
@@ -33,8 +33,9 @@ class Backend {
   virtual void Unregister(const std::string& name) = 0;
 
   // Before a new volume is registered: its storage must not exist yet, unless the volume
-  // adopts existing storage, which then must exist. Writes nothing.
-  virtual void CheckNewStorage(const VolumeRecord& record) = 0;
+  // adopts existing storage, which then must exist; an adopted volume takes the storage's
+  // real size unless `size_given`, and a given size that differs is kConflict. Writes nothing.
+  virtual void CheckNewStorage(VolumeRecord& record, bool size_given) = 0;
   // Creates the storage if missing (idempotent, so a Create interrupted after Register
   // completes on retry). An adopted volume's storage must already exist.
   virtual void EnsureStorage(const VolumeRecord& record) = 0;

@@ -58,10 +58,10 @@ Config ParseConfig(const std::string& text) {
   if (!doc.is_object()) {
     throw Error(ErrorCode::kInvalidArgument, "config must be a JSON object");
   }
-  RejectUnknownKeys(doc,
-                    {"host_id", "state_dir", "mount_root", "socket", "default_backend",
-                     "log_level", "backends"},
-                    "the config");
+  RejectUnknownKeys(
+      doc,
+      {"host_id", "state_dir", "mount_root", "socket", "default_backend", "log_level", "backends"},
+      "the config");
   Config config;
   config.host_id = StringField(doc, "host_id", "");
   config.state_dir = StringField(doc, "state_dir", config.state_dir);
@@ -100,8 +100,8 @@ Config ParseConfig(const std::string& text) {
 Config LoadConfig(const std::string& path) {
   auto text = ReadFileIfExists(path);
   if (!text) {
-    throw Error(ErrorCode::kNotFound, "config file " + path +
-                                          " does not exist; pass --config or set BERTH_CONFIG");
+    throw Error(ErrorCode::kNotFound,
+                "config file " + path + " does not exist; pass --config or set BERTH_CONFIG");
   }
   return ParseConfig(*text);
 }

@@ -9,8 +9,8 @@
 namespace berth::engine {
 
 struct BackendConfig {
-  std::string name;      // key under "backends"
-  std::string type;      // "rbd" (and "nfs")
+  std::string name;         // key under "backends"
+  std::string type;         // "rbd" (and "nfs")
   nlohmann::json settings;  // the whole object, parsed by the backend
 };
 

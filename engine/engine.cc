@@ -86,15 +86,18 @@ void Engine::Create(const std::string& name, const Options& options) {
       for (const auto& d : diffs) {
         joined += (joined.empty() ? "" : "; ") + d;
       }
-      throw Error(ErrorCode::kConflict, "volume " + name + " already exists with a different "
-                                            "spec: " + joined);
+      throw Error(ErrorCode::kConflict, "volume " + name +
+                                            " already exists with a different "
+                                            "spec: " +
+                                            joined);
     }
     // A Create that died after registering finishes here.
     existing->second->EnsureStorage(existing->first);
     return;
   }
   VolumeRecord record{spec, NowRfc3339(), config_.host_id, "", ""};
-  backend.CheckNewStorage(record);
+  backend.CheckNewStorage(record, options.contains("size"));
+  ValidateFilesystemSize(record.spec);
   backend.Register(record);
   try {
     backend.EnsureStorage(record);
@@ -121,23 +124,25 @@ void Engine::Remove(const std::string& name) {
                                       " reference(s); stop the containers using it first");
   }
   for (const auto& holder : backend->Holders(record)) {
-    throw Error(ErrorCode::kBusy,
-                "volume " + name + " is attached on host " +
-                    (holder.host_id.empty() ? "unknown" : holder.host_id) + " (" + holder.client +
-                    " at " + holder.address + "); stop it there first");
+    throw Error(ErrorCode::kBusy, "volume " + name + " is attached on host " +
+                                      (holder.host_id.empty() ? "unknown" : holder.host_id) + " (" +
+                                      holder.client + " at " + holder.address +
+                                      "); stop it there first");
   }
   backend->DeleteStorage(record);
   backend->Unregister(name);
   spdlog::info("removed volume {}", name);
 }
 
-MountResult Engine::Mount(const std::string& name, const std::string& ref_id) {
+MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bool read_only) {
   ValidateVolumeName(name);
   if (ref_id.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "mount of volume " + name + " needs a reference id");
   }
-  spdlog::info("mount {} ({}) begins", name, ref_id);
   VolumeLock lock(config_.state_dir, name);
+  // Logged under the volume lock, so overlapping begin/end pairs in the log show real
+  // parallelism across volumes.
+  spdlog::info("mount {} ({}) begins", name, ref_id);
   auto found = Find(name);
   if (!found) {
     throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
@@ -146,6 +151,12 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id) {
 
   if (auto state = states_.Load(name)) {
     if (MountPresent(state->mount_path) && backend->AttachmentHealthy(state->attachment)) {
+      if (state->read_only && !read_only && !record.spec.read_only) {
+        throw Error(ErrorCode::kConflict,
+                    "volume " + name + " is mounted read-only on this host; unmount its " +
+                        std::to_string(state->TotalRefs()) +
+                        " read-only reference(s) before mounting it read-write");
+      }
       state->AddRef(ref_id);
       states_.Save(*state);
       spdlog::info("mount {} ({}) ends: already mounted, {} reference(s)", name, ref_id,
@@ -157,7 +168,12 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id) {
     TearDown(*backend, record, *state);
   }
 
-  const bool read_only = record.spec.read_only;
+  read_only = read_only || record.spec.read_only;
+  if (MountPresent(MountPath(name))) {
+    // Not ours (we hold no state for it), so a cleanup must never unmount it.
+    throw Error(ErrorCode::kConflict, "something else is mounted at " + MountPath(name) +
+                                          "; unmount it before mounting volume " + name);
+  }
   const std::string work_dir = WorkDir(name);
   MakeDirectories(work_dir);
   Attachment attachment = backend->Attach(record, read_only, work_dir);

@@ -37,8 +37,10 @@ class Engine {
   // Refused (kBusy) while the volume is mounted on this host or locked by any host.
   void Remove(const std::string& name);
   // Attach, format if new (see fsutil/format_and_mount.h) and mount, or add a reference to an
-  // existing mount. `ref_id` is Docker's mount ID or kubelet's target path.
-  MountResult Mount(const std::string& name, const std::string& ref_id);
+  // existing mount. `ref_id` is Docker's mount ID or kubelet's target path. `read_only` asks
+  // for a read-only attach (no lock, mounted ro) even if the volume is read-write; a volume
+  // created read_only=true is always attached read-only.
+  MountResult Mount(const std::string& name, const std::string& ref_id, bool read_only = false);
   // Drops one reference; the last one unmounts and detaches. An unknown volume or reference
   // is logged and ignored so a retrying caller never wedges.
   void Unmount(const std::string& name, const std::string& ref_id);

@@ -52,7 +52,9 @@ HostStateStore::HostStateStore(std::string state_dir) : dir_(std::move(state_dir
   MakeDirectories(dir_);
 }
 
-std::string HostStateStore::Path(const std::string& name) const { return dir_ + "/" + name + ".json"; }
+std::string HostStateStore::Path(const std::string& name) const {
+  return dir_ + "/" + name + ".json";
+}
 
 std::optional<HostVolumeState> HostStateStore::Load(const std::string& name) const {
   auto text = ReadFileIfExists(Path(name));

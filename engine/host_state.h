@@ -14,8 +14,8 @@ struct HostVolumeState {
   std::string name;
   std::string backend;
   bool read_only = false;
-  nlohmann::json attachment;  // backend-specific: mapper, device, pid, ...
-  std::string mount_path;     // empty until the filesystem is mounted
+  nlohmann::json attachment;        // backend-specific: mapper, device, pid, ...
+  std::string mount_path;           // empty until the filesystem is mounted
   std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
 
   int TotalRefs() const;

@@ -13,10 +13,10 @@ namespace berth::engine {
 
 namespace {
 
-nlohmann::json MappedToJson(const rbd::MappedDevice& mapped, const VolumeSpec& spec,
-                            bool locked) {
-  return {{"mapper", mapped.mapper},   {"device", mapped.device}, {"pid", mapped.pid},
-          {"fuse_dir", mapped.fuse_dir}, {"pool", spec.pool},      {"image", spec.image},
+nlohmann::json MappedToJson(const rbd::MappedDevice& mapped, const VolumeSpec& spec, bool locked) {
+  return {{"mapper", mapped.mapper}, {"device", mapped.device},
+          {"pid", mapped.pid},       {"fuse_dir", mapped.fuse_dir},
+          {"pool", spec.pool},       {"image", spec.image},
           {"locked", locked}};
 }
 
@@ -28,16 +28,26 @@ rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
 }  // namespace
 
 RbdSettings ParseRbdSettings(const BackendConfig& config) {
-  static const std::set<std::string> known = {"type",   "conf",       "user",
-                                              "keyring", "pool",      "mapper",
-                                              "features", "default_size", "default_fstype",
-                                              "op_timeout_seconds"};
+  static const std::set<std::string> known = {
+      "type",   "conf",     "user",         "keyring",        "pool",
+      "mapper", "features", "default_size", "default_fstype", "op_timeout_seconds"};
   for (const auto& [key, value] : config.settings.items()) {
     if (!known.contains(key)) {
       throw Error(ErrorCode::kInvalidArgument,
                   "unknown key '" + key + "' in rbd backend '" + config.name +
                       "'; allowed: conf, user, keyring, pool, mapper, features, default_size, "
                       "default_fstype, op_timeout_seconds");
+    }
+    // Checked here so a wrong JSON type is a config error, not a json::type_error later.
+    const bool ok =
+        key == "op_timeout_seconds"
+            ? value.is_number_integer() && value.get<int64_t>() > 0 && value.get<int64_t>() <= 3600
+            : value.is_string();
+    if (!ok) {
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          "key '" + key + "' in rbd backend '" + config.name + "' must be " +
+              (key == "op_timeout_seconds" ? "a number of seconds from 1 to 3600" : "a string"));
     }
   }
   RbdSettings settings;
@@ -101,17 +111,29 @@ void RbdBackend::Unregister(const std::string& name) {
   rbd::Registry(Pool(settings_.pool)).Remove(name);
 }
 
-void RbdBackend::CheckNewStorage(const VolumeRecord& record) {
-  const auto& spec = record.spec;
-  const bool exists = rbd::ImageExists(Pool(spec.pool), spec.image);
+void RbdBackend::CheckNewStorage(VolumeRecord& record, bool size_given) {
+  auto& spec = record.spec;
+  const auto& io = Pool(spec.pool);
+  const bool exists = rbd::ImageExists(io, spec.image);
   if (spec.adopted && !exists) {
-    throw Error(ErrorCode::kNotFound, "cannot adopt RBD image " + spec.pool + "/" + spec.image +
-                                          ": it does not exist");
+    throw Error(ErrorCode::kNotFound,
+                "cannot adopt RBD image " + spec.pool + "/" + spec.image + ": it does not exist");
+  }
+  if (spec.adopted) {
+    const uint64_t actual = rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).Size();
+    if (size_given && actual != spec.size_bytes) {
+      throw Error(ErrorCode::kConflict, "RBD image " + spec.pool + "/" + spec.image + " is " +
+                                            FormatSize(actual) + ", not " +
+                                            FormatSize(spec.size_bytes) +
+                                            "; leave out size= to adopt it as it is");
+    }
+    spec.size_bytes = actual;
   }
   if (!spec.adopted && exists) {
     throw Error(ErrorCode::kConflict, "RBD image " + spec.pool + "/" + spec.image +
                                           " already exists but is not a berth volume; pass "
-                                          "image=" + spec.image + " to adopt it");
+                                          "image=" +
+                                          spec.image + " to adopt it");
   }
 }
 
@@ -136,28 +158,32 @@ void RbdBackend::DeleteStorage(const VolumeRecord& record) {
     spdlog::info("volume {} adopted {}/{}; the image is kept", spec.name, spec.pool, spec.image);
     return;
   }
-  rbd::RemoveImage(Pool(spec.pool), spec.image, /*force=*/false);
+  const auto& io = Pool(spec.pool);
+  rbd::RemoveImage(io, spec.image, /*force=*/false);
+  rbd::RemoveLockObject(io, spec.image);
 }
 
 Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
                               const std::string& work_dir) {
   const auto& spec = record.spec;
   const auto& io = Pool(spec.pool);
+  if (!rbd::ImageExists(io, spec.image)) {
+    throw Error(ErrorCode::kNotFound, "RBD image " + spec.pool + "/" + spec.image + " of volume " +
+                                          spec.name + " does not exist");
+  }
   if (!read_only) {
-    rbd::Image image(io, spec.image);
-    rbd::AcquireLock(image, spec.name, host_id_);
+    rbd::AcquireLock(io, spec.image, spec.name, host_id_);
   }
   auto mapper = rbd::MakeMapper(settings_.mapper);
   rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, spec.pool,
                           spec.image,     read_only,      work_dir};
   try {
     auto mapped = mapper->Map(request);
-    spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper,
-                 mapped.device);
+    spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
     return {mapped.device, MappedToJson(mapped, spec, !read_only)};
   } catch (...) {
     if (!read_only) {
-      rbd::ReleaseLock(rbd::Image(io, spec.image), host_id_);
+      rbd::ReleaseLock(io, spec.image, host_id_);
     }
     throw;
   }
@@ -170,7 +196,7 @@ void RbdBackend::Detach(const VolumeRecord& record, const nlohmann::json& attach
   }
   if (attachment_state.value("locked", false)) {
     const auto& spec = record.spec;
-    rbd::ReleaseLock(rbd::Image(Pool(spec.pool), spec.image), host_id_);
+    rbd::ReleaseLock(Pool(spec.pool), spec.image, host_id_);
   }
 }
 
@@ -181,9 +207,8 @@ bool RbdBackend::AttachmentHealthy(const nlohmann::json& attachment_state) {
 
 std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {
   const auto& spec = record.spec;
-  rbd::Image image(Pool(spec.pool), spec.image, rbd::Image::Mode::kReadOnly);
   std::vector<HolderInfo> holders;
-  for (const auto& h : rbd::ListLockHolders(image)) {
+  for (const auto& h : rbd::ListLockHolders(Pool(spec.pool), spec.image)) {
     holders.push_back({h.host_id, h.client, h.address});
   }
   return holders;

@@ -31,7 +31,7 @@ class RbdBackend : public Backend {
   std::vector<VolumeRecord> List() override;
   void Register(const VolumeRecord& record) override;
   void Unregister(const std::string& name) override;
-  void CheckNewStorage(const VolumeRecord& record) override;
+  void CheckNewStorage(VolumeRecord& record, bool size_given) override;
   void EnsureStorage(const VolumeRecord& record) override;
   void DeleteStorage(const VolumeRecord& record) override;
   Attachment Attach(const VolumeRecord& record, bool read_only,

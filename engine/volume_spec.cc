@@ -1,9 +1,10 @@
 #include "engine/volume_spec.h"
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 #include "backends/rbd/image.h"
 #include "common/error.h"
@@ -51,15 +52,21 @@ void ValidateVolumeName(const std::string& name) {
     throw Invalid("volume name is empty; " + allowed);
   }
   if (name.size() > 128) {
-    throw Invalid("volume name is " + std::to_string(name.size()) + " characters long; " +
-                  allowed);
+    throw Invalid("volume name is " + std::to_string(name.size()) + " characters long; " + allowed);
   }
   if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
     throw Invalid("volume name '" + name + "' must start with a letter or digit; " + allowed);
   }
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-      throw Invalid("volume name '" + name + "' contains '" + std::string(1, c) + "'; " + allowed);
+      // A lone byte of a multi-byte UTF-8 character is not valid UTF-8 on its own, and the
+      // message ends up in JSON responses: name only printable ASCII characters.
+      const bool printable =
+          static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+      throw Invalid("volume name '" + name + "' contains " +
+                    (printable ? "'" + std::string(1, c) + "'"
+                               : std::string("a non-ASCII or control character")) +
+                    "; " + allowed);
     }
   }
   if (name.find("..") != std::string::npos) {
@@ -86,18 +93,28 @@ uint64_t ParseSize(const std::string& text) {
   for (auto& c : unit) {
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
-  if (unit.size() == 3 && unit.substr(1) == "IB") {
-    unit = unit.substr(0, 1);
-  } else if (unit.size() == 2 && (unit[1] == 'I' || unit[1] == 'B')) {
-    unit = unit.substr(0, 1);
+  // "Mi", "MiB" and "MB" mean "M"; the bytes unit takes no suffix ("BB" and "BiB" are junk).
+  if (!unit.empty() && unit.front() != 'B') {
+    if (unit.size() == 3 && unit.substr(1) == "IB") {
+      unit = unit.substr(0, 1);
+    } else if (unit.size() == 2 && (unit[1] == 'I' || unit[1] == 'B')) {
+      unit = unit.substr(0, 1);
+    }
   }
-  static const std::map<std::string, int> shifts = {{"", 20}, {"B", 0},  {"K", 10}, {"M", 20},
+  static const std::map<std::string, int> shifts = {{"", 20},  {"B", 0},  {"K", 10}, {"M", 20},
                                                     {"G", 30}, {"T", 40}, {"P", 50}};
   auto it = shifts.find(unit);
   if (it == shifts.end()) {
     throw Invalid("size '" + text + "' has an unknown unit" + hint);
   }
-  const long double value = std::stold(number) * std::ldexp(1.0L, it->second);
+  long double value = 0;
+  try {
+    value = std::stold(number) * std::ldexp(1.0L, it->second);
+  } catch (const std::out_of_range&) {
+    // Only digits and one inner '.' remain: stold failed by overflow or by underflow.
+    const bool huge = number.find_first_not_of('0') < number.find('.');
+    throw Invalid("size '" + text + (huge ? "' is over 1 PiB" : "' is zero") + hint);
+  }
   if (value < 1.0L) {
     throw Invalid("size '" + text + "' is zero" + hint);
   }
@@ -124,10 +141,19 @@ std::string FormatSize(uint64_t bytes) {
   return buf;
 }
 
+void ValidateFilesystemSize(const VolumeSpec& spec) {
+  if (spec.fstype == "xfs" && spec.size_bytes < kMinXfsBytes) {
+    throw Invalid(
+        "fstype xfs needs a size of at least 300M (mkfs.xfs refuses smaller "
+        "filesystems); asked for " +
+        FormatSize(spec.size_bytes));
+  }
+}
+
 const std::vector<std::string>& KnownOptions() {
   static const std::vector<std::string> options = {
-      "backend", "size",  "fstype", "mkfs_options", "mount_options", "read_only",
-      "pool",    "image", "features", "object_size"};
+      "backend",   "size", "fstype", "mkfs_options", "mount_options",
+      "read_only", "pool", "image",  "features",     "object_size"};
   return options;
 }
 
@@ -168,10 +194,8 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   if (!fsutil::IsSupportedFilesystem(spec.fstype)) {
     throw Invalid("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
   }
-  if (spec.fstype == "xfs" && spec.size_bytes < kMinXfsBytes) {
-    throw Invalid("fstype xfs needs a size of at least 300M (mkfs.xfs refuses smaller "
-                  "filesystems); asked for " + FormatSize(spec.size_bytes));
-  }
+  ValidateFilesystemSize(spec);
+
   spec.mkfs_options = get("mkfs_options").value_or("");
   fsutil::MkfsCommand(spec.fstype, "/dev/null", SplitWords(spec.mkfs_options));  // validates
   spec.mount_options = get("mount_options").value_or("");
@@ -213,16 +237,29 @@ std::vector<std::string> SpecDifferences(const VolumeSpec& existing, const Optio
                       (want.empty() ? "unset" : want));
     }
   };
+  // Sizes are compared in bytes: FormatSize rounds (1025M and 1026M both print "1.00 GiB").
+  auto differ_size = [&](const std::string& key, uint64_t have, uint64_t want) {
+    if (options.contains(key) && have != want) {
+      std::string have_text = FormatSize(have);
+      std::string want_text = FormatSize(want);
+      if (have_text == want_text) {
+        have_text = std::to_string(have) + " bytes";
+        want_text = std::to_string(want) + " bytes";
+      }
+      diffs.push_back(key + " is " + have_text + ", not " + want_text);
+    }
+  };
   differ("backend", existing.backend, requested.backend);
-  differ("size", FormatSize(existing.size_bytes), FormatSize(requested.size_bytes));
+  differ_size("size", existing.size_bytes, requested.size_bytes);
   differ("fstype", existing.fstype, requested.fstype);
   differ("mkfs_options", existing.mkfs_options, requested.mkfs_options);
   differ("mount_options", existing.mount_options, requested.mount_options);
-  differ("read_only", existing.read_only ? "true" : "false", requested.read_only ? "true" : "false");
+  differ("read_only", existing.read_only ? "true" : "false",
+         requested.read_only ? "true" : "false");
   differ("pool", existing.pool, requested.pool);
   differ("image", existing.image, requested.image);
   differ("features", existing.features, requested.features);
-  differ("object_size", FormatSize(existing.object_size), FormatSize(requested.object_size));
+  differ_size("object_size", existing.object_size, requested.object_size);
   return diffs;
 }
 

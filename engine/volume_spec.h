@@ -19,7 +19,7 @@ inline constexpr uint64_t kMiB = 1ULL << 20;
 inline constexpr uint64_t kGiB = 1ULL << 30;
 inline constexpr uint64_t kMaxVolumeBytes = 1ULL << 50;  // 1 PiB
 inline constexpr uint64_t kDefaultVolumeBytes = 1 * kGiB;
-inline constexpr uint64_t kMinXfsBytes = 300 * kMiB;     // mkfs.xfs 6.x refuses smaller
+inline constexpr uint64_t kMinXfsBytes = 300 * kMiB;  // mkfs.xfs 6.x refuses smaller
 
 struct VolumeSpec {
   std::string name;
@@ -30,8 +30,8 @@ struct VolumeSpec {
   std::string mount_options;  // comma-separated
   bool read_only = false;
   // RBD
-  std::string pool;   // where the image lives; defaults to the backend's pool
-  std::string image;  // defaults to the volume name
+  std::string pool;      // where the image lives; defaults to the backend's pool
+  std::string image;     // defaults to the volume name
   bool adopted = false;  // image= named an existing image: berth never deletes it
   std::string features;
   uint64_t object_size = 4 * kMiB;
@@ -45,6 +45,9 @@ void ValidateVolumeName(const std::string& name);
 // is MiB, as in `rbd create --size`. 0, negatives, junk and sizes over 1 PiB are refused.
 uint64_t ParseSize(const std::string& text);
 std::string FormatSize(uint64_t bytes);
+
+// Refuses sizes the filesystem cannot be made on (xfs under 300M).
+void ValidateFilesystemSize(const VolumeSpec& spec);
 
 // The option names a user may pass, for messages.
 const std::vector<std::string>& KnownOptions();

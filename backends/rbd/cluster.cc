@@ -44,9 +44,9 @@ std::shared_ptr<Cluster> Cluster::Connect(const ClusterOptions& options) {
   r = rados_conf_read_file(pending.rados,
                            options.conf_file.empty() ? nullptr : options.conf_file.c_str());
   if (r < 0) {
-    throw Error(ErrorCode::kUnavailable,
-                "cannot read Ceph configuration " + options.conf_file + " (error " +
-                    std::to_string(r) + "); check the backend's \"conf\" path");
+    throw Error(ErrorCode::kUnavailable, "cannot read Ceph configuration " + options.conf_file +
+                                             " (error " + std::to_string(r) +
+                                             "); check the backend's \"conf\" path");
   }
   if (!options.keyring.empty()) {
     SetConf(pending.rados, "keyring", options.keyring);

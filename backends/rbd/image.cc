@@ -57,9 +57,8 @@ uint64_t ParseFeatures(const std::string& features) {
 
 int ObjectSizeOrder(uint64_t object_size) {
   if (object_size < 4096 || object_size > (32ULL << 20) || !std::has_single_bit(object_size)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "object size " + std::to_string(object_size) +
-                    " is invalid; use a power of two from 4K to 32M");
+    throw Error(ErrorCode::kInvalidArgument, "object size " + std::to_string(object_size) +
+                                                 " is invalid; use a power of two from 4K to 32M");
   }
   return std::countr_zero(object_size);
 }

@@ -9,8 +9,9 @@ namespace berth::rbd {
 namespace {
 
 constexpr std::string_view kCookiePrefix = "berth host=";
+constexpr const char* kLockName = "berth";
 
-// librbd returns each list as NUL-separated strings in one buffer.
+// librados returns each list as NUL-separated strings in one buffer.
 std::vector<std::string> SplitNul(const std::vector<char>& buf, size_t len) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -23,7 +24,17 @@ std::vector<std::string> SplitNul(const std::vector<char>& buf, size_t len) {
   return out;
 }
 
+Error HeldElsewhere(const std::string& volume, const LockHolder& holder) {
+  std::string host = holder.host_id.empty() ? "an unknown host (lock not taken by berth)"
+                                            : "host " + holder.host_id;
+  return Error(ErrorCode::kBusy, "volume " + volume + " is attached read-write on " + host +
+                                     " (lock owner " + holder.client + " at " + holder.address +
+                                     "); stop it there or run berthctl lock break " + volume);
+}
+
 }  // namespace
+
+std::string LockObject(const std::string& image) { return "berth.lock." + image; }
 
 std::string LockCookie(const std::string& host_id) { return std::string(kCookiePrefix) + host_id; }
 
@@ -34,7 +45,8 @@ std::optional<std::string> HostFromCookie(const std::string& cookie) {
   return cookie.substr(kCookiePrefix.size());
 }
 
-std::vector<LockHolder> ListLockHolders(const Image& image) {
+std::vector<LockHolder> ListLockHolders(const IoCtx& io, const std::string& image) {
+  const std::string object = LockObject(image);
   size_t tag_len = 0, clients_len = 0, cookies_len = 0, addrs_len = 0;
   std::vector<char> tag, clients, cookies, addrs;
   int exclusive = 0;
@@ -43,17 +55,17 @@ std::vector<LockHolder> ListLockHolders(const Image& image) {
     clients.resize(clients_len);
     cookies.resize(cookies_len);
     addrs.resize(addrs_len);
-    ssize_t r = rbd_list_lockers(image.get(), &exclusive, tag.data(), &tag_len, clients.data(),
-                                 &clients_len, cookies.data(), &cookies_len, addrs.data(),
-                                 &addrs_len);
+    ssize_t r = rados_list_lockers(io.get(), object.c_str(), kLockName, &exclusive, tag.data(),
+                                   &tag_len, clients.data(), &clients_len, cookies.data(),
+                                   &cookies_len, addrs.data(), &addrs_len);
     if (r == -ERANGE) {
       continue;  // the lengths now hold what is needed
     }
-    if (r < 0) {
-      throw ErrnoError(static_cast<int>(r), "cannot list the locks of RBD image " + image.name());
-    }
-    if (r == 0) {
+    if (r == -ENOENT || r == 0) {
       return {};
+    }
+    if (r < 0) {
+      throw ErrnoError(static_cast<int>(r), "cannot list the berth lock of RBD image " + image);
     }
     auto c = SplitNul(clients, clients_len);
     auto k = SplitNul(cookies, cookies_len);
@@ -66,21 +78,12 @@ std::vector<LockHolder> ListLockHolders(const Image& image) {
   }
 }
 
-namespace {
-
-Error HeldElsewhere(const std::string& volume, const LockHolder& holder) {
-  std::string host = holder.host_id.empty() ? "an unknown host (lock not taken by berth)"
-                                            : "host " + holder.host_id;
-  return Error(ErrorCode::kBusy, "volume " + volume + " is attached read-write on " + host +
-                                     " (lock owner " + holder.client + " at " + holder.address +
-                                     "); stop it there or run berthctl lock break " + volume);
-}
-
-}  // namespace
-
-void AcquireLock(const Image& image, const std::string& volume, const std::string& host_id) {
+void AcquireLock(const IoCtx& io, const std::string& image, const std::string& volume,
+                 const std::string& host_id) {
+  const std::string object = LockObject(image);
+  const std::string cookie = LockCookie(host_id);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const auto holders = ListLockHolders(image);
+    const auto holders = ListLockHolders(io, image);
     for (const auto& holder : holders) {
       if (holder.host_id != host_id) {
         throw HeldElsewhere(volume, holder);
@@ -89,34 +92,44 @@ void AcquireLock(const Image& image, const std::string& volume, const std::strin
     if (!holders.empty()) {
       return;  // ours already, perhaps from an earlier berthd on this host
     }
-    int r = rbd_lock_exclusive(image.get(), LockCookie(host_id).c_str());
+    const std::string description = "berth volume " + volume;
+    int r = rados_lock_exclusive(io.get(), object.c_str(), kLockName, cookie.c_str(),
+                                 description.c_str(), nullptr, 0);
     if (r == 0 || r == -EEXIST) {
       return;
     }
     if (r != -EBUSY) {
-      throw ErrnoError(r, "cannot lock RBD image " + image.name());
+      throw ErrnoError(r, "cannot lock RBD image " + image);
     }
     // Another host won the race between our list and our lock: list again to name it.
   }
   throw Error(ErrorCode::kBusy, "volume " + volume + " is being locked by another host; retry");
 }
 
-void ReleaseLock(const Image& image, const std::string& host_id) {
-  for (const auto& holder : ListLockHolders(image)) {
+void ReleaseLock(const IoCtx& io, const std::string& image, const std::string& host_id) {
+  for (const auto& holder : ListLockHolders(io, image)) {
     if (holder.host_id == host_id) {
-      BreakLock(image, holder);
+      BreakLock(io, image, holder);
     }
   }
 }
 
-void BreakLock(const Image& image, const LockHolder& holder) {
-  int r = rbd_break_lock(image.get(), holder.client.c_str(), holder.cookie.c_str());
+void BreakLock(const IoCtx& io, const std::string& image, const LockHolder& holder) {
+  const std::string object = LockObject(image);
+  int r = rados_break_lock(io.get(), object.c_str(), kLockName, holder.client.c_str(),
+                           holder.cookie.c_str());
   if (r < 0 && r != -ENOENT) {
-    throw ErrnoError(r, "cannot release the lock of RBD image " + image.name() + " held by " +
-                            holder.client);
+    throw ErrnoError(
+        r, "cannot release the berth lock of RBD image " + image + " held by " + holder.client);
   }
-  spdlog::debug("released lock on {} held by {} ({})", image.name(), holder.client,
-                holder.cookie);
+  spdlog::debug("released lock on {} held by {} ({})", image, holder.client, holder.cookie);
+}
+
+void RemoveLockObject(const IoCtx& io, const std::string& image) {
+  int r = rados_remove(io.get(), LockObject(image).c_str());
+  if (r < 0 && r != -ENOENT) {
+    throw ErrnoError(r, "cannot remove the berth lock object of RBD image " + image);
+  }
 }
 
 }  // namespace berth::rbd

@@ -18,8 +18,8 @@ MappedDevice CommandMapper::Map(const MapRequest& request) {
   const auto argv = BuildMapCommand(request);
   auto result = RunCommand(argv, std::chrono::minutes(2));
   if (result.exit_code != 0) {
-    throw Error(ErrorCode::kUnavailable, name() + " map of " + request.pool + "/" +
-                                             request.image + " failed: " + Trim(result.err));
+    throw Error(ErrorCode::kUnavailable, name() + " map of " + request.pool + "/" + request.image +
+                                             " failed: " + Trim(result.err));
   }
   return {name(), Trim(result.out), 0, ""};
 }

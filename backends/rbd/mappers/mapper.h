@@ -22,10 +22,10 @@ struct MapRequest {
 
 // What a mapping left behind, persisted by the caller so a restarted berthd can unmap it.
 struct MappedDevice {
-  std::string mapper;     // "krbd", "nbd" or "fuse"
-  std::string device;     // "/dev/rbd0", "/dev/nbd0", "/dev/loop3"
-  pid_t pid = 0;          // fuse: the detached rbd-fuse process
-  std::string fuse_dir;   // fuse: where rbd-fuse exposes the image as a file
+  std::string mapper;    // "krbd", "nbd" or "fuse"
+  std::string device;    // "/dev/rbd0", "/dev/nbd0", "/dev/loop3"
+  pid_t pid = 0;         // fuse: the detached rbd-fuse process
+  std::string fuse_dir;  // fuse: where rbd-fuse exposes the image as a file
 };
 
 class Mapper {

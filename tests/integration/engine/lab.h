@@ -1,0 +1,63 @@
+// Access to the throwaway lab that scripts/lab started ($BERTH_LAB_DIR): an engine config with
+// a private state dir per test, and an admin view of the cluster to check what really happened.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/rbd/cluster.h"
+#include "engine/config.h"
+
+namespace berth::testing {
+
+std::string LabDir();
+
+// The lab's berth.json with host_id replaced and state_dir/mount_root moved to a fresh
+// directory under the lab, so tests never share host state.
+engine::Config LabConfig(const std::string& host_id);
+
+// A volume name unique to this test run.
+std::string UniqueName(const std::string& stem);
+
+// Admin connection for checks (image lists, raw image bytes).
+class LabCluster {
+ public:
+  LabCluster();
+  std::vector<std::string> Images();
+  std::string ReadImage(const std::string& image);  // the whole image
+  void WriteImage(const std::string& image, uint64_t offset, const std::string& data);
+  void CreateImage(const std::string& image, uint64_t size);
+  void RemoveImage(const std::string& image);
+  std::string pool() const { return pool_; }
+
+ private:
+  std::string pool_;
+  std::shared_ptr<rbd::Cluster> cluster_;
+};
+
+// sha256 of a file (sha256sum), for data round trips.
+std::string Sha256(const std::string& path);
+
+// Whether anything is mounted at `path`.
+bool IsMounted(const std::string& path);
+
+// Loop devices whose backing file lies under `dir`.
+std::vector<std::string> LoopsUnder(const std::string& dir);
+
+}  // namespace berth::testing
+
+#include "engine/engine.h"
+
+namespace berth::testing {
+
+// Drops every local reference of `name` on `engine` (unmounting and detaching it) and removes
+// the volume. Used in TearDown so a failed assertion leaves nothing mounted or mapped.
+void ReleaseAndRemove(engine::Engine& engine, const std::string& name);
+
+// Writes `mib` MiB of random data to `path` and syncs it.
+void WriteRandomFile(const std::string& path, int mib);
+
+}  // namespace berth::testing

@@ -1,0 +1,271 @@
+#include "common/subprocess.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "tests/unit/expect_error.h"
+
+namespace berth {
+namespace {
+
+using ::berth::testing::ExpectError;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class TempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-common-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::vector<std::string> Entries() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      names.push_back(entry.path().filename().string());
+    }
+    return names;
+  }
+
+  std::string dir_;
+};
+
+// Polls `done` for up to `limit`.
+template <typename F>
+bool WaitFor(F done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RunCommand
+
+TEST(RunCommand, CapturesStdoutStderrAndExitCode) {
+  const CommandResult result = RunCommand({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(result.out, "out\n");
+  EXPECT_EQ(result.err, "err\n");
+  EXPECT_EQ(result.exit_code, 3);
+}
+
+TEST(RunCommand, ZeroExitAndArgumentsAreNotShellSplit) {
+  const CommandResult result = RunCommand({"printf", "%s|", "a b", "$HOME", ";"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "a b|$HOME|;|");
+  EXPECT_EQ(result.err, "");
+}
+
+TEST(RunCommand, LargeOutputOnBothStreamsDoesNotDeadlock) {
+  // More than a pipe buffer on each stream, interleaved.
+  const CommandResult result =
+      RunCommand({"/bin/sh", "-c",
+                  "i=0; while [ $i -lt 2000 ]; do echo 0123456789012345678901234567890123456789; "
+                  "echo abcdefghijabcdefghijabcdefghijabcdefghij >&2; i=$((i+1)); done"},
+                 30s);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out.size(), 2000u * 41);
+  EXPECT_EQ(result.err.size(), 2000u * 41);
+}
+
+TEST(RunCommand, StdinIsDevNull) {
+  const CommandResult result = RunCommand({"cat"}, 10s);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "");
+}
+
+TEST(RunCommand, SignalDeathIs128PlusSignal) {
+  const CommandResult result = RunCommand({"/bin/sh", "-c", "kill -TERM $$"});
+  EXPECT_EQ(result.exit_code, 128 + SIGTERM);
+}
+
+TEST(RunCommand, MissingBinaryIsUnavailable) {
+  ExpectError([] { RunCommand({"berth-no-such-binary-for-tests"}); }, ErrorCode::kUnavailable,
+              {"berth-no-such-binary-for-tests", "not installed"});
+  ExpectError(
+      [] {
+        RunCommand({"/nonexistent/bin/tool", "x"});
+      },
+      ErrorCode::kUnavailable, {"/nonexistent/bin/tool"});
+}
+
+TEST(RunCommand, EmptyArgvIsInternal) {
+  ExpectError([] { RunCommand({}); }, ErrorCode::kInternal, {"empty argv"});
+}
+
+TEST(RunCommand, TimeoutKillsAndThrows) {
+  const auto start = std::chrono::steady_clock::now();
+  ExpectError(
+      [] {
+        RunCommand({"sleep", "30"}, 300ms);
+      },
+      ErrorCode::kUnavailable, {"sleep 30", "killed"});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  // The killed child was reaped: no zombie child of ours is left.
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(JoinCommand, JoinsWithSpaces) {
+  EXPECT_EQ(JoinCommand({"rbd", "device", "map", "volumes/db"}), "rbd device map volumes/db");
+  EXPECT_EQ(JoinCommand({}), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SpawnDetached / ProcessAlive
+
+TEST_F(TempDir, SpawnDetachedRunsInItsOwnSession) {
+  const pid_t pid = SpawnDetached({"sleep", "5"}, dir_ + "/sleep.log");
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE(ProcessAlive(pid));
+  const pid_t sid = ::getsid(pid);
+  ASSERT_GT(sid, 0);
+  EXPECT_NE(sid, ::getsid(0));
+  // Not our child: berthd restarting must not be its parent's business.
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // Reaped by init (or a subreaper) or left a zombie: either way it is gone.
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 5s));
+}
+
+TEST_F(TempDir, SpawnDetachedAppendsOutputToTheLog) {
+  const std::string log = dir_ + "/tool.log";
+  WriteFileAtomically(log, "earlier\n");
+  const pid_t pid = SpawnDetached({"/bin/sh", "-c", "echo out; echo err >&2"}, log);
+  ASSERT_GT(pid, 0);
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 5s));
+  EXPECT_TRUE(WaitFor([&] { return ReadFileIfExists(log).value_or("").size() >= 16; }, 5s));
+  EXPECT_EQ(ReadFileIfExists(log).value_or(""), "earlier\nout\nerr\n");
+}
+
+TEST(SpawnDetached, EmptyArgvIsInternal) {
+  ExpectError([] { SpawnDetached({}, "/dev/null"); }, ErrorCode::kInternal, {"empty argv"});
+}
+
+TEST(ProcessAlive, SelfIsAliveAndNonPositivePidsAreNot) {
+  EXPECT_TRUE(ProcessAlive(::getpid()));
+  EXPECT_FALSE(ProcessAlive(0));
+  EXPECT_FALSE(ProcessAlive(-1));
+}
+
+TEST(ProcessAlive, ZombieCountsAsGone) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::_exit(0);
+  }
+  // Not reaped yet: a zombie.
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(child); }, 5s));
+  EXPECT_EQ(::waitpid(child, nullptr, 0), child);
+  EXPECT_FALSE(ProcessAlive(child));
+}
+
+// ---------------------------------------------------------------------------------------------
+// WriteFileAtomically / ReadFileIfExists
+
+TEST_F(TempDir, WriteThenReadBack) {
+  const std::string path = dir_ + "/state.json";
+  WriteFileAtomically(path, "{\"a\": 1}\n");
+  EXPECT_EQ(ReadFileIfExists(path), std::optional<std::string>("{\"a\": 1}\n"));
+  WriteFileAtomically(path, "second");
+  EXPECT_EQ(ReadFileIfExists(path), std::optional<std::string>("second"));
+  EXPECT_THAT(Entries(), ElementsAre("state.json"));
+}
+
+TEST_F(TempDir, BinaryAndEmptyContent) {
+  const std::string path = dir_ + "/blob";
+  const std::string binary("a\0b\xff", 4);
+  WriteFileAtomically(path, binary);
+  EXPECT_EQ(ReadFileIfExists(path), std::optional<std::string>(binary));
+  WriteFileAtomically(path, "");
+  EXPECT_EQ(ReadFileIfExists(path), std::optional<std::string>(""));
+}
+
+TEST_F(TempDir, WriteUsesTheGivenMode) {
+  const std::string path = dir_ + "/file";
+  const mode_t old_umask = ::umask(022);
+  WriteFileAtomically(path, "x");
+  WriteFileAtomically(dir_ + "/public", "x", 0644);
+  ::umask(old_umask);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir_ + "/public").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+}
+
+TEST_F(TempDir, WriteIntoMissingDirectoryFailsAndNamesIt) {
+  ExpectError([&] { WriteFileAtomically(dir_ + "/missing/file", "x"); }, ErrorCode::kNotFound,
+              {dir_ + "/missing/file"});
+  EXPECT_TRUE(Entries().empty());
+}
+
+TEST_F(TempDir, ReadOfMissingFileIsNullopt) {
+  EXPECT_EQ(ReadFileIfExists(dir_ + "/absent"), std::nullopt);
+  EXPECT_EQ(ReadFileIfExists(dir_ + "/absent-dir/file"), std::nullopt);
+}
+
+TEST_F(TempDir, ReadOfADirectoryThrows) {
+  // Not an empty file: a config or state path that names a directory is an error.
+  ExpectError([&] { ReadFileIfExists(dir_); }, ErrorCode::kInternal, {"cannot read " + dir_});
+}
+
+TEST_F(TempDir, FailedWriteLeavesNoTempFileAndKeepsTheOldContent) {
+  const std::string path = dir_ + "/state.json";
+  WriteFileAtomically(path, "old");
+  // In a child, so the file size limit and the ignored SIGXFSZ stay there: writes past 16
+  // bytes fail with EFBIG, as they would with ENOSPC on a full disk.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const struct rlimit limit = {16, 16};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    try {
+      WriteFileAtomically(path, std::string(4096, 'x'));
+    } catch (const Error&) {
+      ::_exit(0);
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the oversized write did not throw";
+  EXPECT_THAT(Entries(), ElementsAre("state.json"));
+  EXPECT_EQ(ReadFileIfExists(path), std::optional<std::string>("old"));
+}
+
+TEST_F(TempDir, MakeDirectoriesCreatesParentsAndIsIdempotent) {
+  const std::string path = dir_ + "/a/b/c";
+  MakeDirectories(path);
+  EXPECT_TRUE(PathExists(path));
+  EXPECT_NO_THROW(MakeDirectories(path));
+  EXPECT_FALSE(PathExists(dir_ + "/a/b/d"));
+}
+
+}  // namespace
+}  // namespace berth

@@ -1,0 +1,161 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "backends/rbd/image.h"
+#include "backends/rbd/lock.h"
+#include "backends/rbd/mappers/fuse.h"
+#include "backends/rbd/mappers/krbd.h"
+#include "backends/rbd/mappers/mapper.h"
+#include "backends/rbd/mappers/nbd.h"
+#include "common/error.h"
+#include "tests/unit/expect_error.h"
+
+namespace berth::rbd {
+namespace {
+
+using ::berth::testing::ExpectError;
+using ::testing::ElementsAre;
+using ::testing::Optional;
+
+constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+
+MapRequest Request(bool read_only, const std::string& keyring = "") {
+  MapRequest request;
+  request.conf_file = "/lab/ceph.conf";
+  request.user = "berth";
+  request.keyring = keyring;
+  request.pool = "volumes";
+  request.image = "db";
+  request.read_only = read_only;
+  request.work_dir = "/var/lib/berth/work/db";
+  return request;
+}
+
+TEST(KrbdMapper, ReadWriteMapIsExclusiveWithoutUdev) {
+  EXPECT_THAT(KrbdMapper::MapCommand(Request(false)),
+              ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive", "--id",
+                          "berth", "-c", "/lab/ceph.conf", "volumes/db"));
+}
+
+TEST(KrbdMapper, KeyringIsPassedWhenSet) {
+  EXPECT_THAT(
+      KrbdMapper::MapCommand(Request(false, "/lab/keyring")),
+      ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive", "--id", "berth",
+                  "-c", "/lab/ceph.conf", "--keyring", "/lab/keyring", "volumes/db"));
+}
+
+TEST(KrbdMapper, ReadOnlyMapIsNotExclusive) {
+  EXPECT_THAT(KrbdMapper::MapCommand(Request(true)),
+              ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev", "--read-only",
+                          "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
+}
+
+TEST(KrbdMapper, Unmap) {
+  EXPECT_THAT(KrbdMapper::UnmapCommand("/dev/rbd3"),
+              ElementsAre("rbd", "device", "unmap", "-t", "krbd", "-o", "noudev", "/dev/rbd3"));
+}
+
+TEST(NbdMapper, ReadWriteMapIsExclusive) {
+  EXPECT_THAT(NbdMapper::MapCommand(Request(false, "/lab/keyring")),
+              ElementsAre("rbd-nbd", "map", "--try-netlink", "--reattach-timeout", "300",
+                          "--exclusive", "--id", "berth", "-c", "/lab/ceph.conf", "--keyring",
+                          "/lab/keyring", "volumes/db"));
+}
+
+TEST(NbdMapper, ReadOnlyMap) {
+  EXPECT_THAT(NbdMapper::MapCommand(Request(true)),
+              ElementsAre("rbd-nbd", "map", "--try-netlink", "--reattach-timeout", "300",
+                          "--read-only", "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
+}
+
+TEST(NbdMapper, Unmap) {
+  EXPECT_THAT(NbdMapper::UnmapCommand("/dev/nbd0"), ElementsAre("rbd-nbd", "unmap", "/dev/nbd0"));
+}
+
+TEST(FuseMapper, FuseCommandExposesOnlyTheImageInTheForeground) {
+  EXPECT_THAT(FuseMapper::FuseCommand(Request(false), "/var/lib/berth/work/db/fuse"),
+              ElementsAre("rbd-fuse", "--id", "berth", "-c", "/lab/ceph.conf", "-p", "volumes",
+                          "-r", "db", "/var/lib/berth/work/db/fuse", "-f"));
+  EXPECT_THAT(FuseMapper::FuseCommand(Request(true, "/lab/keyring"), "/w/fuse"),
+              ElementsAre("rbd-fuse", "--id", "berth", "-c", "/lab/ceph.conf", "--keyring",
+                          "/lab/keyring", "-p", "volumes", "-r", "db", "/w/fuse", "-f"));
+}
+
+TEST(MakeMapper, NamedMappers) {
+  EXPECT_EQ(MakeMapper("krbd")->name(), "krbd");
+  EXPECT_EQ(MakeMapper("nbd")->name(), "nbd");
+  EXPECT_EQ(MakeMapper("fuse")->name(), "fuse");
+}
+
+TEST(MakeMapper, UnknownNameIsInvalid) {
+  ExpectError([] { MakeMapper("bogus"); }, kInvalid, {"'bogus'", "krbd", "nbd", "fuse"});
+  ExpectError([] { MakeMapper(""); }, kInvalid, {"''"});
+  ExpectError([] { MakeMapper("KRBD"); }, kInvalid, {"'KRBD'"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image features and object sizes
+
+TEST(ParseFeatures, DefaultIsLayeringAndExclusiveLock) {
+  EXPECT_EQ(ParseFeatures(kDefaultFeatures), RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK);
+}
+
+TEST(ParseFeatures, KnownFeatureSets) {
+  EXPECT_EQ(ParseFeatures("layering"), RBD_FEATURE_LAYERING);
+  EXPECT_EQ(ParseFeatures("layering,exclusive-lock,object-map,fast-diff"),
+            RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP |
+                RBD_FEATURE_FAST_DIFF);
+  EXPECT_EQ(ParseFeatures("exclusive-lock,journaling"),
+            RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_JOURNALING);
+}
+
+TEST(ParseFeatures, UnknownFeatureIsNamed) {
+  ExpectError([] { ParseFeatures("layering,bogus"); }, kInvalid,
+              {"'bogus'", "layering", "exclusive-lock"});
+  ExpectError([] { ParseFeatures("layering,,exclusive-lock"); }, kInvalid, {"''"});
+  ExpectError([] { ParseFeatures("Layering"); }, kInvalid, {"'Layering'"});
+}
+
+TEST(ParseFeatures, DependenciesAreEnforced) {
+  ExpectError([] { ParseFeatures("layering,object-map"); }, kInvalid,
+              {"object-map", "exclusive-lock"});
+  ExpectError([] { ParseFeatures("exclusive-lock,fast-diff"); }, kInvalid,
+              {"fast-diff", "object-map"});
+  ExpectError([] { ParseFeatures("journaling"); }, kInvalid, {"journaling", "exclusive-lock"});
+}
+
+TEST(ObjectSizeOrder, PowersOfTwoFrom4KTo32M) {
+  EXPECT_EQ(ObjectSizeOrder(4096), 12);
+  EXPECT_EQ(ObjectSizeOrder(4ULL << 20), 22);
+  EXPECT_EQ(ObjectSizeOrder(32ULL << 20), 25);
+}
+
+TEST(ObjectSizeOrder, OthersAreRefused) {
+  ExpectError([] { ObjectSizeOrder(3ULL << 20); }, kInvalid,
+              {std::to_string(3ULL << 20), "power of two"});
+  ExpectError([] { ObjectSizeOrder(64ULL << 20); }, kInvalid, {std::to_string(64ULL << 20)});
+  ExpectError([] { ObjectSizeOrder(2048); }, kInvalid, {"2048"});
+  ExpectError([] { ObjectSizeOrder(0); }, kInvalid, {"object size 0"});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lock cookies
+
+TEST(LockCookie, RoundTrips) {
+  EXPECT_EQ(LockCookie("node-1"), "berth host=node-1");
+  EXPECT_THAT(HostFromCookie(LockCookie("node-1")), Optional(std::string("node-1")));
+  const std::string machine_id = "0123456789abcdef0123456789abcdef";
+  EXPECT_THAT(HostFromCookie(LockCookie(machine_id)), Optional(machine_id));
+}
+
+TEST(LockCookie, ForeignCookiesHaveNoHost) {
+  EXPECT_EQ(HostFromCookie("auto 139771345168128"), std::nullopt);
+  EXPECT_EQ(HostFromCookie(""), std::nullopt);
+  EXPECT_EQ(HostFromCookie("berth"), std::nullopt);
+  EXPECT_EQ(HostFromCookie("xberth host=node-1"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace berth::rbd
