@@ -66,14 +66,6 @@ std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string&
   return std::nullopt;
 }
 
-VolumeRecord Engine::Require(const std::string& name) {
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  return found->first;
-}
-
 void Engine::Create(const std::string& name, const Options& options) {
   VolumeSpec spec = ParseVolumeSpec(name, options, config_);
   Backend& backend = BackendFor(spec.backend);
@@ -163,8 +155,12 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
                    state->TotalRefs());
       return {state->mount_path, false};
     }
-    // The mount or the mapping is gone (host reboot, killed mapper): start over cleanly.
-    spdlog::warn("volume {} has a stale attachment; cleaning it up before mounting", name);
+    if (state->detach_pending) {
+      spdlog::info("volume {}: finishing the pending detach before mounting again", name);
+    } else {
+      // The mount or the mapping is gone (host reboot, killed mapper): start over cleanly.
+      spdlog::warn("volume {} has a stale attachment; cleaning it up before mounting", name);
+    }
     TearDown(*backend, record, *state);
   }
 
@@ -238,6 +234,15 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
     spdlog::info("unmount {} ({}): {} reference(s) remain", name, ref_id, state->TotalRefs());
     return;
   }
+  if (detach_executor_) {
+    fsutil::Unmount(state->mount_path);
+    state->mount_path.clear();
+    state->detach_pending = true;
+    states_.Save(*state);
+    spdlog::info("unmount {} ({}): unmounted; detaching in the background", name, ref_id);
+    detach_executor_([this, name] { FinishDetach(name); });
+    return;
+  }
   auto found = Find(name);
   if (!found) {
     throw Error(ErrorCode::kNotFound,
@@ -248,9 +253,44 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
   spdlog::info("unmount {} ({}): unmounted and detached", name, ref_id);
 }
 
+void Engine::FinishDetach(const std::string& name) {
+  try {
+    VolumeLock lock(config_.state_dir, name);
+    auto state = states_.Load(name);
+    if (!state || !state->detach_pending) {
+      return;  // a Mount came first and already finished it
+    }
+    auto found = Find(name);
+    if (!found) {
+      spdlog::error("volume {} vanished from the registry; its device {} stays mapped", name,
+                    state->attachment.value("device", "?"));
+      return;
+    }
+    TearDown(*found->second, found->first, *state);
+    spdlog::info("volume {}: detached", name);
+  } catch (const std::exception& e) {
+    spdlog::error("background detach of volume {} failed: {}; the next mount or berthd start "
+                  "retries it",
+                  name, e.what());
+  }
+}
+
+void Engine::FinishPendingDetaches() {
+  for (const auto& name : states_.Names()) {
+    auto state = states_.Load(name);
+    if (state && state->detach_pending) {
+      FinishDetach(name);
+    }
+  }
+}
+
 VolumeInfo Engine::Get(const std::string& name) {
   ValidateVolumeName(name);
-  return {Require(name), states_.Load(name)};
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  return {found->first, states_.Load(name), found->second->Holders(found->first)};
 }
 
 std::vector<VolumeInfo> Engine::List() {
@@ -258,7 +298,7 @@ std::vector<VolumeInfo> Engine::List() {
   for (auto& [backend_name, backend] : backends_) {
     for (auto& record : backend->List()) {
       auto local = states_.Load(record.spec.name);
-      out.push_back({std::move(record), std::move(local)});
+      out.push_back({std::move(record), std::move(local), {}});
     }
   }
   return out;

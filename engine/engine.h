@@ -2,6 +2,7 @@
 // unmount, inspect. Safe to call from many threads and many processes at once.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,7 +24,11 @@ struct MountResult {
 struct VolumeInfo {
   VolumeRecord record;
   std::optional<HostVolumeState> local;  // this host's attachment and references
+  std::vector<HolderInfo> holders;       // hosts holding it read-write (Get only)
 };
+
+// Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
+using Executor = std::function<void(std::function<void()>)>;
 
 class Engine {
  public:
@@ -45,6 +50,13 @@ class Engine {
   // is logged and ignored so a retrying caller never wedges.
   void Unmount(const std::string& name, const std::string& ref_id);
 
+  // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
+  // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
+  // Unmount returns after the detach.
+  void set_detach_executor(Executor executor) { detach_executor_ = std::move(executor); }
+  // Completes detaches a previous process left pending (call at start-up).
+  void FinishPendingDetaches();
+
   // Never wait behind an attach: they take no volume lock.
   VolumeInfo Get(const std::string& name);
   std::vector<VolumeInfo> List();
@@ -55,14 +67,15 @@ class Engine {
  private:
   std::string MountPath(const std::string& name) const;
   std::string WorkDir(const std::string& name) const;
-  VolumeRecord Require(const std::string& name);
   // Looks the volume up in every backend (the registry is per backend).
   std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name);
   void TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state);
+  void FinishDetach(const std::string& name);
 
   Config config_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
   HostStateStore states_;
+  Executor detach_executor_;
 };
 
 }  // namespace berth::engine

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -34,7 +35,8 @@ nlohmann::json StateToJson(const HostVolumeState& state) {
           {"read_only", state.read_only},
           {"attachment", state.attachment},
           {"mount_path", state.mount_path},
-          {"refs", state.refs}};
+          {"refs", state.refs},
+          {"detach_pending", state.detach_pending}};
 }
 
 HostVolumeState StateFromJson(const nlohmann::json& json) {
@@ -45,6 +47,7 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   state.attachment = json.value("attachment", nlohmann::json::object());
   state.mount_path = json.value("mount_path", "");
   state.refs = json.value("refs", std::map<std::string, int>{});
+  state.detach_pending = json.value("detach_pending", false);
   return state;
 }
 
@@ -70,6 +73,17 @@ std::optional<HostVolumeState> HostStateStore::Load(const std::string& name) con
 
 void HostStateStore::Save(const HostVolumeState& state) const {
   WriteFileAtomically(Path(state.name), StateToJson(state).dump(2) + "\n");
+}
+
+std::vector<std::string> HostStateStore::Names() const {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    const auto& path = entry.path();
+    if (path.extension() == ".json") {
+      names.push_back(path.stem().string());
+    }
+  }
+  return names;
 }
 
 void HostStateStore::Erase(const std::string& name) const {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace berth::engine {
 
@@ -17,6 +18,10 @@ struct HostVolumeState {
   nlohmann::json attachment;        // backend-specific: mapper, device, pid, ...
   std::string mount_path;           // empty until the filesystem is mounted
   std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
+  // The filesystem is unmounted and no reference is left, but the device is still mapped
+  // (and locked): the detach runs after the reply. Whoever takes the volume lock next and
+  // finds this set finishes the detach first.
+  bool detach_pending = false;
 
   int TotalRefs() const;
   void AddRef(const std::string& id) { ++refs[id]; }
@@ -32,6 +37,8 @@ class HostStateStore {
   // Atomic: temp file, fsync, rename, fsync of the directory.
   void Save(const HostVolumeState& state) const;
   void Erase(const std::string& name) const;
+  // Every volume with a state file on this host.
+  std::vector<std::string> Names() const;
 
  private:
   std::string Path(const std::string& name) const;

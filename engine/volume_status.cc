@@ -19,6 +19,13 @@ nlohmann::json VolumeStatus(const VolumeInfo& info, const std::string& host_id) 
     status["image"] = spec.image;
     status["adopted"] = spec.adopted;
   }
+  if (!info.holders.empty()) {
+    nlohmann::json holders = nlohmann::json::array();
+    for (const auto& h : info.holders) {
+      holders.push_back({{"host", h.host_id}, {"client", h.client}, {"address", h.address}});
+    }
+    status["held_by"] = holders;
+  }
   if (info.local) {
     status["attached_here"] = {{"host", host_id},
                                {"mount_path", info.local->mount_path},

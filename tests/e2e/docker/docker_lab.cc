@@ -1,0 +1,167 @@
+#include "tests/e2e/docker/docker_lab.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/files.h"
+#include "common/strings.h"
+#include "fsutil/loop_device.h"
+#include "fsutil/mountinfo.h"
+
+namespace berth::e2e {
+
+std::string LabDir() {
+  const char* dir = std::getenv("BERTH_LAB_DIR");
+  if (dir == nullptr || std::getenv("DOCKER_HOST") == nullptr) {
+    throw std::runtime_error("BERTH_LAB_DIR/DOCKER_HOST not set; run through scripts/test");
+  }
+  return dir;
+}
+
+CommandResult Docker(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"docker"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, std::chrono::minutes(3));
+}
+
+std::string DockerOk(const std::vector<std::string>& args) {
+  auto result = Docker(args);
+  EXPECT_EQ(result.exit_code, 0) << "docker " << JoinCommand(args) << ": " << result.err;
+  return Trim(result.out);
+}
+
+namespace {
+
+bool SocketAnswers(const std::string& socket) {
+  auto reply = PluginRequest(socket, "POST", "/VolumeDriver.Capabilities", "{}");
+  return reply.status == 200;
+}
+
+void WaitForExit(int pid) {
+  for (int i = 0; i < 300 && ProcessAlive(pid); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+
+int StartBerthd(const std::string& config, const std::string& socket,
+                const std::string& pid_file) {
+  const int pid = SpawnDetached({BERTH_BERTHD_PATH, "--config", config, "--socket", socket,
+                                 "--log-level", "info"},
+                                LabDir() + "/log/berthd-e2e.log");
+  WriteFileAtomically(pid_file, std::to_string(pid) + "\n");
+  if (!Eventually([&] { return SocketAnswers(socket); }, 20)) {
+    throw std::runtime_error("berthd did not answer on " + socket + "; see " + LabDir() +
+                             "/log/berthd-e2e.log");
+  }
+  return pid;
+}
+
+void StopBerthd(int pid) {
+  ::kill(pid, SIGTERM);
+  WaitForExit(pid);
+}
+
+void RestartBerthd(int signal, const std::string& config, const std::string& socket,
+                   const std::string& pid_file_in) {
+  const std::string pid_file =
+      pid_file_in.empty() ? LabDir() + "/run/berthd.pid" : pid_file_in;
+  if (auto text = ReadFileIfExists(pid_file)) {
+    const int pid = std::stoi(Trim(*text));
+    if (ProcessAlive(pid)) {
+      ::kill(pid, signal);
+      WaitForExit(pid);
+    }
+  }
+  StartBerthd(config, socket, pid_file);
+}
+
+std::string ConfigForHost(const std::string& host_id) {
+  auto config = nlohmann::json::parse(ReadFileIfExists(LabDir() + "/berth.json").value());
+  const std::string base = LabDir() + "/hosts/" + host_id;
+  config["host_id"] = host_id;
+  config["state_dir"] = base + "/state";
+  config["mount_root"] = base + "/mnt";
+  MakeDirectories(base);
+  const std::string path = base + "/berth.json";
+  WriteFileAtomically(path, config.dump(2));
+  return path;
+}
+
+HttpReply PluginRequest(const std::string& socket, const std::string& method,
+                        const std::string& path, const std::string& body) {
+  static std::atomic<int> counter{0};
+  const std::string body_file =
+      LabDir() + "/req-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  WriteFileAtomically(body_file, body);
+  auto result = RunCommand({"curl", "-sS", "--max-time", "60", "--unix-socket", socket, "-X",
+                            method, "--data-binary", "@" + body_file, "-w", "\n%{http_code}",
+                            "http://plugin" + path});
+  ::unlink(body_file.c_str());
+  HttpReply reply;
+  auto newline = result.out.rfind('\n');
+  if (result.exit_code != 0 || newline == std::string::npos) {
+    return reply;  // status 0: no HTTP answer
+  }
+  reply.body = result.out.substr(0, newline);
+  reply.status = std::atoi(result.out.c_str() + newline + 1);
+  return reply;
+}
+
+std::string UniqueVolume(const std::string& stem) {
+  static std::atomic<int> counter{0};
+  return stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+bool VolumeMounted(const std::string& volume) {
+  const std::string lab = LabDir();
+  const std::string suffix = "/mnt/" + volume;
+  for (const auto& m : fsutil::ReadMountInfo()) {
+    if (m.mount_point.rfind(lab, 0) == 0 && m.mount_point.size() >= suffix.size() &&
+        m.mount_point.compare(m.mount_point.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool VolumeMapped(const std::string& volume) {
+  const std::string lab = LabDir();
+  const std::string marker = "/attach/" + volume + "/";
+  for (const auto& m : fsutil::ReadMountInfo()) {
+    if (m.mount_point.rfind(lab, 0) == 0 && (m.mount_point + "/").find(marker) != std::string::npos) {
+      return true;
+    }
+  }
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/block")) {
+    const std::string name = entry.path().filename();
+    if (name.rfind("loop", 0) == 0) {
+      auto backing = fsutil::LoopBackingFile("/dev/" + name);
+      if (backing && backing->rfind(lab, 0) == 0 && backing->find(marker) != std::string::npos) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool Eventually(const std::function<bool()>& condition, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+}  // namespace berth::e2e
