@@ -38,6 +38,11 @@ void MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
   write_end.Reset(fds[1]);
 }
 
+// A child must hold nothing of ours: an inherited listening socket kept berthd's plugin socket
+// "served" by its rbd-fuse children after berthd died, so the next berthd refused to start and
+// dockerd's calls hung. Not every fd berth's libraries open is close-on-exec.
+void CloseInheritedFds() { ::close_range(3, ~0U, 0); }
+
 int DecodeStatus(int status) {
   if (WIFEXITED(status)) {
     return WEXITSTATUS(status);
@@ -79,6 +84,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(out_w.get(), STDOUT_FILENO);
     ::dup2(err_w.get(), STDERR_FILENO);
+    CloseInheritedFds();
     ::execvp(c_argv[0], c_argv.data());
     const char* msg = "exec failed\n";
     (void)!::write(STDERR_FILENO, msg, std::strlen(msg));
@@ -162,6 +168,7 @@ pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log
     ::dup2(devnull, STDIN_FILENO);
     ::dup2(log >= 0 ? log : devnull, STDOUT_FILENO);
     ::dup2(log >= 0 ? log : devnull, STDERR_FILENO);
+    CloseInheritedFds();
     // The grandchild must not inherit a blocked signal mask or ignored signals from a server.
     sigset_t none;
     sigemptyset(&none);

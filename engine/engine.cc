@@ -269,9 +269,10 @@ void Engine::FinishDetach(const std::string& name) {
     TearDown(*found->second, found->first, *state);
     spdlog::info("volume {}: detached", name);
   } catch (const std::exception& e) {
-    spdlog::error("background detach of volume {} failed: {}; the next mount or berthd start "
-                  "retries it",
-                  name, e.what());
+    spdlog::error(
+        "background detach of volume {} failed: {}; the next mount or berthd start "
+        "retries it",
+        name, e.what());
   }
 }
 

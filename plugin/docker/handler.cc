@@ -8,8 +8,7 @@
 namespace berth::docker {
 
 nlohmann::json Handler::VolumeJson(const engine::VolumeInfo& info) const {
-  nlohmann::json volume = {{"Name", info.record.spec.name},
-                           {"CreatedAt", info.record.created_at}};
+  nlohmann::json volume = {{"Name", info.record.spec.name}, {"CreatedAt", info.record.created_at}};
   if (info.local && !info.local->mount_path.empty()) {
     volume["Mountpoint"] = info.local->mount_path;
   }

@@ -37,7 +37,7 @@ bool TakesVolume(Endpoint endpoint);
 
 struct VolumeRequest {
   std::string name;
-  std::string id;  // Mount and Unmount only
+  std::string id;           // Mount and Unmount only
   engine::Options options;  // Create only
 };
 

@@ -52,11 +52,10 @@ void WaitForExit(int pid) {
 
 }  // namespace
 
-int StartBerthd(const std::string& config, const std::string& socket,
-                const std::string& pid_file) {
-  const int pid = SpawnDetached({BERTH_BERTHD_PATH, "--config", config, "--socket", socket,
-                                 "--log-level", "info"},
-                                LabDir() + "/log/berthd-e2e.log");
+int StartBerthd(const std::string& config, const std::string& socket, const std::string& pid_file) {
+  const int pid = SpawnDetached(
+      {BERTH_BERTHD_PATH, "--config", config, "--socket", socket, "--log-level", "info"},
+      LabDir() + "/log/berthd-e2e.log");
   WriteFileAtomically(pid_file, std::to_string(pid) + "\n");
   if (!Eventually([&] { return SocketAnswers(socket); }, 20)) {
     throw std::runtime_error("berthd did not answer on " + socket + "; see " + LabDir() +
@@ -72,8 +71,7 @@ void StopBerthd(int pid) {
 
 void RestartBerthd(int signal, const std::string& config, const std::string& socket,
                    const std::string& pid_file_in) {
-  const std::string pid_file =
-      pid_file_in.empty() ? LabDir() + "/run/berthd.pid" : pid_file_in;
+  const std::string pid_file = pid_file_in.empty() ? LabDir() + "/run/berthd.pid" : pid_file_in;
   if (auto text = ReadFileIfExists(pid_file)) {
     const int pid = std::stoi(Trim(*text));
     if (ProcessAlive(pid)) {
@@ -137,7 +135,8 @@ bool VolumeMapped(const std::string& volume) {
   const std::string lab = LabDir();
   const std::string marker = "/attach/" + volume + "/";
   for (const auto& m : fsutil::ReadMountInfo()) {
-    if (m.mount_point.rfind(lab, 0) == 0 && (m.mount_point + "/").find(marker) != std::string::npos) {
+    if (m.mount_point.rfind(lab, 0) == 0 &&
+        (m.mount_point + "/").find(marker) != std::string::npos) {
       return true;
     }
   }

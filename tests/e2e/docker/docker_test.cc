@@ -38,8 +38,8 @@ class DockerTest : public ::testing::Test {
     return volumes_.back();
   }
   std::string Detached(const std::string& volume, const std::string& script) {
-    auto id = DockerOk({"run", "-d", "--init", "--network", "none", "-v", volume + ":/data",
-                        kImage, "sh", "-c", script});
+    auto id = DockerOk({"run", "-d", "--init", "--network", "none", "-v", volume + ":/data", kImage,
+                        "sh", "-c", script});
     containers_.push_back(id);
     return id;
   }
@@ -50,9 +50,10 @@ class DockerTest : public ::testing::Test {
 TEST_F(DockerTest, DataSurvivesContainerRemoval) {
   const auto v = Volume("v1");
   DockerOk({"volume", "create", "-d", "berth", "-o", "size=300M", "-o", "fstype=xfs", v});
-  const auto sum = DockerOk(RunArgs(v + ":/data",
-                                "dd if=/dev/urandom of=/data/blob bs=1M count=32 2>/dev/null && "
-                                "echo hello > /data/note && sha256sum /data/blob"));
+  const auto sum =
+      DockerOk(RunArgs(v + ":/data",
+                       "dd if=/dev/urandom of=/data/blob bs=1M count=32 2>/dev/null && "
+                       "echo hello > /data/note && sha256sum /data/blob"));
   const auto again = DockerOk(RunArgs(v + ":/data", "cat /data/note && sha256sum /data/blob"));
   EXPECT_EQ(again, "hello\n" + sum);
   EXPECT_FALSE(sum.empty());
@@ -116,8 +117,8 @@ TEST_F(DockerTest, RemoveRefusedWhileMounted) {
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
   // dockerd itself refuses while a container uses it; the plugin's own check is exercised by
   // asking it directly.
-  auto reply = PluginRequest(kPluginSocket, "POST", "/VolumeDriver.Remove",
-                             R"({"Name":")" + v + R"("})");
+  auto reply =
+      PluginRequest(kPluginSocket, "POST", "/VolumeDriver.Remove", R"({"Name":")" + v + R"("})");
   EXPECT_EQ(reply.status, 200);
   EXPECT_NE(reply.body.find("lab-host-1"), std::string::npos) << reply.body;
   DockerOk({"rm", "-f", c});
@@ -126,8 +127,9 @@ TEST_F(DockerTest, RemoveRefusedWhileMounted) {
 TEST_F(DockerTest, BerthdCrashDoesNotInterruptIo) {
   const auto v = Volume("crash");
   DockerOk({"volume", "create", "-d", "berth", "-o", "size=128M", v});
-  const auto c = Detached(v, "i=0; while true; do i=$((i+1)); echo $i > /data/n.tmp && "
-                             "mv /data/n.tmp /data/n && sync /data/n || exit 7; sleep 0.05; done");
+  const auto c = Detached(v,
+                          "i=0; while true; do i=$((i+1)); echo $i > /data/n.tmp && "
+                          "mv /data/n.tmp /data/n && sync /data/n || exit 7; sleep 0.05; done");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
   RestartBerthd(SIGKILL, LabDir() + "/berth.json");
   auto before = DockerOk({"exec", c, "cat", "/data/n"});
@@ -171,8 +173,9 @@ TEST_F(DockerTest, HostileRequestsGetErrorsAndBerthdKeepsServing) {
 TEST_F(DockerTest, SecondHostIsRefusedThenVolumeFollowsTheWorkload) {
   const auto v = Volume("move");
   DockerOk({"volume", "create", "-d", "berth", "-o", "size=128M", v});
-  const auto c = Detached(v, "dd if=/dev/urandom of=/data/blob bs=1M count=16 2>/dev/null; "
-                             "sync; sleep 300");
+  const auto c = Detached(v,
+                          "dd if=/dev/urandom of=/data/blob bs=1M count=16 2>/dev/null; "
+                          "sync; sleep 300");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
   const auto sum = DockerOk({"exec", c, "sha256sum", "/data/blob"});
 

@@ -36,7 +36,8 @@ TEST(ProtocolTest, SlowEndpointsAreTheOnesThatAttach) {
 }
 
 TEST(ProtocolTest, ParsesWhatDockerdSends) {
-  auto create = ParseVolumeRequest(Endpoint::kCreate, R"({"Name":"db","Opts":{"size":"1G"}})" "\n");
+  auto create = ParseVolumeRequest(Endpoint::kCreate, R"({"Name":"db","Opts":{"size":"1G"}})"
+                                                      "\n");
   EXPECT_EQ(create.name, "db");
   EXPECT_EQ(create.options.at("size"), "1G");
   auto implicit = ParseVolumeRequest(Endpoint::kCreate, R"({"Name":"db","Opts":null})");
