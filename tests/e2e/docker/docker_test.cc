@@ -13,9 +13,28 @@ namespace berth::e2e {
 namespace {
 
 // The lab started the release berthd; run this build's (perhaps sanitized) berthd instead.
+// At the end it stops berthd gracefully and fails if berthd's log shows a sanitizer report.
 class BerthdEnvironment : public ::testing::Environment {
  public:
-  void SetUp() override { RestartBerthd(SIGTERM, LabDir() + "/berth.json"); }
+  void SetUp() override {
+    log_start_ = ReadFileIfExists(Log()).value_or("").size();
+    RestartBerthd(SIGTERM, LabDir() + "/berth.json");
+  }
+  void TearDown() override {
+    const std::string pid_file = LabDir() + "/run/berthd.pid";
+    if (auto pid = ReadFileIfExists(pid_file)) {
+      StopBerthd(std::stoi(Trim(*pid)));
+    }
+    const std::string log = ReadFileIfExists(Log()).value_or("").substr(log_start_);
+    for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
+      EXPECT_EQ(log.find(report), std::string::npos) << "berthd log: " << log;
+    }
+    EXPECT_NE(log.find("berthd stopped"), std::string::npos) << "berthd drains and exits on SIGTERM";
+  }
+
+ private:
+  static std::string Log() { return LabDir() + "/log/berthd-e2e.log"; }
+  size_t log_start_ = 0;
 };
 const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new BerthdEnvironment);
 
@@ -141,6 +160,23 @@ TEST_F(DockerTest, BerthdCrashDoesNotInterruptIo) {
   EXPECT_EQ(DockerOk({"inspect", "-f", "{{.State.ExitCode}}", c}), "143")
       << "stopped by the signal, not by an I/O error (exit 7)";
   DockerOk({"rm", c});
+  EXPECT_TRUE(Eventually([&] { return !VolumeMounted(v) && !VolumeMapped(v); }));
+}
+
+TEST_F(DockerTest, DockerdLiveRestoreThenStopUnmountsCleanly) {
+  const auto v = Volume("live");
+  DockerOk({"volume", "create", "-d", "berth", "-o", "size=64M", v});
+  const auto c = Detached(v, "while true; do date > /data/t || exit 7; sleep 0.1; done");
+  ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
+  auto restart = RunCommand({std::string(BERTH_SOURCE_DIR) + "/scripts/lab", "dockerd-restart",
+                             LabDir()},
+                            std::chrono::minutes(2));
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  EXPECT_EQ(DockerOk({"inspect", "-f", "{{.State.Running}}", c}), "true")
+      << "live-restore keeps the container";
+  EXPECT_TRUE(VolumeMounted(v));
+  // dockerd sends Unmount with the mount ID it had before the restart.
+  DockerOk({"rm", "-f", c});
   EXPECT_TRUE(Eventually([&] { return !VolumeMounted(v) && !VolumeMapped(v); }));
 }
 

@@ -1,0 +1,158 @@
+// Benchmark client for berthd's socket: one keep-alive connection, requests sent one at a time,
+// latencies printed as "label count p50_us p99_us total_ms". Not a test: it asserts no timings.
+//
+//   berth_bench_plugin_latency SOCKET create PREFIX COUNT [SIZE]  Create PREFIX-0000.. (size 64M)
+//   berth_bench_plugin_latency SOCKET remove PREFIX COUNT         Remove them
+//   berth_bench_plugin_latency SOCKET latency PREFIX COUNT ROUNDS
+//       ROUNDS rounds of Capabilities, List, Get (of the volumes in turn), interleaved
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+class Client {
+ public:
+  explicit Client(const std::string& path) : socket_(io_) {
+    socket_.connect(asio::local::stream_protocol::endpoint(path));
+  }
+
+  // POSTs `body` to /`endpoint` and returns the reply's JSON; throws on any HTTP or plugin error.
+  nlohmann::json Call(const std::string& endpoint, const std::string& body) {
+    http::request<http::string_body> request{http::verb::post, "/" + endpoint, 11};
+    request.set(http::field::host, "berth");
+    request.set(http::field::accept, "application/vnd.docker.plugins.v1.2+json");
+    request.keep_alive(true);
+    request.body() = body;
+    request.prepare_payload();
+    http::write(socket_, request);
+    http::response<http::string_body> response;
+    http::read(socket_, buffer_, response);
+    auto reply = nlohmann::json::parse(response.body());
+    if (response.result_int() != 200 || !reply.value("Err", std::string()).empty()) {
+      throw std::runtime_error(endpoint + " " + body + ": " + response.body());
+    }
+    if (!response.keep_alive()) {
+      throw std::runtime_error("berthd closed the connection");
+    }
+    return reply;
+  }
+
+ private:
+  asio::io_context io_;
+  asio::local::stream_protocol::socket socket_;
+  boost::beast::flat_buffer buffer_;
+};
+
+std::string VolumeName(const std::string& prefix, int i) {
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "-%04d", i);
+  return prefix + suffix;
+}
+
+std::string NameBody(const std::string& name) { return nlohmann::json{{"Name", name}}.dump(); }
+
+class Samples {
+ public:
+  template <typename F>
+  void Time(F&& f) {
+    auto start = Clock::now();
+    f();
+    us_.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+  }
+
+  void Print(const std::string& label) {
+    std::sort(us_.begin(), us_.end());
+    double total = 0;
+    for (double us : us_) {
+      total += us;
+    }
+    std::printf("%s %zu %.0f %.0f %.1f\n", label.c_str(), us_.size(), Percentile(0.50),
+                Percentile(0.99), total / 1000);
+  }
+
+ private:
+  // Nearest rank on the sorted samples.
+  double Percentile(double p) const {
+    if (us_.empty()) {
+      return 0;
+    }
+    size_t rank = static_cast<size_t>(p * static_cast<double>(us_.size()) + 0.999999);
+    return us_[std::clamp<size_t>(rank, 1, us_.size()) - 1];
+  }
+
+  std::vector<double> us_;
+};
+
+int Run(const std::vector<std::string>& args) {
+  if (args.size() < 4) {
+    throw std::invalid_argument("usage: SOCKET create|remove|latency PREFIX COUNT [SIZE|ROUNDS]");
+  }
+  Client client(args[0]);
+  const std::string& mode = args[1];
+  const std::string& prefix = args[2];
+  const int count = std::stoi(args[3]);
+  if (mode == "create" || mode == "remove") {
+    const std::string size = args.size() > 4 ? args[4] : "64M";
+    const std::string endpoint = mode == "create" ? "VolumeDriver.Create" : "VolumeDriver.Remove";
+    Samples samples;
+    for (int i = 0; i < count; ++i) {
+      auto name = VolumeName(prefix, i);
+      nlohmann::json body = {{"Name", name}};
+      if (mode == "create") {
+        body["Opts"] = {{"size", size}};
+      }
+      samples.Time([&] { client.Call(endpoint, body.dump()); });
+    }
+    samples.Print(mode);
+    return 0;
+  }
+  if (mode == "latency" && args.size() == 5) {
+    const int rounds = std::stoi(args[4]);
+    std::map<std::string, Samples> samples;
+    size_t listed = 0;
+    for (int i = 0; i < rounds; ++i) {
+      samples["capabilities"].Time([&] { client.Call("VolumeDriver.Capabilities", "{}"); });
+      samples["list"].Time(
+          [&] { listed = client.Call("VolumeDriver.List", "{}")["Volumes"].size(); });
+      auto body = NameBody(VolumeName(prefix, i % count));
+      samples["get"].Time([&] {
+        if (!client.Call("VolumeDriver.Get", body).contains("Volume")) {
+          throw std::runtime_error("Get " + body + ": no such volume");
+        }
+      });
+    }
+    for (auto& [label, s] : samples) {
+      s.Print(label);
+    }
+    std::printf("listed %zu\n", listed);
+    return 0;
+  }
+  throw std::invalid_argument("unknown mode or wrong arguments: " + mode);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Run(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const std::exception& e) {
+    std::cerr << "berth_bench_plugin_latency: " << e.what() << "\n";
+    return 1;
+  }
+}
