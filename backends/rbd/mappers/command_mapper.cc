@@ -15,7 +15,7 @@ void AppendCephArgs(const MapRequest& request, std::vector<std::string>& argv) {
 }
 
 MappedDevice CommandMapper::Map(const MapRequest& request) {
-  const auto argv = BuildMapCommand(request);
+  const auto argv = MapCommand(request);
   auto result = RunCommand(argv, std::chrono::minutes(2));
   if (result.exit_code != 0) {
     throw Error(ErrorCode::kUnavailable, name() + " map of " + request.pool + "/" + request.image +
@@ -28,7 +28,7 @@ void CommandMapper::Unmap(const MappedDevice& mapped) {
   if (!PathExists(mapped.device)) {
     return;
   }
-  auto result = RunCommand(BuildUnmapCommand(mapped.device), std::chrono::minutes(1));
+  auto result = RunCommand(UnmapCommand(mapped.device), std::chrono::minutes(1));
   if (result.exit_code != 0 && result.err.find("not mapped") == std::string::npos &&
       result.err.find("No such") == std::string::npos) {
     throw Error(ErrorCode::kBusy,

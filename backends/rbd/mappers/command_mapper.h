@@ -19,9 +19,9 @@ class CommandMapper : public Mapper {
   void Unmap(const MappedDevice& mapped) override;
   bool Healthy(const MappedDevice& mapped) const override;
 
- protected:
-  virtual std::vector<std::string> BuildMapCommand(const MapRequest& request) const = 0;
-  virtual std::vector<std::string> BuildUnmapCommand(const std::string& device) const = 0;
+  // The exact argv Map and Unmap run (unit-tested, since krbd and nbd cannot run everywhere).
+  virtual std::vector<std::string> MapCommand(const MapRequest& request) const = 0;
+  virtual std::vector<std::string> UnmapCommand(const std::string& device) const = 0;
 };
 
 }  // namespace berth::rbd

@@ -4,7 +4,7 @@
 
 namespace berth::rbd {
 
-std::vector<std::string> KrbdMapper::MapCommand(const MapRequest& request) {
+std::vector<std::string> KrbdMapper::MapCommand(const MapRequest& request) const {
   std::vector<std::string> argv = {"rbd", "device", "map", "-t", "krbd", "-o"};
   argv.push_back(request.read_only ? "noudev" : "noudev,exclusive");
   if (request.read_only) {
@@ -15,7 +15,7 @@ std::vector<std::string> KrbdMapper::MapCommand(const MapRequest& request) {
   return argv;
 }
 
-std::vector<std::string> KrbdMapper::UnmapCommand(const std::string& device) {
+std::vector<std::string> KrbdMapper::UnmapCommand(const std::string& device) const {
   return {"rbd", "device", "unmap", "-t", "krbd", "-o", "noudev", device};
 }
 

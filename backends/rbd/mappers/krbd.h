@@ -12,16 +12,8 @@ class KrbdMapper : public CommandMapper {
 
   // noudev: the map does not wait on udev (slow under load, absent in containers).
   // exclusive: the kernel never hands the image's lock to another client.
-  static std::vector<std::string> MapCommand(const MapRequest& request);
-  static std::vector<std::string> UnmapCommand(const std::string& device);
-
- protected:
-  std::vector<std::string> BuildMapCommand(const MapRequest& request) const override {
-    return MapCommand(request);
-  }
-  std::vector<std::string> BuildUnmapCommand(const std::string& device) const override {
-    return UnmapCommand(device);
-  }
+  std::vector<std::string> MapCommand(const MapRequest& request) const override;
+  std::vector<std::string> UnmapCommand(const std::string& device) const override;
 };
 
 }  // namespace berth::rbd

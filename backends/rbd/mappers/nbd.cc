@@ -4,7 +4,7 @@
 
 namespace berth::rbd {
 
-std::vector<std::string> NbdMapper::MapCommand(const MapRequest& request) {
+std::vector<std::string> NbdMapper::MapCommand(const MapRequest& request) const {
   std::vector<std::string> argv = {"rbd-nbd", "map", "--try-netlink", "--reattach-timeout", "300"};
   argv.push_back(request.read_only ? "--read-only" : "--exclusive");
   AppendCephArgs(request, argv);
@@ -12,7 +12,7 @@ std::vector<std::string> NbdMapper::MapCommand(const MapRequest& request) {
   return argv;
 }
 
-std::vector<std::string> NbdMapper::UnmapCommand(const std::string& device) {
+std::vector<std::string> NbdMapper::UnmapCommand(const std::string& device) const {
   return {"rbd-nbd", "unmap", device};
 }
 

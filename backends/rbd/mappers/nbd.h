@@ -12,16 +12,8 @@ class NbdMapper : public CommandMapper {
 
   // --reattach-timeout lets a restarted rbd-nbd take the device back instead of failing I/O;
   // --exclusive keeps the image's lock from moving to another client.
-  static std::vector<std::string> MapCommand(const MapRequest& request);
-  static std::vector<std::string> UnmapCommand(const std::string& device);
-
- protected:
-  std::vector<std::string> BuildMapCommand(const MapRequest& request) const override {
-    return MapCommand(request);
-  }
-  std::vector<std::string> BuildUnmapCommand(const std::string& device) const override {
-    return UnmapCommand(device);
-  }
+  std::vector<std::string> MapCommand(const MapRequest& request) const override;
+  std::vector<std::string> UnmapCommand(const std::string& device) const override;
 };
 
 }  // namespace berth::rbd

@@ -14,11 +14,7 @@ TEST(CreateTest, SameSpecSucceedsDifferentSpecNamesTheDifference) {
   engine::Engine engine(LabConfig("host-a"));
   const std::string name = UniqueName("create");
   engine.Create(name, {{"size", "256M"}, {"fstype", "ext4"}});
-  struct Cleanup {
-    engine::Engine& e;
-    std::string n;
-    ~Cleanup() { ReleaseAndRemove(e, n); }
-  } cleanup{engine, name};
+  VolumeCleanup cleanup(engine, name);
 
   EXPECT_NO_THROW(engine.Create(name, {{"size", "256M"}, {"fstype", "ext4"}}));
   EXPECT_NO_THROW(engine.Create(name, {})) << "options not given are not differences";

@@ -57,6 +57,20 @@ namespace berth::testing {
 // the volume. Used in TearDown so a failed assertion leaves nothing mounted or mapped.
 void ReleaseAndRemove(engine::Engine& engine, const std::string& name);
 
+// Calls ReleaseAndRemove when it goes out of scope, so a failing test still cleans up.
+class VolumeCleanup {
+ public:
+  VolumeCleanup(engine::Engine& engine, std::string name)
+      : engine_(engine), name_(std::move(name)) {}
+  ~VolumeCleanup() { ReleaseAndRemove(engine_, name_); }
+  VolumeCleanup(const VolumeCleanup&) = delete;
+  VolumeCleanup& operator=(const VolumeCleanup&) = delete;
+
+ private:
+  engine::Engine& engine_;
+  std::string name_;
+};
+
 // Writes `mib` MiB of random data to `path` and syncs it.
 void WriteRandomFile(const std::string& path, int mib);
 

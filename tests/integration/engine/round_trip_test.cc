@@ -16,11 +16,7 @@ TEST_P(RoundTripTest, DataSurvivesDetachAndReattachWithoutFormatting) {
   engine::Engine engine(LabConfig("host-a"));
   const std::string name = UniqueName("rt-" + fstype);
   engine.Create(name, {{"size", size}, {"fstype", fstype}});
-  struct Cleanup {
-    engine::Engine& e;
-    std::string n;
-    ~Cleanup() { ReleaseAndRemove(e, n); }
-  } cleanup{engine, name};
+  VolumeCleanup cleanup(engine, name);
 
   auto first = engine.Mount(name, "container-1");
   EXPECT_TRUE(first.formatted);
@@ -53,11 +49,7 @@ TEST(MountReferences, SameIdTwiceNeedsTwoUnmounts) {
   engine::Engine engine(LabConfig("host-a"));
   const std::string name = UniqueName("refs");
   engine.Create(name, {{"size", "64M"}});
-  struct Cleanup {
-    engine::Engine& e;
-    std::string n;
-    ~Cleanup() { ReleaseAndRemove(e, n); }
-  } cleanup{engine, name};
+  VolumeCleanup cleanup(engine, name);
 
   auto a = engine.Mount(name, "id-1");
   auto b = engine.Mount(name, "id-1");

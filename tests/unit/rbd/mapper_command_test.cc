@@ -34,44 +34,44 @@ MapRequest Request(bool read_only, const std::string& keyring = "") {
 }
 
 TEST(KrbdMapper, ReadWriteMapIsExclusiveWithoutUdev) {
-  EXPECT_THAT(KrbdMapper::MapCommand(Request(false)),
+  EXPECT_THAT(KrbdMapper().MapCommand(Request(false)),
               ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive", "--id",
                           "berth", "-c", "/lab/ceph.conf", "volumes/db"));
 }
 
 TEST(KrbdMapper, KeyringIsPassedWhenSet) {
   EXPECT_THAT(
-      KrbdMapper::MapCommand(Request(false, "/lab/keyring")),
+      KrbdMapper().MapCommand(Request(false, "/lab/keyring")),
       ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive", "--id", "berth",
                   "-c", "/lab/ceph.conf", "--keyring", "/lab/keyring", "volumes/db"));
 }
 
 TEST(KrbdMapper, ReadOnlyMapIsNotExclusive) {
-  EXPECT_THAT(KrbdMapper::MapCommand(Request(true)),
+  EXPECT_THAT(KrbdMapper().MapCommand(Request(true)),
               ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev", "--read-only",
                           "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
 }
 
 TEST(KrbdMapper, Unmap) {
-  EXPECT_THAT(KrbdMapper::UnmapCommand("/dev/rbd3"),
+  EXPECT_THAT(KrbdMapper().UnmapCommand("/dev/rbd3"),
               ElementsAre("rbd", "device", "unmap", "-t", "krbd", "-o", "noudev", "/dev/rbd3"));
 }
 
 TEST(NbdMapper, ReadWriteMapIsExclusive) {
-  EXPECT_THAT(NbdMapper::MapCommand(Request(false, "/lab/keyring")),
+  EXPECT_THAT(NbdMapper().MapCommand(Request(false, "/lab/keyring")),
               ElementsAre("rbd-nbd", "map", "--try-netlink", "--reattach-timeout", "300",
                           "--exclusive", "--id", "berth", "-c", "/lab/ceph.conf", "--keyring",
                           "/lab/keyring", "volumes/db"));
 }
 
 TEST(NbdMapper, ReadOnlyMap) {
-  EXPECT_THAT(NbdMapper::MapCommand(Request(true)),
+  EXPECT_THAT(NbdMapper().MapCommand(Request(true)),
               ElementsAre("rbd-nbd", "map", "--try-netlink", "--reattach-timeout", "300",
                           "--read-only", "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
 }
 
 TEST(NbdMapper, Unmap) {
-  EXPECT_THAT(NbdMapper::UnmapCommand("/dev/nbd0"), ElementsAre("rbd-nbd", "unmap", "/dev/nbd0"));
+  EXPECT_THAT(NbdMapper().UnmapCommand("/dev/nbd0"), ElementsAre("rbd-nbd", "unmap", "/dev/nbd0"));
 }
 
 TEST(FuseMapper, FuseCommandExposesOnlyTheImageInTheForeground) {
