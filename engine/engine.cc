@@ -34,7 +34,7 @@ bool MountPresent(const std::string& mount_path) {
 
 }  // namespace
 
-Engine::Engine(Config config) : Engine(config, MakeBackends(config)) {}
+Engine::Engine(const Config& config) : Engine(config, MakeBackends(config)) {}
 
 Engine::Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends)
     : config_(std::move(config)), backends_(std::move(backends)), states_(config_.state_dir) {
@@ -108,7 +108,8 @@ void Engine::Remove(const std::string& name) {
   if (!found) {
     throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
   }
-  auto& [record, backend] = *found;
+  VolumeRecord& record = found->first;
+  Backend* backend = found->second;
   if (auto local = states_.Load(name); local && local->TotalRefs() > 0) {
     throw Error(ErrorCode::kBusy, "volume " + name + " is mounted on this host (" +
                                       config_.host_id + ") at " + local->mount_path + " with " +
@@ -139,7 +140,8 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   if (!found) {
     throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
   }
-  auto& [record, backend] = *found;
+  VolumeRecord& record = found->first;
+  Backend* backend = found->second;
 
   if (auto state = states_.Load(name)) {
     if (MountPresent(state->mount_path) && backend->AttachmentHealthy(state->attachment)) {

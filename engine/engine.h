@@ -32,7 +32,7 @@ using Executor = std::function<void(std::function<void()>)>;
 
 class Engine {
  public:
-  explicit Engine(Config config);
+  explicit Engine(const Config& config);
   // For tests: backends supplied by the caller, keyed like config.backends.
   Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends);
 

@@ -95,9 +95,9 @@ uint64_t ParseSize(const std::string& text) {
   }
   // "Mi", "MiB" and "MB" mean "M"; the bytes unit takes no suffix ("BB" and "BiB" are junk).
   if (!unit.empty() && unit.front() != 'B') {
-    if (unit.size() == 3 && unit.substr(1) == "IB") {
-      unit = unit.substr(0, 1);
-    } else if (unit.size() == 2 && (unit[1] == 'I' || unit[1] == 'B')) {
+    const bool suffixed = (unit.size() == 3 && unit.substr(1) == "IB") ||
+                          (unit.size() == 2 && (unit[1] == 'I' || unit[1] == 'B'));
+    if (suffixed) {
       unit = unit.substr(0, 1);
     }
   }

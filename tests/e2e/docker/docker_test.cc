@@ -29,7 +29,8 @@ class BerthdEnvironment : public ::testing::Environment {
     for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
       EXPECT_EQ(log.find(report), std::string::npos) << "berthd log: " << log;
     }
-    EXPECT_NE(log.find("berthd stopped"), std::string::npos) << "berthd drains and exits on SIGTERM";
+    EXPECT_NE(log.find("berthd stopped"), std::string::npos)
+        << "berthd drains and exits on SIGTERM";
   }
 
  private:
@@ -168,9 +169,9 @@ TEST_F(DockerTest, DockerdLiveRestoreThenStopUnmountsCleanly) {
   DockerOk({"volume", "create", "-d", "berth", "-o", "size=64M", v});
   const auto c = Detached(v, "while true; do date > /data/t || exit 7; sleep 0.1; done");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
-  auto restart = RunCommand({std::string(BERTH_SOURCE_DIR) + "/scripts/lab", "dockerd-restart",
-                             LabDir()},
-                            std::chrono::minutes(2));
+  auto restart =
+      RunCommand({std::string(BERTH_SOURCE_DIR) + "/scripts/lab", "dockerd-restart", LabDir()},
+                 std::chrono::minutes(2));
   ASSERT_EQ(restart.exit_code, 0) << restart.err;
   EXPECT_EQ(DockerOk({"inspect", "-f", "{{.State.Running}}", c}), "true")
       << "live-restore keeps the container";
