@@ -110,13 +110,20 @@ void Engine::Remove(const std::string& name) {
   }
   VolumeRecord& record = found->first;
   Backend* backend = found->second;
-  if (auto local = states_.Load(name); local && local->TotalRefs() > 0) {
+  auto local = states_.Load(name);
+  if (local && local->TotalRefs() > 0) {
     throw Error(ErrorCode::kBusy, "volume " + name + " is mounted on this host (" +
                                       config_.host_id + ") at " + local->mount_path + " with " +
                                       std::to_string(local->TotalRefs()) +
                                       " reference(s); stop the containers using it first");
   }
-  for (const auto& holder : backend->Holders(record)) {
+  if (local) {
+    // This host's attachment without references: a detach still pending after the last
+    // Unmount, or one a crash left behind. Finish it so our own lock does not block removal.
+    TearDown(*backend, record, *local);
+  }
+  if (const auto holders = backend->Holders(record); !holders.empty()) {
+    const auto& holder = holders.front();
     throw Error(ErrorCode::kBusy, "volume " + name + " is attached on host " +
                                       (holder.host_id.empty() ? "unknown" : holder.host_id) + " (" +
                                       holder.client + " at " + holder.address +
@@ -259,7 +266,7 @@ void Engine::FinishDetach(const std::string& name) {
   try {
     VolumeLock lock(config_.state_dir, name);
     auto state = states_.Load(name);
-    if (!state || !state->detach_pending) {
+    if (!state || (!state->detach_pending && state->TotalRefs() > 0)) {
       return;  // a Mount came first and already finished it
     }
     auto found = Find(name);
@@ -281,7 +288,8 @@ void Engine::FinishDetach(const std::string& name) {
 void Engine::FinishPendingDetaches() {
   for (const auto& name : states_.Names()) {
     auto state = states_.Load(name);
-    if (state && state->detach_pending) {
+    // Pending detaches, and attachments a crash left without any reference.
+    if (state && (state->detach_pending || state->TotalRefs() == 0)) {
       FinishDetach(name);
     }
   }

@@ -108,5 +108,40 @@ TEST(RemoveTest, RefusedWhileMountedThenRemovesTheImage) {
   EXPECT_THROW(engine.Get(name), Error);
 }
 
+TEST(RemoveTest, RefusedWhileWatchedElsewhereOrSnapshotted) {
+  engine::Engine host_a(LabConfig("host-a"));
+  engine::Engine host_b(LabConfig("host-b"));
+  LabCluster cluster;
+  const std::string name = UniqueName("rm-watched");
+  host_a.Create(name, {{"size", "64M"}});
+  host_a.Mount(name, "format-once");
+  host_a.Unmount(name, "format-once");
+
+  // Host B reads it: no lock, but its mapper watches the image. Host A cannot see B's state.
+  host_b.Mount(name, "reader", /*read_only=*/true);
+  try {
+    host_a.Remove(name);
+    ADD_FAILURE() << "remove of a mapped image must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBusy);
+    EXPECT_NE(std::string(e.what()).find("watched by"), std::string::npos) << e.what();
+  }
+  host_b.Unmount(name, "reader");
+
+  cluster.CreateSnapshot(name, "keep");
+  try {
+    host_a.Remove(name);
+    ADD_FAILURE() << "remove of an image with snapshots must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBusy);
+    EXPECT_NE(std::string(e.what()).find("1 snapshot"), std::string::npos) << e.what();
+  }
+  auto images = cluster.Images();
+  EXPECT_EQ(std::count(images.begin(), images.end(), name), 1) << "nothing was deleted";
+  EXPECT_NO_THROW(host_a.Get(name)) << "the registry entry stays";
+  cluster.RemoveSnapshot(name, "keep");
+  host_a.Remove(name);
+}
+
 }  // namespace
 }  // namespace berth::testing

@@ -86,6 +86,22 @@ void LabCluster::RemoveImage(const std::string& image) {
   rbd::RemoveImage(cluster_->OpenPool(pool_), image, /*force=*/true);
 }
 
+void LabCluster::CreateSnapshot(const std::string& image, const std::string& snap) {
+  auto io = cluster_->OpenPool(pool_);
+  rbd::Image img(io, image);
+  if (int r = rbd_snap_create(img.get(), snap.c_str()); r < 0) {
+    throw std::runtime_error("cannot snapshot " + image + ": " + std::to_string(r));
+  }
+}
+
+void LabCluster::RemoveSnapshot(const std::string& image, const std::string& snap) {
+  auto io = cluster_->OpenPool(pool_);
+  rbd::Image img(io, image);
+  if (int r = rbd_snap_remove(img.get(), snap.c_str()); r < 0) {
+    throw std::runtime_error("cannot remove snapshot " + snap + ": " + std::to_string(r));
+  }
+}
+
 std::string Sha256(const std::string& path) {
   auto result = RunCommand({"sha256sum", path});
   if (result.exit_code != 0) {

@@ -31,6 +31,8 @@ class LabCluster {
   void WriteImage(const std::string& image, uint64_t offset, const std::string& data);
   void CreateImage(const std::string& image, uint64_t size);
   void RemoveImage(const std::string& image);
+  void CreateSnapshot(const std::string& image, const std::string& snap);
+  void RemoveSnapshot(const std::string& image, const std::string& snap);
   std::string pool() const { return pool_; }
 
  private:
