@@ -3,16 +3,17 @@
 # start, Ceph connect, lock, rbd-fuse, loop, probe, fsck, mount, state write), against the bare
 # floor done by hand (rbd-fuse + losetup + mount; umount + losetup -d + fusermount -u), measured
 # interleaved in the same run. Prints medians and the ratio. Usage: tests/bench/attach.sh [ROUNDS]
+# Ceph-only lab (no Docker, no berthd). BERTH_BIN_DIR: where berthctl is (default build/bin).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-15}
-berthctl=$root/build/bin/berthctl
+berthctl=${BERTH_BIN_DIR:-$root/build/bin}/berthctl
 [ -x "$berthctl" ] || { echo "bench: build first (scripts/build)" >&2; exit 1; }
 
 lab=$(mktemp -d /tmp/berth-bench.XXXXXX)
 cleanup() { "$root/scripts/lab" down "$lab" >/dev/null; rm -rf -- "$lab"; }
 trap cleanup EXIT
-"$root/scripts/lab" up "$lab" >/dev/null 2>&1
+"$root/scripts/lab" up "$lab" --no-docker >/dev/null 2>&1
 # shellcheck source=/dev/null
 source "$lab/env"
 
