@@ -13,7 +13,8 @@
 namespace berth::engine {
 
 struct Attachment {
-  std::string device;    // the block device to format and mount
+  std::string device;    // the block device to format and mount (block backends)
+  bool mounted = false;  // the backend mounted it at the mount point itself (NFS)
   nlohmann::json state;  // persisted so any later process can detach it
 };
 
@@ -42,12 +43,14 @@ class Backend {
   // Deletes the storage (never an adopted image). Refuses while it is in use.
   virtual void DeleteStorage(const VolumeRecord& record) = 0;
 
-  // Takes the single-writer lock (unless read-only) and maps the storage to a block device.
-  virtual Attachment Attach(const VolumeRecord& record, bool read_only,
-                            const std::string& work_dir) = 0;
+  // Block backends take the single-writer lock (unless read-only) and map the storage to a
+  // block device; file backends mount it at `mount_point` themselves.
+  virtual Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
+                            const std::string& mount_point) = 0;
   // Unmaps and releases the lock. Idempotent.
   virtual void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) = 0;
-  virtual bool AttachmentHealthy(const nlohmann::json& attachment_state) = 0;
+  virtual bool AttachmentHealthy(const nlohmann::json& attachment_state,
+                                 const std::string& mount_point) = 0;
   // The hosts holding the volume read-write, from the cluster's point of view.
   virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
 };

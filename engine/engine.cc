@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "engine/nfs_backend.h"
 #include "engine/rbd_backend.h"
 #include "engine/volume_lock.h"
 #include "fsutil/format_and_mount.h"
@@ -20,9 +21,11 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& confi
   for (const auto& [name, backend] : config.backends) {
     if (backend.type == "rbd") {
       backends[name] = std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id);
+    } else if (backend.type == "nfs") {
+      backends[name] = std::make_unique<NfsBackend>(ParseNfsSettings(backend));
     } else {
       throw Error(ErrorCode::kInvalidArgument,
-                  "backend '" + name + "' has unknown type '" + backend.type + "'; use rbd");
+                  "backend '" + name + "' has unknown type '" + backend.type + "'; use rbd or nfs");
     }
   }
   return backends;
@@ -58,10 +61,36 @@ std::string Engine::WorkDir(const std::string& name) const {
 }
 
 std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string& name) {
+  // The default backend first: most volumes live there, and asking it first keeps the others
+  // (perhaps a slow NFS server) off the common path.
+  std::vector<std::pair<const std::string*, Backend*>> order;
+  order.emplace_back(&config_.default_backend, &BackendFor(config_.default_backend));
   for (auto& [backend_name, backend] : backends_) {
-    if (auto record = backend->Lookup(name)) {
-      return std::make_pair(*record, backend.get());
+    if (backend_name != config_.default_backend) {
+      order.emplace_back(&backend_name, backend.get());
     }
+  }
+  std::optional<Error> unavailable;
+  for (auto& [backend_name, backend] : order) {
+    try {
+      if (auto record = backend->Lookup(name)) {
+        return std::make_pair(*record, backend);
+      }
+    } catch (const Error& e) {
+      // One backend being down must not make the others' volumes unreachable.
+      if (e.code() != ErrorCode::kUnavailable) {
+        throw;
+      }
+      spdlog::warn("backend {} is unavailable while looking up {}: {}", *backend_name, name,
+                   e.what());
+      unavailable = e;
+    }
+  }
+  if (unavailable) {
+    throw Error(ErrorCode::kUnavailable, "volume " + name +
+                                             " was not found, and a backend could not be "
+                                             "asked: " +
+                                             unavailable->what());
   }
   return std::nullopt;
 }
@@ -151,7 +180,8 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   Backend* backend = found->second;
 
   if (auto state = states_.Load(name)) {
-    if (MountPresent(state->mount_path) && backend->AttachmentHealthy(state->attachment)) {
+    if (MountPresent(state->mount_path) &&
+        backend->AttachmentHealthy(state->attachment, state->mount_path)) {
       if (state->read_only && !read_only && !record.spec.read_only) {
         throw Error(ErrorCode::kConflict,
                     "volume " + name + " is mounted read-only on this host; unmount its " +
@@ -181,10 +211,17 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   }
   const std::string work_dir = WorkDir(name);
   MakeDirectories(work_dir);
-  Attachment attachment = backend->Attach(record, read_only, work_dir);
+  Attachment attachment = backend->Attach(record, read_only, work_dir, MountPath(name));
   HostVolumeState state{name, record.spec.backend, read_only, attachment.state, "", {}};
   states_.Save(state);  // from here on, any process can detach it
 
+  if (attachment.mounted) {
+    state.mount_path = MountPath(name);
+    state.AddRef(ref_id);
+    states_.Save(state);
+    spdlog::info("mount {} ({}) ends: mounted at {}", name, ref_id, state.mount_path);
+    return {state.mount_path, false};
+  }
   try {
     fsutil::FormatAndMountRequest request;
     request.volume = name;
@@ -307,7 +344,17 @@ VolumeInfo Engine::Get(const std::string& name) {
 std::vector<VolumeInfo> Engine::List() {
   std::vector<VolumeInfo> out;
   for (auto& [backend_name, backend] : backends_) {
-    for (auto& record : backend->List()) {
+    std::vector<VolumeRecord> records;
+    try {
+      records = backend->List();
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable) {
+        throw;
+      }
+      spdlog::warn("backend {} is unavailable; its volumes are not listed: {}", backend_name,
+                   e.what());
+    }
+    for (auto& record : records) {
       auto local = states_.Load(record.spec.name);
       out.push_back({std::move(record), std::move(local), {}});
     }

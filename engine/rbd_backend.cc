@@ -164,7 +164,7 @@ void RbdBackend::DeleteStorage(const VolumeRecord& record) {
 }
 
 Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
-                              const std::string& work_dir) {
+                              const std::string& work_dir, const std::string& /*mount_point*/) {
   const auto& spec = record.spec;
   const auto& io = Pool(spec.pool);
   if (!rbd::ImageExists(io, spec.image)) {
@@ -180,7 +180,7 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
   try {
     auto mapped = mapper->Map(request);
     spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
-    return {mapped.device, MappedToJson(mapped, spec, !read_only)};
+    return {mapped.device, false, MappedToJson(mapped, spec, !read_only)};
   } catch (...) {
     if (!read_only) {
       rbd::ReleaseLock(io, spec.image, host_id_);
@@ -200,7 +200,8 @@ void RbdBackend::Detach(const VolumeRecord& record, const nlohmann::json& attach
   }
 }
 
-bool RbdBackend::AttachmentHealthy(const nlohmann::json& attachment_state) {
+bool RbdBackend::AttachmentHealthy(const nlohmann::json& attachment_state,
+                                   const std::string& /*mount_point*/) {
   const auto mapped = MappedFromJson(attachment_state);
   return !mapped.mapper.empty() && rbd::MakeMapper(mapped.mapper)->Healthy(mapped);
 }

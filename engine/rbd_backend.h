@@ -34,10 +34,11 @@ class RbdBackend : public Backend {
   void CheckNewStorage(VolumeRecord& record, bool size_given) override;
   void EnsureStorage(const VolumeRecord& record) override;
   void DeleteStorage(const VolumeRecord& record) override;
-  Attachment Attach(const VolumeRecord& record, bool read_only,
-                    const std::string& work_dir) override;
+  Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
+                    const std::string& mount_point) override;
   void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
-  bool AttachmentHealthy(const nlohmann::json& attachment_state) override;
+  bool AttachmentHealthy(const nlohmann::json& attachment_state,
+                         const std::string& mount_point) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
 
  private:

@@ -42,12 +42,65 @@ void ValidateCephName(const std::string& what, const std::string& value) {
   }
 }
 
+int ParseId(const std::string& key, const std::string& value) {
+  if (value.empty() || value.size() > 10 ||
+      value.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoll(value) > 0x7fffffff) {
+    throw Invalid("option " + key + "='" + value + "' is not a numeric id (0-2147483647)");
+  }
+  return static_cast<int>(std::stoll(value));
+}
+
+int ParseMode(const std::string& value) {
+  if (value.empty() || value.size() > 4 ||
+      value.find_first_not_of("01234567") != std::string::npos) {
+    throw Invalid("option mode='" + value + "' is not an octal mode such as 0755 or 2775");
+  }
+  return std::stoi(value, nullptr, 8);
+}
+
+// A relative path of plain names: never absolute, never "..", so it cannot leave the export.
+std::string ValidateSubdir(const std::string& subdir) {
+  const std::string hint = "; use a relative path of plain names such as team/uploads";
+  if (subdir.empty() || subdir.size() > 1024) {
+    throw Invalid("subdir must be 1-1024 characters" + hint);
+  }
+  if (subdir.front() == '/') {
+    throw Invalid("subdir '" + subdir + "' is absolute" + hint);
+  }
+  for (const auto& part : Split(subdir, '/')) {
+    if (part.empty() || part == "." || part == "..") {
+      throw Invalid("subdir '" + subdir + "' escapes or is not a plain path" + hint);
+    }
+    for (char c : part) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+        throw Invalid("subdir '" + subdir +
+                      "' contains a character other than letters, "
+                      "digits, '_', '-' and '.'" +
+                      hint);
+      }
+    }
+    if (part.rfind(".berth", 0) == 0) {
+      throw Invalid("subdir '" + subdir + "' uses the reserved name .berth");
+    }
+  }
+  return subdir;
+}
+
 }  // namespace
 
 void ValidateVolumeName(const std::string& name) {
   const std::string allowed =
       "names are 1-128 characters of letters, digits, '_', '.' and '-', starting with a "
       "letter or digit";
+  // Messages end up in C strings and logs: control characters (NUL among them) are shown
+  // as '?'.
+  std::string shown = name;
+  for (auto& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      c = '?';
+    }
+  }
   if (name.empty()) {
     throw Invalid("volume name is empty; " + allowed);
   }
@@ -55,7 +108,7 @@ void ValidateVolumeName(const std::string& name) {
     throw Invalid("volume name is " + std::to_string(name.size()) + " characters long; " + allowed);
   }
   if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
-    throw Invalid("volume name '" + name + "' must start with a letter or digit; " + allowed);
+    throw Invalid("volume name '" + shown + "' must start with a letter or digit; " + allowed);
   }
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
@@ -63,14 +116,14 @@ void ValidateVolumeName(const std::string& name) {
       // message ends up in JSON responses: name only printable ASCII characters.
       const bool printable =
           static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
-      throw Invalid("volume name '" + name + "' contains " +
+      throw Invalid("volume name '" + shown + "' contains " +
                     (printable ? "'" + std::string(1, c) + "'"
                                : std::string("a non-ASCII or control character")) +
                     "; " + allowed);
     }
   }
   if (name.find("..") != std::string::npos) {
-    throw Invalid("volume name '" + name + "' contains '..'; " + allowed);
+    throw Invalid("volume name '" + shown + "' contains '..'; " + allowed);
   }
 }
 
@@ -153,7 +206,8 @@ void ValidateFilesystemSize(const VolumeSpec& spec) {
 const std::vector<std::string>& KnownOptions() {
   static const std::vector<std::string> options = {
       "backend",   "size", "fstype", "mkfs_options", "mount_options",
-      "read_only", "pool", "image",  "features",     "object_size"};
+      "read_only", "pool", "image",  "features",     "object_size",
+      "subdir",    "uid",  "gid",    "mode",         "on_remove"};
   return options;
 }
 
@@ -191,7 +245,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     spec.size_bytes = ParseSize(settings["default_size"].get<std::string>());
   }
   spec.fstype = get("fstype").value_or(settings.value("default_fstype", "ext4"));
-  if (!fsutil::IsSupportedFilesystem(spec.fstype)) {
+  if (backend->second.type == "rbd" && !fsutil::IsSupportedFilesystem(spec.fstype)) {
     throw Invalid("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
   }
   ValidateFilesystemSize(spec);
@@ -205,6 +259,11 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   spec.read_only = ParseBool("read_only", get("read_only").value_or("false"));
 
   if (backend->second.type == "rbd") {
+    for (const char* key : {"subdir", "uid", "gid", "mode", "on_remove"}) {
+      if (options.contains(key)) {
+        throw Invalid(std::string("option '") + key + "' applies to nfs backends only");
+      }
+    }
     spec.pool = get("pool").value_or(settings.value("pool", "rbd"));
     ValidateCephName("pool", spec.pool);
     spec.adopted = get("image").has_value();
@@ -213,16 +272,25 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     spec.features = get("features").value_or(settings.value("features", rbd::kDefaultFeatures));
     rbd::ParseFeatures(spec.features);
     if (auto object_size = get("object_size")) {
-      // Object sizes are small: a bare number here means bytes would be surprising, so the
-      // same units as size apply.
       spec.object_size = ParseSize(*object_size);
     }
     rbd::ObjectSizeOrder(spec.object_size);
   } else {
-    for (const char* key : {"pool", "image", "features", "object_size"}) {
+    for (const char* key : {"pool", "image", "features", "object_size", "fstype", "mkfs_options"}) {
       if (options.contains(key)) {
         throw Invalid(std::string("option '") + key + "' applies to rbd backends only");
       }
+    }
+    spec.fstype = "nfs";
+    spec.mkfs_options.clear();
+    spec.adopted = get("subdir").has_value();
+    spec.subdir = ValidateSubdir(get("subdir").value_or(name));
+    spec.uid = ParseId("uid", get("uid").value_or("0"));
+    spec.gid = ParseId("gid", get("gid").value_or("0"));
+    spec.mode = ParseMode(get("mode").value_or("0755"));
+    spec.on_remove = get("on_remove").value_or(settings.value("on_remove", "archive"));
+    if (spec.on_remove != "retain" && spec.on_remove != "delete" && spec.on_remove != "archive") {
+      throw Invalid("on_remove '" + spec.on_remove + "' is not one of retain, delete, archive");
     }
   }
   return spec;
@@ -275,7 +343,12 @@ nlohmann::json SpecToJson(const VolumeSpec& spec) {
           {"image", spec.image},
           {"adopted", spec.adopted},
           {"features", spec.features},
-          {"object_size", spec.object_size}};
+          {"object_size", spec.object_size},
+          {"subdir", spec.subdir},
+          {"uid", spec.uid},
+          {"gid", spec.gid},
+          {"mode", spec.mode},
+          {"on_remove", spec.on_remove}};
 }
 
 VolumeSpec SpecFromJson(const nlohmann::json& json) {
@@ -292,6 +365,11 @@ VolumeSpec SpecFromJson(const nlohmann::json& json) {
   spec.adopted = json.value("adopted", false);
   spec.features = json.value("features", "");
   spec.object_size = json.value("object_size", 4 * kMiB);
+  spec.subdir = json.value("subdir", "");
+  spec.uid = json.value("uid", 0);
+  spec.gid = json.value("gid", 0);
+  spec.mode = json.value("mode", 0755);
+  spec.on_remove = json.value("on_remove", "archive");
   return spec;
 }
 

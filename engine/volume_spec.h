@@ -35,6 +35,12 @@ struct VolumeSpec {
   bool adopted = false;  // image= named an existing image: berth never deletes it
   std::string features;
   uint64_t object_size = 4 * kMiB;
+  // NFS
+  std::string subdir;  // the volume's directory below the export; defaults to the name
+  int uid = 0;
+  int gid = 0;
+  int mode = 0755;
+  std::string on_remove = "archive";  // retain | delete | archive
 };
 
 // Docker-compatible names: 1-128 characters from [A-Za-z0-9_.-], starting with a letter or

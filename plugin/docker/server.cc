@@ -84,7 +84,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response->version(11);
     response->set(http::field::content_type, kContentType);
     response->keep_alive(keep_alive && !server_.draining());
-    response->body() = reply.body.dump() + "\n";
+    // Invalid UTF-8 from a request (echoed in an error) must not throw here, on the I/O thread.
+    response->body() =
+        reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     response->prepare_payload();
     http::async_write(socket_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, size_t) {

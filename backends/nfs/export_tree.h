@@ -1,0 +1,37 @@
+// Files and directories on an NFS export, through libnfs (no mount needed): what the NFS
+// backend needs to create, list, archive and delete volume directories and their metadata.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/nfs/nfs_context.h"
+
+namespace berth::nfs {
+
+class ExportTree {
+ public:
+  // `context` is mounted on the export's root; paths below start with '/'.
+  explicit ExportTree(std::unique_ptr<NfsContext> context) : context_(std::move(context)) {}
+
+  bool Exists(const std::string& path);
+  // lstat: a symlink is never a directory, so RemoveTree cannot follow one out of a volume.
+  bool IsDirectory(const std::string& path);
+  // mkdir, then chmod and chown (mkdir's mode is filtered by the server's umask handling).
+  void MakeDirectory(const std::string& path, int mode, int uid, int gid);
+  void MakeDirectories(const std::string& path);          // mkdir -p with mode 0755
+  std::vector<std::string> List(const std::string& dir);  // without "." and ".."
+  std::optional<std::string> ReadFile(const std::string& path);
+  // Write to a temp name, then rename: readers never see half a file.
+  void WriteFile(const std::string& path, const std::string& content);
+  void Rename(const std::string& from, const std::string& to);
+  void RemoveFile(const std::string& path);
+  void RemoveTree(const std::string& path);  // rm -rf through NFS
+
+ private:
+  nfs_context* ctx() { return context_->get(); }
+  std::unique_ptr<NfsContext> context_;
+};
+
+}  // namespace berth::nfs

@@ -1,0 +1,115 @@
+#include "backends/nfs/mounters/fuse.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "fsutil/mount.h"
+#include "fsutil/mountinfo.h"
+
+namespace berth::nfs {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// berth-nfs-fuse ships beside the binary that runs it (build/bin, /usr/bin).
+std::string FuseBinary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = self.parent_path() / "berth-nfs-fuse";
+    if (PathExists(beside.string())) {
+      return beside.string();
+    }
+  }
+  return "berth-nfs-fuse";  // PATH
+}
+
+bool IsBerthNfsFuse(pid_t pid) {
+  auto cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
+  return cmdline.find("berth-nfs-fuse") != std::string::npos;
+}
+
+bool Mounted(const std::string& mount_point) {
+  return fsutil::FindMount(fsutil::ReadMountInfo(), mount_point).has_value();
+}
+
+std::string LogTail(const std::string& path) {
+  auto text = ReadFileIfExists(path).value_or("");
+  return text.size() > 600 ? text.substr(text.size() - 600) : text;
+}
+
+}  // namespace
+
+std::string FuseMounter::Url(const NfsMountRequest& request) {
+  std::string url = "nfs://" + request.server + request.export_path + request.directory +
+                    "?nfsport=" + std::to_string(request.nfs_port);
+  if (request.mount_port > 0) {
+    url += "&mountport=" + std::to_string(request.mount_port);
+  }
+  return url;
+}
+
+std::vector<std::string> FuseMounter::Command(const NfsMountRequest& request,
+                                              const std::string& binary) {
+  std::vector<std::string> argv = {binary, "--url", Url(request), "--timeout-ms",
+                                   std::to_string(request.timeout_ms)};
+  if (request.read_only) {
+    argv.push_back("--read-only");
+  }
+  argv.insert(argv.end(), {"--log", request.work_dir + "/berth-nfs-fuse.log", request.mount_point});
+  return argv;
+}
+
+bool FuseMounter::Available() const {
+  return PathExists("/dev/fuse") &&
+         (FuseBinary() != "berth-nfs-fuse" || PathExists("/usr/bin/berth-nfs-fuse") ||
+          PathExists("/usr/local/bin/berth-nfs-fuse"));
+}
+
+NfsMounted FuseMounter::Mount(const NfsMountRequest& request) {
+  MakeDirectories(request.mount_point, 0755);
+  const std::string log = request.work_dir + "/berth-nfs-fuse.log";
+  NfsMounted mounted{name(), SpawnDetached(Command(request, FuseBinary()), log)};
+  WriteFileAtomically(request.work_dir + "/berth-nfs-fuse.pid", std::to_string(mounted.pid) + "\n");
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms) + 5s;
+  while (!Mounted(request.mount_point)) {
+    if (!ProcessAlive(mounted.pid) || std::chrono::steady_clock::now() > deadline) {
+      Release(mounted);
+      throw Error(ErrorCode::kUnavailable,
+                  "berth-nfs-fuse could not mount " + Url(request) + ": " + LogTail(log));
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  return mounted;
+}
+
+void FuseMounter::Release(const NfsMounted& mounted) {
+  if (mounted.pid <= 0 || !IsBerthNfsFuse(mounted.pid)) {
+    return;
+  }
+  // It exits by itself once its mount is gone; signals are the last resort.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (ProcessAlive(mounted.pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  if (ProcessAlive(mounted.pid) && IsBerthNfsFuse(mounted.pid)) {
+    spdlog::warn("berth-nfs-fuse (pid {}) outlived its mount; terminating it", mounted.pid);
+    ::kill(mounted.pid, SIGTERM);
+  }
+}
+
+bool FuseMounter::Healthy(const NfsMounted& mounted, const std::string& mount_point) const {
+  return ProcessAlive(mounted.pid) && IsBerthNfsFuse(mounted.pid) && Mounted(mount_point);
+}
+
+}  // namespace berth::nfs

@@ -1,0 +1,250 @@
+#include "engine/nfs_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "backends/nfs/mounters/mounter.h"
+#include "common/error.h"
+#include "common/strings.h"
+
+namespace berth::engine {
+
+namespace {
+
+constexpr const char* kRegistryDir = "/.berth/volumes";
+constexpr const char* kArchiveDir = "/.berth-archive";
+
+std::string RecordPath(const std::string& name) {
+  return std::string(kRegistryDir) + "/" + name + ".json";
+}
+
+std::string VolumeDir(const VolumeSpec& spec) { return "/" + spec.subdir; }
+
+}  // namespace
+
+NfsSettings ParseNfsSettings(const BackendConfig& config) {
+  static const std::set<std::string> known = {
+      "type",    "server",    "export",        "nfs_port",   "mount_port",  "version",
+      "mounter", "on_remove", "mount_options", "timeout_ms", "default_size"};
+  const auto& s = config.settings;
+  for (const auto& [key, value] : s.items()) {
+    if (!known.contains(key)) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "unknown key '" + key + "' in nfs backend '" + config.name +
+                      "'; allowed: server, export, nfs_port, mount_port, version, mounter, "
+                      "on_remove, mount_options, timeout_ms, default_size");
+    }
+  }
+  NfsSettings settings;
+  try {
+    settings.server = s.at("server").get<std::string>();
+    settings.export_path = s.value("export", settings.export_path);
+    settings.nfs_port = s.value("nfs_port", settings.nfs_port);
+    settings.mount_port = s.value("mount_port", settings.mount_port);
+    settings.version = s.value("version", settings.version);
+    settings.mounter = s.value("mounter", settings.mounter);
+    settings.mount_options = s.value("mount_options", "");
+    settings.timeout_ms = s.value("timeout_ms", settings.timeout_ms);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "nfs backend '" + config.name + "' needs \"server\" and well-typed settings: " + e.what());
+  }
+  if (settings.export_path.empty() || settings.export_path.front() != '/' ||
+      settings.export_path.find("..") != std::string::npos) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "nfs backend '" + config.name + "': export must be an absolute path");
+  }
+  if (settings.version != 3 && settings.version != 4) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "nfs backend '" + config.name + "': version must be 3 or 4");
+  }
+  if (settings.timeout_ms < 100 || settings.timeout_ms > 110000) {
+    // Docker gives a Mount 2 minutes: a timeout past that would turn into its error, not ours.
+    throw Error(ErrorCode::kInvalidArgument,
+                "nfs backend '" + config.name + "': timeout_ms must be 100-110000");
+  }
+  nfs::MakeNfsMounter(settings.mounter == "auto" ? "kernel" : settings.mounter);  // validates
+  return settings;
+}
+
+NfsBackend::TreeLock::TreeLock(NfsBackend& backend)
+    : backend_(backend), lock_(backend.mu_), exceptions_(std::uncaught_exceptions()) {}
+
+NfsBackend::TreeLock::~TreeLock() {
+  // A failed call may have left the context mid-RPC or disconnected: start the next one on a
+  // fresh connection (a few ms) rather than reuse a broken one.
+  if (std::uncaught_exceptions() > exceptions_) {
+    backend_.broken_ = true;
+  }
+}
+
+std::string NfsBackend::Url() const {
+  std::string url = "nfs://" + settings_.server + settings_.export_path +
+                    "?nfsport=" + std::to_string(settings_.nfs_port);
+  if (settings_.mount_port > 0) {
+    url += "&mountport=" + std::to_string(settings_.mount_port);
+  }
+  return url;
+}
+
+nfs::ExportTree& NfsBackend::Tree() {
+  if (tree_ && broken_) {
+    tree_.reset();  // reconnect after the server went away
+  }
+  broken_ = false;
+  if (!tree_) {
+    tree_ = std::make_unique<nfs::ExportTree>(
+        nfs::NfsContext::Connect({Url(), std::chrono::milliseconds(settings_.timeout_ms)}));
+  }
+  return *tree_;
+}
+
+std::optional<VolumeRecord> NfsBackend::Lookup(const std::string& name) {
+  TreeLock lock(*this);
+  auto text = Tree().ReadFile(RecordPath(name));
+  if (!text) {
+    return std::nullopt;
+  }
+  return RecordFromString(name, *text);
+}
+
+std::vector<VolumeRecord> NfsBackend::List() {
+  TreeLock lock(*this);
+  std::vector<VolumeRecord> records;
+  for (const auto& file : Tree().List(kRegistryDir)) {
+    if (file.size() <= 5 || file.substr(file.size() - 5) != ".json") {
+      continue;  // temp files of a write in progress
+    }
+    const std::string name = file.substr(0, file.size() - 5);
+    try {
+      if (auto text = Tree().ReadFile(std::string(kRegistryDir) + "/" + file)) {
+        records.push_back(RecordFromString(name, *text));
+      }
+    } catch (const Error& e) {
+      spdlog::warn("skipping NFS registry entry {}: {}", file, e.what());
+    }
+  }
+  return records;
+}
+
+void NfsBackend::Register(const VolumeRecord& record) {
+  TreeLock lock(*this);
+  Tree().MakeDirectories(kRegistryDir);
+  Tree().WriteFile(RecordPath(record.spec.name), RecordToString(record));
+}
+
+void NfsBackend::Unregister(const std::string& name) {
+  TreeLock lock(*this);
+  Tree().RemoveFile(RecordPath(name));
+}
+
+void NfsBackend::CheckNewStorage(VolumeRecord& record, bool /*size_given*/) {
+  TreeLock lock(*this);
+  const auto& spec = record.spec;
+  const bool exists = Tree().Exists(VolumeDir(spec));
+  if (exists && !spec.adopted) {
+    throw Error(ErrorCode::kConflict, "directory " + VolumeDir(spec) + " already exists on " +
+                                          settings_.server + ":" + settings_.export_path +
+                                          "; pass subdir=" + spec.subdir + " to use it as is");
+  }
+}
+
+void NfsBackend::EnsureStorage(const VolumeRecord& record) {
+  TreeLock lock(*this);
+  const auto& spec = record.spec;
+  const std::string dir = VolumeDir(spec);
+  if (Tree().IsDirectory(dir)) {
+    return;
+  }
+  const auto slash = dir.rfind('/');
+  if (slash > 0) {
+    Tree().MakeDirectories(dir.substr(0, slash));
+  }
+  Tree().MakeDirectory(dir, spec.mode, spec.uid, spec.gid);
+  spdlog::info("created NFS directory {}:{}{}", settings_.server, settings_.export_path, dir);
+}
+
+void NfsBackend::DeleteStorage(const VolumeRecord& record) {
+  TreeLock lock(*this);
+  const auto& spec = record.spec;
+  const std::string dir = VolumeDir(spec);
+  if (spec.on_remove == "retain" || !Tree().Exists(dir)) {
+    spdlog::info("volume {}: keeping {} on the export (on_remove={})", spec.name, dir,
+                 spec.on_remove);
+    return;
+  }
+  if (spec.on_remove == "delete") {
+    Tree().RemoveTree(dir);
+    spdlog::info("volume {}: deleted {} from the export", spec.name, dir);
+    return;
+  }
+  Tree().MakeDirectories(kArchiveDir);
+  std::string stamp = NowRfc3339();
+  for (auto& c : stamp) {
+    c = c == ':' ? '-' : c;
+  }
+  std::string flat = spec.subdir;
+  for (auto& c : flat) {
+    c = c == '/' ? '_' : c;
+  }
+  const std::string target = std::string(kArchiveDir) + "/" + flat + "-" + stamp;
+  Tree().Rename(dir, target);
+  spdlog::info("volume {}: archived {} as {}", spec.name, dir, target);
+}
+
+Attachment NfsBackend::Attach(const VolumeRecord& record, bool read_only,
+                              const std::string& work_dir, const std::string& mount_point) {
+  const auto& spec = record.spec;
+  {
+    TreeLock lock(*this);
+    if (!Tree().IsDirectory(VolumeDir(spec))) {
+      throw Error(ErrorCode::kNotFound, "directory " + VolumeDir(spec) + " of volume " + spec.name +
+                                            " is missing on the NFS export");
+    }
+  }
+  nfs::NfsMountRequest request;
+  request.server = settings_.server;
+  request.export_path = settings_.export_path == "/" ? "" : settings_.export_path;
+  request.directory = VolumeDir(spec);
+  request.nfs_port = settings_.nfs_port;
+  request.mount_port = settings_.mount_port;
+  request.version = settings_.version;
+  for (const std::string* list :
+       std::initializer_list<const std::string*>{&settings_.mount_options, &spec.mount_options}) {
+    if (!list->empty()) {
+      auto items = Split(*list, ',');
+      request.options.insert(request.options.end(), items.begin(), items.end());
+    }
+  }
+  request.read_only = read_only;
+  request.timeout_ms = settings_.timeout_ms;
+  request.mount_point = mount_point;
+  request.work_dir = work_dir;
+  auto mounter = nfs::MakeNfsMounter(settings_.mounter);
+  auto mounted = mounter->Mount(request);
+  spdlog::info("mounted nfs://{}{}{} at {} with {}", settings_.server, request.export_path,
+               request.directory, mount_point, mounted.mounter);
+  return {"", true, {{"mounter", mounted.mounter}, {"pid", mounted.pid}}};
+}
+
+void NfsBackend::Detach(const VolumeRecord& /*record*/, const nlohmann::json& attachment_state) {
+  const std::string mounter = attachment_state.value("mounter", "");
+  if (!mounter.empty()) {
+    nfs::MakeNfsMounter(mounter)->Release({mounter, attachment_state.value("pid", 0)});
+  }
+}
+
+bool NfsBackend::AttachmentHealthy(const nlohmann::json& attachment_state,
+                                   const std::string& mount_point) {
+  const std::string mounter = attachment_state.value("mounter", "");
+  return !mounter.empty() && nfs::MakeNfsMounter(mounter)->Healthy(
+                                 {mounter, attachment_state.value("pid", 0)}, mount_point);
+}
+
+std::vector<HolderInfo> NfsBackend::Holders(const VolumeRecord& /*record*/) {
+  return {};  // NFS volumes are shared: many hosts read and write at once
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,71 @@
+// The engine's Backend on NFS: a directory per volume on the export, a metadata file per
+// volume under /.berth/volumes as the registry, and the kernel or FUSE mounter.
+#pragma once
+
+#include <exception>
+#include <mutex>
+
+#include "backends/nfs/export_tree.h"
+#include "engine/backend.h"
+#include "engine/config.h"
+
+namespace berth::engine {
+
+struct NfsSettings {
+  std::string server;
+  std::string export_path = "/";
+  int nfs_port = 2049;
+  int mount_port = 0;
+  int version = 3;
+  std::string mounter = "auto";
+  std::string mount_options;  // defaults for every volume, comma-separated
+  int timeout_ms = 10000;
+};
+
+// Reads a backend's settings; unknown keys and bad values are kInvalidArgument.
+NfsSettings ParseNfsSettings(const BackendConfig& config);
+
+class NfsBackend : public Backend {
+ public:
+  explicit NfsBackend(NfsSettings settings) : settings_(std::move(settings)) {}
+
+  std::optional<VolumeRecord> Lookup(const std::string& name) override;
+  std::vector<VolumeRecord> List() override;
+  void Register(const VolumeRecord& record) override;
+  void Unregister(const std::string& name) override;
+  void CheckNewStorage(VolumeRecord& record, bool size_given) override;
+  void EnsureStorage(const VolumeRecord& record) override;
+  void DeleteStorage(const VolumeRecord& record) override;
+  Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
+                    const std::string& mount_point) override;
+  void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
+  bool AttachmentHealthy(const nlohmann::json& attachment_state,
+                         const std::string& mount_point) override;
+  std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
+
+ private:
+  // One libnfs context, connected on first use; a sync context is not thread-safe, so every
+  // call on it holds mu_ (these are metadata calls of a few ms; I/O goes through mounts).
+  nfs::ExportTree& Tree();
+  // Holds mu_ for a call on the tree; marks the connection broken if the call throws.
+  class TreeLock {
+   public:
+    explicit TreeLock(NfsBackend& backend);
+    ~TreeLock();
+    TreeLock(const TreeLock&) = delete;
+    TreeLock& operator=(const TreeLock&) = delete;
+
+   private:
+    NfsBackend& backend_;
+    std::lock_guard<std::mutex> lock_;
+    int exceptions_;
+  };
+  std::string Url() const;
+
+  NfsSettings settings_;
+  std::mutex mu_;
+  std::unique_ptr<nfs::ExportTree> tree_;
+  bool broken_ = false;  // set by TreeLock when a call failed
+};
+
+}  // namespace berth::engine

@@ -1,0 +1,380 @@
+// The same POSIX checks against a local directory (the reference) and a berth-nfs-fuse mount,
+// in one run: whatever differs between the two instances is a bug in berth-nfs-fuse (or a
+// documented NFS limit). The NFS instance needs the lab's ganesha: BERTH_NFS_URL.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/fd.h"
+#include "common/subprocess.h"
+#include "fsutil/mountinfo.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr off_t kGiB = off_t{1} << 30;
+
+enum class Target { kLocal, kNfs };
+
+void PrintTo(Target target, std::ostream* out) {
+  *out << (target == Target::kLocal ? "local directory" : "berth-nfs-fuse mount");
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  std::string pattern = (fs::temp_directory_path() / (prefix + "XXXXXX")).string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
+    return {};
+  }
+  return pattern;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool Mounted(const std::string& mountpoint) {
+  return berth::fsutil::FindMount(berth::fsutil::ReadMountInfo(), mountpoint).has_value();
+}
+
+class PosixBehaviour : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Target::kLocal) {
+      root_ = MakeTempDir("berth-posix-local-");
+      return;
+    }
+    const char* url = std::getenv("BERTH_NFS_URL");
+    if (url == nullptr || *url == '\0') {
+      FAIL() << "BERTH_NFS_URL is not set: the NFS instance needs the lab's ganesha "
+                "(run the tests through scripts/lab, which exports it), e.g. "
+                "nfs://127.0.0.1/export?nfsport=P&mountport=Q";
+    }
+    work_ = MakeTempDir("berth-posix-nfs-");
+    ASSERT_FALSE(work_.empty());
+    mountpoint_ = work_ + "/mnt";
+    ASSERT_EQ(mkdir(mountpoint_.c_str(), 0755), 0) << std::strerror(errno);
+    log_ = work_ + "/berth-nfs-fuse.log";
+    pid_ = berth::SpawnDetached({BERTH_NFS_FUSE_PATH, "--url", url, "--timeout-ms", "10000",
+                                 "--threads", "4", "--log", log_, mountpoint_},
+                                log_);
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (!Mounted(mountpoint_)) {
+      ASSERT_TRUE(berth::ProcessAlive(pid_)) << "berth-nfs-fuse exited before mounting; its log:\n"
+                                             << ReadText(log_);
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "no mount on " << mountpoint_ << " after 15 s; log:\n"
+          << ReadText(log_);
+      std::this_thread::sleep_for(20ms);
+    }
+    // A directory of our own on the shared export, so concurrent runs do not collide.
+    root_ = mountpoint_ + "/posix-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(root_.begin() + static_cast<long>(mountpoint_.size()), root_.end(), '/', '_');
+    fs::remove_all(root_);
+    ASSERT_EQ(mkdir(root_.c_str(), 0755), 0) << root_ << ": " << std::strerror(errno);
+  }
+
+  // Runs even when a check failed: nothing may stay mounted or running.
+  void TearDown() override {
+    std::error_code ignored;
+    if (!root_.empty()) {
+      fs::remove_all(root_, ignored);
+    }
+    if (pid_ > 0) {
+      if (Mounted(mountpoint_) && umount2(mountpoint_.c_str(), 0) != 0) {
+        ADD_FAILURE() << "umount " << mountpoint_ << ": " << std::strerror(errno);
+        kill(pid_, SIGTERM);
+      }
+      // berth-nfs-fuse exits by itself once unmounted; SIGTERM and SIGKILL are the fallbacks.
+      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      bool terminated = false;
+      while (berth::ProcessAlive(pid_)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          ADD_FAILURE() << "berth-nfs-fuse did not exit after unmount; killing it";
+          kill(pid_, SIGKILL);
+          break;
+        }
+        if (!terminated && std::chrono::steady_clock::now() > deadline - 5s) {
+          kill(pid_, SIGTERM);
+          terminated = true;
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+      if (Mounted(mountpoint_)) {
+        umount2(mountpoint_.c_str(), MNT_DETACH);
+      }
+    }
+    if (!work_.empty()) {
+      fs::remove_all(work_, ignored);
+    } else if (!root_.empty()) {
+      fs::remove_all(root_, ignored);
+    }
+  }
+
+  std::string Path(const std::string& name) const { return root_ + "/" + name; }
+
+  void WriteFile(const std::string& name, const std::string& data, mode_t mode = 0644) {
+    berth::UniqueFd fd(open(Path(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode));
+    ASSERT_TRUE(fd.valid()) << name << ": " << std::strerror(errno);
+    ASSERT_EQ(write(fd.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()))
+        << std::strerror(errno);
+  }
+
+  std::string Contents(const std::string& name) const { return ReadText(Path(name)); }
+
+  struct stat Stat(const std::string& name) const {
+    struct stat st = {};
+    EXPECT_EQ(lstat(Path(name).c_str(), &st), 0) << name << ": " << std::strerror(errno);
+    return st;
+  }
+
+  int ErrnoOf(int rc) const { return rc == 0 ? 0 : errno; }
+
+  std::string root_;
+  std::string work_;
+  std::string mountpoint_;
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+TEST_P(PosixBehaviour, RenameReplacesAnExistingFile) {
+  WriteFile("old", "old contents");
+  WriteFile("new", "new contents");
+  const ino_t new_inode = Stat("new").st_ino;
+  ASSERT_EQ(rename(Path("new").c_str(), Path("old").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(Contents("old"), "new contents");
+  EXPECT_EQ(Stat("old").st_ino, new_inode);
+  struct stat st = {};
+  EXPECT_EQ(lstat(Path("new").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+}
+
+TEST_P(PosixBehaviour, AppendModeWritesAtTheEnd) {
+  WriteFile("log", "abc");
+  berth::UniqueFd fd(open(Path("log").c_str(), O_WRONLY | O_APPEND));
+  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  ASSERT_EQ(write(fd.get(), "def", 3), 3);
+  // O_APPEND ignores the file offset.
+  ASSERT_EQ(lseek(fd.get(), 0, SEEK_SET), 0);
+  ASSERT_EQ(write(fd.get(), "ghi", 3), 3);
+  fd.Reset();
+  EXPECT_EQ(Contents("log"), "abcdefghi");
+}
+
+TEST_P(PosixBehaviour, SparseFilesReadZerosInHoles) {
+  const off_t offset = 64 << 20;
+  {
+    berth::UniqueFd fd(open(Path("sparse").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+    ASSERT_EQ(pwrite(fd.get(), "end", 3, offset), 3) << std::strerror(errno);
+  }
+  const struct stat st = Stat("sparse");
+  EXPECT_EQ(st.st_size, offset + 3);
+  // A hole occupies no blocks: far less than the 64 MiB of its size.
+  EXPECT_LT(st.st_blocks * 512, offset / 2);
+  berth::UniqueFd fd(open(Path("sparse").c_str(), O_RDONLY));
+  ASSERT_TRUE(fd.valid());
+  std::vector<char> buffer(4096, 'x');
+  ASSERT_EQ(pread(fd.get(), buffer.data(), buffer.size(), offset / 2), 4096);
+  EXPECT_TRUE(std::all_of(buffer.begin(), buffer.end(), [](char c) { return c == 0; }));
+  char tail[8] = {};
+  EXPECT_EQ(pread(fd.get(), tail, sizeof(tail), offset), 3);
+  EXPECT_EQ(std::string(tail, 3), "end");
+}
+
+TEST_P(PosixBehaviour, LargeFilesBeyondFourGiB) {
+  const off_t offset = 5 * kGiB + 12345;
+  {
+    berth::UniqueFd fd(open(Path("large").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644));
+    ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+    ASSERT_EQ(pwrite(fd.get(), "past 4 GiB", 10, offset), 10) << std::strerror(errno);
+    ASSERT_EQ(pwrite(fd.get(), "at 4 GiB", 8, 4 * kGiB), 8) << std::strerror(errno);
+  }
+  EXPECT_EQ(Stat("large").st_size, offset + 10);
+  berth::UniqueFd fd(open(Path("large").c_str(), O_RDONLY));
+  ASSERT_TRUE(fd.valid());
+  char buffer[16] = {};
+  ASSERT_EQ(pread(fd.get(), buffer, sizeof(buffer), offset), 10);
+  EXPECT_EQ(std::string(buffer, 10), "past 4 GiB");
+  ASSERT_EQ(pread(fd.get(), buffer, 8, 4 * kGiB), 8);
+  EXPECT_EQ(std::string(buffer, 8), "at 4 GiB");
+  EXPECT_EQ(lseek(fd.get(), 0, SEEK_END), offset + 10);
+}
+
+TEST_P(PosixBehaviour, MtimeFollowsWritesAndUtimens) {
+  WriteFile("stamped", "x");
+  // An mtime in the past, set explicitly, is reported back to the second.
+  const timespec past[2] = {{1'600'000'000, 0}, {1'600'000'100, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, Path("stamped").c_str(), past, 0), 0) << std::strerror(errno);
+  struct stat st = Stat("stamped");
+  EXPECT_EQ(st.st_atim.tv_sec, 1'600'000'000);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'100);
+  // UTIME_OMIT keeps one time while the other changes.
+  const timespec only_atime[2] = {{1'600'000'200, 0}, {0, UTIME_OMIT}};
+  ASSERT_EQ(utimensat(AT_FDCWD, Path("stamped").c_str(), only_atime, 0), 0);
+  st = Stat("stamped");
+  EXPECT_EQ(st.st_atim.tv_sec, 1'600'000'200);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'100);
+  // A write moves mtime to about now.
+  const time_t before = time(nullptr);
+  {
+    berth::UniqueFd fd(open(Path("stamped").c_str(), O_WRONLY));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(write(fd.get(), "y", 1), 1);
+  }
+  st = Stat("stamped");
+  EXPECT_GE(st.st_mtim.tv_sec, before - 2);
+  EXPECT_LE(st.st_mtim.tv_sec, time(nullptr) + 2);
+  // touch: both times to now.
+  ASSERT_EQ(utimensat(AT_FDCWD, Path("stamped").c_str(), past, 0), 0);
+  ASSERT_EQ(utimensat(AT_FDCWD, Path("stamped").c_str(), nullptr, 0), 0);
+  st = Stat("stamped");
+  EXPECT_GE(st.st_mtim.tv_sec, before - 2);
+}
+
+TEST_P(PosixBehaviour, ChmodIsVisibleAndCreateModesStick) {
+  const mode_t old_umask = umask(022);
+  {
+    berth::UniqueFd fd(open(Path("excl").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0640));
+    ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  }
+  EXPECT_EQ(Stat("excl").st_mode & 07777, 0640u);
+  berth::UniqueFd again(open(Path("excl").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0640));
+  EXPECT_FALSE(again.valid());
+  EXPECT_EQ(errno, EEXIST);
+  // The umask applies to the requested mode.
+  WriteFile("masked", "", 0666);
+  EXPECT_EQ(Stat("masked").st_mode & 07777, 0644u);
+  umask(old_umask);
+
+  ASSERT_EQ(chmod(Path("excl").c_str(), 0600), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("excl").st_mode & 07777, 0600u);
+  ASSERT_EQ(chmod(Path("excl").c_str(), 04755), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("excl").st_mode & 07777, 04755u);
+  ASSERT_EQ(mkdir(Path("dir").c_str(), 0750), 0);
+  EXPECT_EQ(Stat("dir").st_mode & 07777, 0750u & ~022u);
+  EXPECT_TRUE(S_ISDIR(Stat("dir").st_mode));
+  ASSERT_EQ(chown(Path("excl").c_str(), 1234, 5678), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("excl").st_uid, 1234u);
+  EXPECT_EQ(Stat("excl").st_gid, 5678u);
+}
+
+TEST_P(PosixBehaviour, SymlinksCreateAndRead) {
+  WriteFile("target", "through the link");
+  ASSERT_EQ(symlink("target", Path("link").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(symlink("../nowhere/at all", Path("dangling").c_str()), 0) << std::strerror(errno);
+  char buffer[256] = {};
+  ASSERT_EQ(readlink(Path("link").c_str(), buffer, sizeof(buffer)), 6);
+  EXPECT_EQ(std::string(buffer, 6), "target");
+  const ssize_t length = readlink(Path("dangling").c_str(), buffer, sizeof(buffer));
+  ASSERT_EQ(length, 17);
+  EXPECT_EQ(std::string(buffer, 17), "../nowhere/at all");
+  EXPECT_TRUE(S_ISLNK(Stat("link").st_mode));
+  EXPECT_EQ(Contents("link"), "through the link");
+  struct stat st = {};
+  EXPECT_EQ(stat(Path("dangling").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+}
+
+TEST_P(PosixBehaviour, MkdirRmdirUnlink) {
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  EXPECT_EQ(ErrnoOf(mkdir(Path("d").c_str(), 0755)), EEXIST);
+  WriteFile("d/f", "data");
+  ASSERT_EQ(mkdir(Path("d/sub").c_str(), 0755), 0);
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(Path("d"))) {
+    names.insert(entry.path().filename().string());
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"f", "sub"}));
+  EXPECT_EQ(ErrnoOf(rmdir(Path("d").c_str())), ENOTEMPTY);
+  EXPECT_EQ(ErrnoOf(unlink(Path("d/sub").c_str())), EISDIR);
+  EXPECT_EQ(ErrnoOf(rmdir(Path("d/f").c_str())), ENOTDIR);
+  ASSERT_EQ(unlink(Path("d/f").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(ErrnoOf(unlink(Path("d/f").c_str())), ENOENT);
+  ASSERT_EQ(rmdir(Path("d/sub").c_str()), 0);
+  ASSERT_EQ(rmdir(Path("d").c_str()), 0) << std::strerror(errno);
+  struct stat st = {};
+  EXPECT_EQ(ErrnoOf(lstat(Path("d").c_str(), &st)), ENOENT);
+  EXPECT_EQ(ErrnoOf(rmdir(Path("d").c_str())), ENOENT);
+}
+
+TEST_P(PosixBehaviour, TruncateShrinksAndExtends) {
+  WriteFile("t", std::string(100, 'a'));
+  ASSERT_EQ(truncate(Path("t").c_str(), 10), 0) << std::strerror(errno);
+  EXPECT_EQ(Contents("t"), std::string(10, 'a'));
+  ASSERT_EQ(truncate(Path("t").c_str(), 1000), 0);
+  EXPECT_EQ(Contents("t"), std::string(10, 'a') + std::string(990, '\0'));
+  {
+    berth::UniqueFd fd(open(Path("t").c_str(), O_RDWR));
+    ASSERT_TRUE(fd.valid());
+    ASSERT_EQ(ftruncate(fd.get(), 5), 0) << std::strerror(errno);
+    struct stat st = {};
+    ASSERT_EQ(fstat(fd.get(), &st), 0);
+    EXPECT_EQ(st.st_size, 5);
+  }
+  EXPECT_EQ(Contents("t"), "aaaaa");
+  // O_TRUNC on open empties the file.
+  berth::UniqueFd fd(open(Path("t").c_str(), O_WRONLY | O_TRUNC));
+  ASSERT_TRUE(fd.valid());
+  fd.Reset();
+  EXPECT_EQ(Stat("t").st_size, 0);
+}
+
+TEST_P(PosixBehaviour, StatfsReportsSpace) {
+  struct statvfs st = {};
+  ASSERT_EQ(statvfs(root_.c_str(), &st), 0) << std::strerror(errno);
+  EXPECT_GT(st.f_bsize, 0u);
+  EXPECT_GT(st.f_blocks, 0u);
+  EXPECT_LE(st.f_bfree, st.f_blocks);
+  EXPECT_LE(st.f_bavail, st.f_bfree);
+  EXPECT_GT(st.f_namemax, 0u);
+  EXPECT_EQ(st.f_flag & ST_RDONLY, 0u);
+}
+
+TEST_P(PosixBehaviour, FsyncSucceedsAndDataIsThere) {
+  berth::UniqueFd fd(open(Path("synced").c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644));
+  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  const std::string data(1 << 20, 'z');
+  ASSERT_EQ(write(fd.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  EXPECT_EQ(fsync(fd.get()), 0) << std::strerror(errno);
+  EXPECT_EQ(fdatasync(fd.get()), 0) << std::strerror(errno);
+  berth::UniqueFd dir(open(root_.c_str(), O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(dir.valid());
+  EXPECT_EQ(fsync(dir.get()), 0) << std::strerror(errno);
+  fd.Reset();
+  EXPECT_EQ(Contents("synced"), data);
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, PosixBehaviour, ::testing::Values(Target::kLocal, Target::kNfs),
+                         [](const ::testing::TestParamInfo<Target>& info) {
+                           return info.param == Target::kLocal ? "LocalReference" : "BerthNfsFuse";
+                         });
+
+}  // namespace
