@@ -237,5 +237,52 @@ TEST_F(DockerTest, SecondHostIsRefusedThenVolumeFollowsTheWorkload) {
   RestartBerthd(SIGTERM, LabDir() + "/berth.json");
 }
 
+TEST_F(DockerTest, NfsVolumeRoundTripAndTwoHostsShareIt) {
+  const auto v = Volume("nfs");
+  DockerOk({"volume", "create", "-d", "berth", "-o", "backend=nfs", v});
+  DockerOk(RunArgs(v + ":/data", "echo from-container-1 > /data/one"));
+  EXPECT_EQ(DockerOk(RunArgs(v + ":/data", "cat /data/one")), "from-container-1");
+
+  const auto c = Detached(v, "sleep 300");
+  ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
+  // Another host (host id, mount root and socket of its own) mounts the same volume at once.
+  const std::string socket = LabDir() + "/nfs-host-2.sock";
+  const int other =
+      StartBerthd(ConfigForHost("nfs-host-2"), socket, LabDir() + "/run/berthd-nfs-host-2.pid");
+  auto reply = PluginRequest(socket, "POST", "/VolumeDriver.Mount",
+                             R"({"Name":")" + v + R"(","ID":"host-2-mount"})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const std::string mountpoint = nlohmann::json::parse(reply.body).value("Mountpoint", "");
+  ASSERT_FALSE(mountpoint.empty()) << reply.body;
+  EXPECT_EQ(Trim(ReadFileIfExists(mountpoint + "/one").value_or("")), "from-container-1");
+  WriteFileAtomically(mountpoint + "/two", "from-host-2\n");
+  EXPECT_EQ(DockerOk({"exec", c, "cat", "/data/two"}), "from-host-2");
+  reply = PluginRequest(socket, "POST", "/VolumeDriver.Unmount",
+                        R"({"Name":")" + v + R"(","ID":"host-2-mount"})");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  StopBerthd(other);
+  DockerOk({"rm", "-f", c});
+  EXPECT_TRUE(Eventually([&] { return !VolumeMounted(v); }));
+}
+
+TEST_F(DockerTest, NfsBerthdCrashDoesNotInterruptIo) {
+  const auto v = Volume("nfs-crash");
+  DockerOk({"volume", "create", "-d", "berth", "-o", "backend=nfs", v});
+  const auto c = Detached(v,
+                          "i=0; while true; do i=$((i+1)); echo $i > /data/n.tmp && "
+                          "mv /data/n.tmp /data/n || exit 7; sleep 0.05; done");
+  ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
+  RestartBerthd(SIGKILL, LabDir() + "/berth.json");
+  auto before = DockerOk({"exec", c, "cat", "/data/n"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto after = DockerOk({"exec", c, "cat", "/data/n"});
+  EXPECT_GT(std::stoi(after), std::stoi(before)) << "the container kept writing";
+  DockerOk({"stop", "-t", "5", c});
+  EXPECT_EQ(DockerOk({"inspect", "-f", "{{.State.ExitCode}}", c}), "143")
+      << "stopped by the signal, not by an I/O error (exit 7)";
+  DockerOk({"rm", c});
+  EXPECT_TRUE(Eventually([&] { return !VolumeMounted(v); }));
+}
+
 }  // namespace
 }  // namespace berth::e2e
