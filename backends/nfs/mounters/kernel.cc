@@ -46,8 +46,9 @@ KernelMountArgs KernelMounter::Args(const NfsMountRequest& request, const std::s
     args.options.push_back("mountport=" + std::to_string(request.mount_port));
     args.options.push_back("mountproto=tcp");
   }
-  // timeo is in tenths of a second; "soft" turns a server that is gone into EIO after
-  // retrans tries instead of a hang forever.
+  // timeo is in tenths of a second. The mount stays "hard" (the kernel default): a "soft"
+  // mount turns a slow server into silently lost writes, the worst outcome for a database.
+  // Users who prefer EIO add "soft" to mount_options.
   args.options.push_back("timeo=" + std::to_string(std::max(1, request.timeout_ms / 100)));
   if (request.read_only) {
     args.options.push_back("ro");
