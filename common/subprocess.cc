@@ -1,5 +1,7 @@
 #include "common/subprocess.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "common/error.h"
@@ -186,6 +189,42 @@ pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log
     throw Error(ErrorCode::kInternal, "cannot start " + argv[0] + " detached");
   }
   return grandchild;
+}
+
+bool ProcessRuns(pid_t pid, const std::string& program) {
+  if (!ProcessAlive(pid)) {
+    return false;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string argv0;
+  std::getline(in, argv0, '\0');
+  const auto slash = argv0.rfind('/');
+  return (slash == std::string::npos ? argv0 : argv0.substr(slash + 1)) == program;
+}
+
+void StopDetached(pid_t pid, const std::string& program, std::chrono::milliseconds grace) {
+  if (pid <= 0 || !ProcessRuns(pid, program)) {
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (ProcessAlive(pid) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!ProcessRuns(pid, program)) {
+    return;
+  }
+  spdlog::warn("{} (pid {}) did not exit after its unmount; terminating it", program, pid);
+  ::kill(pid, SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  if (ProcessRuns(pid, program)) {
+    ::kill(pid, SIGKILL);
+  }
+}
+
+std::string FileTail(const std::string& path, size_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 
 bool ProcessAlive(pid_t pid) {

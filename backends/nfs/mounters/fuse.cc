@@ -1,7 +1,5 @@
 #include "backends/nfs/mounters/fuse.h"
 
-#include <signal.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,18 +31,8 @@ std::string FuseBinary() {
   return "berth-nfs-fuse";  // PATH
 }
 
-bool IsBerthNfsFuse(pid_t pid) {
-  auto cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
-  return cmdline.find("berth-nfs-fuse") != std::string::npos;
-}
-
 bool Mounted(const std::string& mount_point) {
   return fsutil::FindMount(fsutil::ReadMountInfo(), mount_point).has_value();
-}
-
-std::string LogTail(const std::string& path) {
-  auto text = ReadFileIfExists(path).value_or("");
-  return text.size() > 600 ? text.substr(text.size() - 600) : text;
 }
 
 }  // namespace
@@ -86,7 +74,7 @@ NfsMounted FuseMounter::Mount(const NfsMountRequest& request) {
     if (!ProcessAlive(mounted.pid) || std::chrono::steady_clock::now() > deadline) {
       Release(mounted);
       throw Error(ErrorCode::kUnavailable,
-                  "berth-nfs-fuse could not mount " + Url(request) + ": " + LogTail(log));
+                  "berth-nfs-fuse could not mount " + Url(request) + ": " + FileTail(log));
     }
     std::this_thread::sleep_for(2ms);
   }
@@ -94,22 +82,12 @@ NfsMounted FuseMounter::Mount(const NfsMountRequest& request) {
 }
 
 void FuseMounter::Release(const NfsMounted& mounted) {
-  if (mounted.pid <= 0 || !IsBerthNfsFuse(mounted.pid)) {
-    return;
-  }
   // It exits by itself once its mount is gone; signals are the last resort.
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (ProcessAlive(mounted.pid) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  if (ProcessAlive(mounted.pid) && IsBerthNfsFuse(mounted.pid)) {
-    spdlog::warn("berth-nfs-fuse (pid {}) outlived its mount; terminating it", mounted.pid);
-    ::kill(mounted.pid, SIGTERM);
-  }
+  StopDetached(mounted.pid, "berth-nfs-fuse", std::chrono::seconds(5));
 }
 
 bool FuseMounter::Healthy(const NfsMounted& mounted, const std::string& mount_point) const {
-  return ProcessAlive(mounted.pid) && IsBerthNfsFuse(mounted.pid) && Mounted(mount_point);
+  return ProcessRuns(mounted.pid, "berth-nfs-fuse") && Mounted(mount_point);
 }
 
 }  // namespace berth::nfs

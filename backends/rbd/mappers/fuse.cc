@@ -1,6 +1,5 @@
 #include "backends/rbd/mappers/fuse.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,39 +28,8 @@ std::string ImageFile(const MappedDevice& mapped, const std::string& image) {
   return mapped.fuse_dir + "/" + image;
 }
 
-std::string LogTail(const std::string& path) {
-  auto text = ReadFileIfExists(path).value_or("");
-  return text.size() > 600 ? text.substr(text.size() - 600) : text;
-}
-
 bool IsMounted(const std::string& dir) {
   return fsutil::FindMount(fsutil::ReadMountInfo(), dir).has_value();
-}
-
-// Pids are recycled: a recorded pid is ours only while it still runs rbd-fuse.
-bool IsRbdFuse(pid_t pid) {
-  auto cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
-  return cmdline.rfind("rbd-fuse", 0) == 0;
-}
-
-// Waits for rbd-fuse to leave after its unmount; it exits on its own within milliseconds once
-// the loop device has released the file, so signals are only the last resort.
-void StopProcess(pid_t pid) {
-  if (pid <= 0 || !IsRbdFuse(pid)) {
-    return;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + kExitTimeout;
-  while (ProcessAlive(pid) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);
-  }
-  if (ProcessAlive(pid) && IsRbdFuse(pid)) {
-    spdlog::warn("rbd-fuse (pid {}) did not exit after unmount; terminating it", pid);
-    ::kill(pid, SIGTERM);
-    std::this_thread::sleep_for(500ms);
-    if (ProcessAlive(pid)) {
-      ::kill(pid, SIGKILL);
-    }
-  }
 }
 
 }  // namespace
@@ -99,7 +67,7 @@ MappedDevice FuseMapper::Map(const MapRequest& request) {
     if (!ProcessAlive(mapped.pid) || std::chrono::steady_clock::now() > deadline) {
       Unmap(mapped);
       throw Error(ErrorCode::kUnavailable, "rbd-fuse could not expose " + request.pool + "/" +
-                                               request.image + ": " + LogTail(log_path));
+                                               request.image + ": " + FileTail(log_path));
     }
     std::this_thread::sleep_for(2ms);
   }
@@ -121,11 +89,12 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
     }
   }
   fsutil::Unmount(mapped.fuse_dir);
-  StopProcess(mapped.pid);
+  // rbd-fuse exits within milliseconds once the loop device has released the file.
+  StopDetached(mapped.pid, "rbd-fuse", kExitTimeout);
 }
 
 bool FuseMapper::Healthy(const MappedDevice& mapped) const {
-  if (!ProcessAlive(mapped.pid) || !IsRbdFuse(mapped.pid) || mapped.device.empty()) {
+  if (!ProcessRuns(mapped.pid, "rbd-fuse") || mapped.device.empty()) {
     return false;
   }
   auto backing = fsutil::LoopBackingFile(mapped.device);

@@ -161,6 +161,27 @@ TEST_F(TempDir, SpawnDetachedAppendsOutputToTheLog) {
   EXPECT_EQ(ReadFileIfExists(log).value_or(""), "earlier\nout\nerr\n");
 }
 
+TEST_F(TempDir, StopDetachedStopsOnlyTheNamedProgram) {
+  const pid_t pid = SpawnDetached({"/bin/sleep", "30"}, dir_ + "/sleep.log");
+  // Until the detached child execs, it still runs this test binary.
+  for (int i = 0; i < 200 && !ProcessRuns(pid, "sleep"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ProcessRuns(pid, "sleep")) << "argv[0]'s base name counts";
+  EXPECT_FALSE(ProcessRuns(pid, "rbd-fuse"));
+  StopDetached(pid, "rbd-fuse", std::chrono::milliseconds(10));
+  EXPECT_TRUE(ProcessAlive(pid)) << "a pid running another program is never signalled";
+  StopDetached(pid, "sleep", std::chrono::milliseconds(10));
+  EXPECT_FALSE(ProcessAlive(pid)) << "one that outlives the grace period is terminated";
+}
+
+TEST_F(TempDir, FileTailKeepsTheEnd) {
+  WriteFileAtomically(dir_ + "/log", "0123456789");
+  EXPECT_EQ(FileTail(dir_ + "/log", 4), "6789");
+  EXPECT_EQ(FileTail(dir_ + "/log"), "0123456789");
+  EXPECT_EQ(FileTail(dir_ + "/missing"), "");
+}
+
 TEST(SpawnDetached, EmptyArgvIsInternal) {
   ExpectError([] { SpawnDetached({}, "/dev/null"); }, ErrorCode::kInternal, {"empty argv"});
 }
