@@ -47,4 +47,13 @@ std::vector<std::string> SplitWords(std::string_view s) {
   return out;
 }
 
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out += (i == 0 ? std::string_view() : sep);
+    out += items[i];
+  }
+  return out;
+}
+
 }  // namespace berth

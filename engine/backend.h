@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,12 @@ class Backend {
   virtual void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) = 0;
   virtual bool AttachmentHealthy(const nlohmann::json& attachment_state,
                                  const std::string& mount_point) = 0;
+  // Grows the storage to `size` bytes; a smaller size is kInvalidArgument (berth never
+  // shrinks). Storage without a size of its own (an NFS directory) is kInvalidArgument too.
+  virtual void Grow(const VolumeRecord& record, uint64_t size) = 0;
+  // Makes this host's attachment show the storage's new size.
+  virtual void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
+                                 uint64_t size) = 0;
   // The hosts holding the volume read-write, from the cluster's point of view.
   virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
 };

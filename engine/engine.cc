@@ -1,6 +1,8 @@
 #include "engine/engine.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -9,6 +11,7 @@
 #include "engine/rbd_backend.h"
 #include "engine/volume_lock.h"
 #include "fsutil/format_and_mount.h"
+#include "fsutil/grow.h"
 #include "fsutil/mount.h"
 #include "fsutil/mountinfo.h"
 
@@ -146,6 +149,13 @@ void Engine::Remove(const std::string& name) {
                                       std::to_string(local->TotalRefs()) +
                                       " reference(s); stop the containers using it first");
   }
+  if (local && local->staged) {
+    throw Error(ErrorCode::kBusy,
+                "volume " + name + " is attached on this host (" + config_.host_id +
+                    ") for Kubernetes" +
+                    (local->mount_path.empty() ? std::string() : " at " + local->mount_path) +
+                    "; delete the pod using it first");
+  }
   if (local) {
     // This host's attachment without references: a detach still pending after the last
     // Unmount, or one a crash left behind. Finish it so our own lock does not block removal.
@@ -161,6 +171,86 @@ void Engine::Remove(const std::string& name) {
   backend->DeleteStorage(record);
   backend->Unregister(name);
   spdlog::info("removed volume {}", name);
+}
+
+std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const VolumeRecord& record) {
+  const std::string& name = record.spec.name;
+  auto state = states_.Load(name);
+  if (!state) {
+    return std::nullopt;
+  }
+  if (!state->detach_pending && backend.AttachmentHealthy(state->attachment, state->mount_path)) {
+    if (MountPresent(state->mount_path)) {
+      return state;
+    }
+    if (state->staged && state->mount_path.empty()) {
+      return state;  // attached by waitforattach, not mounted yet
+    }
+  }
+  if (state->staged && !state->detach_pending && state->TotalRefs() > 0) {
+    throw Error(ErrorCode::kConflict,
+                "volume " + name + " is staged for Kubernetes on this host but its mount at " +
+                    state->mount_path +
+                    " or its device is gone while pods still use it; let kubelet unmount the "
+                    "pods, or run `berthctl unmount` after checking");
+  }
+  if (state->detach_pending) {
+    spdlog::info("volume {}: finishing the pending detach before mounting again", name);
+  } else {
+    // The mount or the mapping is gone (host reboot, killed mapper): start over cleanly.
+    spdlog::warn("volume {} has a stale attachment; cleaning it up before mounting", name);
+  }
+  TearDown(backend, record, *state);
+  return std::nullopt;
+}
+
+HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
+                                  bool staged) {
+  const std::string& name = record.spec.name;
+  if (MountPresent(MountPath(name))) {
+    // Not ours (we hold no state for it), so a cleanup must never unmount it.
+    throw Error(ErrorCode::kConflict, "something else is mounted at " + MountPath(name) +
+                                          "; unmount it before mounting volume " + name);
+  }
+  const std::string work_dir = WorkDir(name);
+  MakeDirectories(work_dir);
+  Attachment attachment = backend.Attach(record, read_only, work_dir, MountPath(name));
+  HostVolumeState state;
+  state.name = name;
+  state.backend = record.spec.backend;
+  state.read_only = read_only;
+  state.attachment = attachment.state;
+  state.staged = staged;
+  if (attachment.mounted) {
+    state.mount_path = MountPath(name);
+  }
+  states_.Save(state);  // from here on, any process can detach it
+  return state;
+}
+
+bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeState& state,
+                           const std::string& mount_point) {
+  fsutil::FormatAndMountRequest request;
+  request.volume = record.spec.name;
+  request.device = state.attachment.value("device", "");
+  request.mount_point = mount_point;
+  request.fstype = record.spec.fstype;
+  request.mkfs_options = SplitWords(record.spec.mkfs_options);
+  if (!record.spec.mount_options.empty()) {
+    request.mount_options = Split(record.spec.mount_options, ',');
+  }
+  request.read_only = state.read_only;
+  request.recorded_formatted = record.formatted();
+  auto outcome = fsutil::FormatAndMount(request, [&] {
+    record.formatted_at = NowRfc3339();
+    record.formatted_by = config_.host_id;
+    backend.Register(record);
+  });
+  const bool formatted = outcome == fsutil::FormatOutcome::kFormattedNew;
+  state.mount_path = mount_point;
+  state.fresh_filesystem = formatted;
+  states_.Save(state);
+  return formatted;
 }
 
 MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bool read_only) {
@@ -179,72 +269,39 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   VolumeRecord& record = found->first;
   Backend* backend = found->second;
 
-  if (auto state = states_.Load(name)) {
-    if (MountPresent(state->mount_path) &&
-        backend->AttachmentHealthy(state->attachment, state->mount_path)) {
-      if (state->read_only && !read_only && !record.spec.read_only) {
-        throw Error(ErrorCode::kConflict,
-                    "volume " + name + " is mounted read-only on this host; unmount its " +
-                        std::to_string(state->TotalRefs()) +
-                        " read-only reference(s) before mounting it read-write");
-      }
-      state->AddRef(ref_id);
-      states_.Save(*state);
-      spdlog::info("mount {} ({}) ends: already mounted, {} reference(s)", name, ref_id,
-                   state->TotalRefs());
-      return {state->mount_path, false};
+  if (auto state = UsableState(*backend, record)) {
+    if (state->mount_path.empty()) {
+      throw Error(ErrorCode::kConflict, "volume " + name +
+                                            " is attached for Kubernetes on this host and "
+                                            "not mounted yet; retry once its pod has started");
     }
-    if (state->detach_pending) {
-      spdlog::info("volume {}: finishing the pending detach before mounting again", name);
-    } else {
-      // The mount or the mapping is gone (host reboot, killed mapper): start over cleanly.
-      spdlog::warn("volume {} has a stale attachment; cleaning it up before mounting", name);
+    if (state->read_only && !read_only && !record.spec.read_only) {
+      throw Error(ErrorCode::kConflict,
+                  "volume " + name + " is mounted read-only on this host; unmount its " +
+                      std::to_string(state->TotalRefs()) +
+                      " read-only reference(s) before mounting it read-write");
     }
-    TearDown(*backend, record, *state);
+    state->AddRef(ref_id);
+    states_.Save(*state);
+    spdlog::info("mount {} ({}) ends: already mounted, {} reference(s)", name, ref_id,
+                 state->TotalRefs());
+    return {state->mount_path, false};
   }
 
-  read_only = read_only || record.spec.read_only;
-  if (MountPresent(MountPath(name))) {
-    // Not ours (we hold no state for it), so a cleanup must never unmount it.
-    throw Error(ErrorCode::kConflict, "something else is mounted at " + MountPath(name) +
-                                          "; unmount it before mounting volume " + name);
-  }
-  const std::string work_dir = WorkDir(name);
-  MakeDirectories(work_dir);
-  Attachment attachment = backend->Attach(record, read_only, work_dir, MountPath(name));
-  HostVolumeState state{name, record.spec.backend, read_only, attachment.state, "", {}};
-  states_.Save(state);  // from here on, any process can detach it
-
-  if (attachment.mounted) {
-    state.mount_path = MountPath(name);
+  HostVolumeState state = AttachNew(*backend, record, read_only || record.spec.read_only, false);
+  if (!state.mount_path.empty()) {  // the backend mounted it (NFS)
     state.AddRef(ref_id);
     states_.Save(state);
     spdlog::info("mount {} ({}) ends: mounted at {}", name, ref_id, state.mount_path);
     return {state.mount_path, false};
   }
   try {
-    fsutil::FormatAndMountRequest request;
-    request.volume = name;
-    request.device = attachment.device;
-    request.mount_point = MountPath(name);
-    request.fstype = record.spec.fstype;
-    request.mkfs_options = SplitWords(record.spec.mkfs_options);
-    if (!record.spec.mount_options.empty()) {
-      request.mount_options = Split(record.spec.mount_options, ',');
-    }
-    request.read_only = read_only;
-    request.recorded_formatted = record.formatted();
-    auto outcome = fsutil::FormatAndMount(request, [&] {
-      record.formatted_at = NowRfc3339();
-      record.formatted_by = config_.host_id;
-      backend->Register(record);
-    });
-    state.mount_path = request.mount_point;
+    const bool formatted = MountAttached(*backend, record, state, MountPath(name));
     state.AddRef(ref_id);
     states_.Save(state);
     spdlog::info("mount {} ({}) ends: mounted at {}{}", name, ref_id, state.mount_path,
-                 outcome == fsutil::FormatOutcome::kFormattedNew ? " after formatting" : "");
-    return {state.mount_path, outcome == fsutil::FormatOutcome::kFormattedNew};
+                 formatted ? " after formatting" : "");
+    return {state.mount_path, formatted};
   } catch (...) {
     try {
       TearDown(*backend, record, state);
@@ -275,7 +332,8 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
                  state->TotalRefs());
     return;
   }
-  if (state->TotalRefs() > 0) {
+  if (state->TotalRefs() > 0 || state->staged) {
+    // A staged volume stays mounted at kubelet's path until kubelet unstages it.
     states_.Save(*state);
     spdlog::info("unmount {} ({}): {} reference(s) remain", name, ref_id, state->TotalRefs());
     return;
@@ -303,8 +361,8 @@ void Engine::FinishDetach(const std::string& name) {
   try {
     VolumeLock lock(config_.state_dir, name);
     auto state = states_.Load(name);
-    if (!state || (!state->detach_pending && state->TotalRefs() > 0)) {
-      return;  // a Mount came first and already finished it
+    if (!state || (!state->detach_pending && (state->TotalRefs() > 0 || state->staged))) {
+      return;  // a Mount came first and already finished it, or kubelet owns it
     }
     auto found = Find(name);
     if (!found) {
@@ -326,10 +384,293 @@ void Engine::FinishPendingDetaches() {
   for (const auto& name : states_.Names()) {
     auto state = states_.Load(name);
     // Pending detaches, and attachments a crash left without any reference.
-    if (state && (state->detach_pending || state->TotalRefs() == 0)) {
+    if (state && (state->detach_pending || (state->TotalRefs() == 0 && !state->staged))) {
       FinishDetach(name);
     }
   }
+}
+
+std::optional<std::string> Engine::FindState(
+    const std::function<bool(const HostVolumeState&)>& matches) const {
+  for (const auto& name : states_.Names()) {
+    try {
+      if (auto state = states_.Load(name); state && matches(*state)) {
+        return name;
+      }
+    } catch (const Error& e) {
+      spdlog::warn("skipping host state of {}: {}", name, e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+std::string Engine::StageAttach(const std::string& name, bool read_only, const std::string& alias) {
+  ValidateVolumeName(name);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  VolumeRecord& record = found->first;
+  Backend* backend = found->second;
+  read_only = read_only || record.spec.read_only;
+  auto state = UsableState(*backend, record);
+  if (state) {
+    if (state->read_only && !read_only) {
+      throw Error(ErrorCode::kConflict,
+                  "volume " + name + " is attached read-only on this host; it cannot be " +
+                      "attached read-write until its read-only users are gone");
+    }
+    if (!state->staged || (!alias.empty() && state->alias != alias)) {
+      state->staged = true;
+      state->alias = alias.empty() ? state->alias : alias;
+      states_.Save(*state);
+    }
+  } else {
+    state = AttachNew(*backend, record, read_only, true);
+    state->alias = alias;
+    states_.Save(*state);
+  }
+  const std::string device = state->attachment.value("device", "");
+  if (device.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " is not a block volume (backend " + record.spec.backend +
+                    "); it has no device to attach; mount it directly");
+  }
+  spdlog::info("stage-attach {}: {} ({})", name, device, read_only ? "ro" : "rw");
+  return device;
+}
+
+MountResult Engine::StageMount(const std::string& name, const std::string& path, bool read_only) {
+  ValidateVolumeName(name);
+  if (path.empty() || path.front() != '/') {
+    throw Error(ErrorCode::kInvalidArgument, "mount path '" + path + "' must be absolute");
+  }
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  VolumeRecord& record = found->first;
+  Backend* backend = found->second;
+  read_only = read_only || record.spec.read_only;
+  auto state = UsableState(*backend, record);
+  if (state && !state->mount_path.empty()) {
+    if (state->mount_path == path) {
+      return {path, false};
+    }
+    throw Error(ErrorCode::kConflict, "volume " + name + " is already mounted on this host at " +
+                                          state->mount_path + ", not " + path);
+  }
+  if (MountPresent(path)) {
+    throw Error(ErrorCode::kConflict, "something else is mounted at " + path +
+                                          "; unmount it before mounting volume " + name);
+  }
+  if (!state) {
+    state = AttachNew(*backend, record, read_only, true);
+  }
+  if (state->attachment.value("device", "").empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " is not a block volume; it cannot be mounted as a device");
+  }
+  // A failure leaves the device attached (kubelet retries mountdevice, or detaches).
+  const bool formatted = MountAttached(*backend, record, *state, path);
+  spdlog::info("stage-mount {}: {} at {}{}", name, state->attachment.value("device", ""), path,
+               formatted ? " after formatting" : "");
+  return {path, formatted};
+}
+
+void Engine::Unstage(const std::string& path) {
+  auto name = FindState([&](const HostVolumeState& s) { return s.staged && s.mount_path == path; });
+  if (!name) {
+    if (MountPresent(path)) {
+      throw Error(ErrorCode::kNotFound,
+                  path +
+                      " is mounted but berth has no record of staging a volume there; "
+                      "check it with findmnt and unmount it by hand");
+    }
+    spdlog::info("unstage {}: not mounted, nothing to do", path);
+    return;
+  }
+  VolumeLock lock(config_.state_dir, *name);
+  auto state = states_.Load(*name);
+  if (!state || !state->staged || state->mount_path != path) {
+    return;  // another process unstaged it meanwhile
+  }
+  std::vector<std::string> in_use;
+  for (auto it = state->refs.begin(); it != state->refs.end();) {
+    if (MountPresent(it->first)) {
+      in_use.push_back(it->first);
+      ++it;
+    } else {
+      spdlog::warn("volume {}: dropping reference {}, which is no longer mounted", *name,
+                   it->first);
+      it = state->refs.erase(it);
+    }
+  }
+  if (!in_use.empty()) {
+    states_.Save(*state);
+    throw Error(ErrorCode::kBusy, "volume " + *name + " is still bind-mounted at " +
+                                      Join(in_use, ", ") + "; unmount those first");
+  }
+  auto found = Find(*name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + *name + " is staged at " + path +
+                                          " but missing from the registry; unmount it by hand");
+  }
+  TearDown(*found->second, found->first, *state);
+  spdlog::info("unstage {}: unmounted {} and detached", *name, path);
+}
+
+void Engine::ReleaseAlias(const std::string& alias) {
+  auto name = FindState([&](const HostVolumeState& s) { return s.alias == alias; });
+  if (!name) {
+    spdlog::info("detach {}: nothing attached on this host", alias);
+    return;
+  }
+  VolumeLock lock(config_.state_dir, *name);
+  auto state = states_.Load(*name);
+  if (!state || state->alias != alias) {
+    return;
+  }
+  if (state->TotalRefs() > 0 || MountPresent(state->mount_path)) {
+    throw Error(ErrorCode::kBusy, "volume " + *name + " (" + alias +
+                                      ") is still mounted on this host at " +
+                                      (state->mount_path.empty() ? "?" : state->mount_path) +
+                                      "; kubelet unmounts it before detaching");
+  }
+  auto found = Find(*name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound,
+                "volume " + *name + " is attached here but missing from the registry");
+  }
+  TearDown(*found->second, found->first, *state);
+  spdlog::info("detach {}: volume {} detached", alias, *name);
+}
+
+MountResult Engine::Publish(const std::string& name, const std::string& target, bool read_only,
+                            std::optional<unsigned> fs_group) {
+  ValidateVolumeName(name);
+  if (target.empty() || target.front() != '/') {
+    throw Error(ErrorCode::kInvalidArgument, "target '" + target + "' must be an absolute path");
+  }
+  MountResult result = Mount(name, target, read_only);
+  auto lock = std::make_optional<VolumeLock>(config_.state_dir, name);
+  auto state = states_.Load(name);
+  if (!state || !state->refs.contains(target)) {
+    throw Error(ErrorCode::kUnavailable,
+                "volume " + name + " was unmounted while it was being published; retry");
+  }
+  if (MountPresent(target)) {
+    // kubelet retried a mount that had worked: keep one reference per target.
+    state->refs[target] = 1;
+    states_.Save(*state);
+    return {target, result.formatted};
+  }
+  std::exception_ptr failure;
+  try {
+    if (fs_group && state->fresh_filesystem && !state->read_only) {
+      if (::chown(state->mount_path.c_str(), static_cast<uid_t>(-1),
+                  static_cast<gid_t>(*fs_group)) != 0 ||
+          ::chmod(state->mount_path.c_str(), 02775) != 0) {
+        throw ErrnoError(-errno, "cannot give the root of volume " + name + " to group " +
+                                     std::to_string(*fs_group));
+      }
+      state->fresh_filesystem = false;
+      states_.Save(*state);
+      spdlog::info("volume {}: root directory given to group {} (fsGroup)", name, *fs_group);
+    }
+    fsutil::BindMount(state->mount_path, target, read_only || state->read_only);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    lock.reset();
+    Unmount(name, target);  // drops the reference Mount added (and detaches if it was the last)
+    std::rethrow_exception(failure);
+  }
+  spdlog::info("publish {}: {} at {}", name, state->mount_path, target);
+  return {target, result.formatted};
+}
+
+void Engine::Unpublish(const std::string& target) {
+  auto name = FindState([&](const HostVolumeState& s) { return s.refs.contains(target); });
+  if (!name) {
+    if (MountPresent(target)) {
+      spdlog::warn("unpublish {}: no volume references it; unmounting it anyway", target);
+      fsutil::Unmount(target);
+    }
+    return;
+  }
+  {
+    VolumeLock lock(config_.state_dir, *name);
+    fsutil::Unmount(target);
+    auto state = states_.Load(*name);
+    if (state && state->refs.contains(target)) {
+      state->refs[target] = 1;  // one bind mount per target, however often kubelet retried
+      states_.Save(*state);
+    }
+  }
+  Unmount(*name, target);
+}
+
+uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
+  ValidateVolumeName(name);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  VolumeRecord& record = found->first;
+  Backend* backend = found->second;
+  if (size < record.spec.size_bytes) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " is " + FormatSize(record.spec.size_bytes) +
+                    "; shrinking it to " + FormatSize(size) +
+                    " would destroy data, and berth never shrinks a volume");
+  }
+  if (size > kMaxVolumeBytes) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "size " + std::to_string(size) + " bytes is over the 1 PiB limit");
+  }
+  backend->Grow(record, size);
+  if (record.spec.size_bytes != size) {
+    record.spec.size_bytes = size;
+    backend->Register(record);
+  }
+  if (auto state = states_.Load(name); state && !state->attachment.is_null()) {
+    backend->RefreshAttachment(record, state->attachment, size);
+  }
+  spdlog::info("volume {}: storage grown to {}", name, FormatSize(size));
+  return size;
+}
+
+void Engine::GrowFilesystem(const std::string& name) {
+  ValidateVolumeName(name);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  const VolumeRecord& record = found->first;
+  auto state = states_.Load(name);
+  if (!state || !MountPresent(state->mount_path)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " is not mounted on this host; its filesystem grows when " +
+                    "it is mounted here");
+  }
+  if (state->read_only) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " is mounted read-only here; grow it where it is read-write");
+  }
+  const std::string device = state->attachment.value("device", "");
+  if (device.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " has no filesystem of its own to grow (an NFS directory)");
+  }
+  // The storage may have grown on another host (Kubernetes grows it from the controller).
+  found->second->RefreshAttachment(record, state->attachment, record.spec.size_bytes);
+  fsutil::GrowFilesystem(record.spec.fstype, device, state->mount_path);
 }
 
 VolumeInfo Engine::Get(const std::string& name) {

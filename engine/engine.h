@@ -2,6 +2,7 @@
 // unmount, inspect. Safe to call from many threads and many processes at once.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,6 +51,34 @@ class Engine {
   // is logged and ignored so a retrying caller never wedges.
   void Unmount(const std::string& name, const std::string& ref_id);
 
+  // Kubernetes' node flow (berth-flex), in kubelet's order:
+  // StageAttach maps the volume for this host (taking the lock unless read-only) and returns
+  // the device. `alias` is kubelet's name for the volume, which its detach call uses.
+  std::string StageAttach(const std::string& name, bool read_only, const std::string& alias);
+  // Formats the device if new (the same safety as Mount) and mounts it at kubelet's global
+  // `path`, attaching first if StageAttach did not run. Idempotent.
+  MountResult StageMount(const std::string& name, const std::string& path, bool read_only);
+  // Unmounts the volume staged at `path` and detaches it. Refused while pod directories are
+  // still bind-mounted from it; an unknown path that is not mounted succeeds.
+  void Unstage(const std::string& path);
+  // Detaches the volume kubelet knows as `alias` if it is still attached here but no longer
+  // mounted (what kubelet's detach asks of this host); refused while it is mounted.
+  void ReleaseAlias(const std::string& alias);
+  // Bind-mounts the volume at `target` (a pod directory) as one reference named `target`. A
+  // volume not staged here is mounted first, like Mount, and detached with its last
+  // reference. With `fs_group`, a filesystem this host just made gets its root's group set to
+  // it (setgid, group-writable) once; nothing is ever chowned recursively.
+  MountResult Publish(const std::string& name, const std::string& target, bool read_only,
+                      std::optional<unsigned> fs_group = std::nullopt);
+  // Unmounts `target` and drops its reference. Unknown targets are unmounted if mounted.
+  void Unpublish(const std::string& target);
+
+  // Grows the volume's storage to `size` bytes (a smaller size is kInvalidArgument), records
+  // the new size, and refreshes this host's mapping. Returns the size.
+  uint64_t GrowStorage(const std::string& name, uint64_t size);
+  // Grows the filesystem of a volume mounted read-write on this host to fill its storage.
+  void GrowFilesystem(const std::string& name);
+
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.
@@ -70,6 +99,19 @@ class Engine {
   // Looks the volume up in every backend (the registry is per backend).
   std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name);
   void TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state);
+  // Under the volume lock: finishes a pending detach or cleans a stale attachment, and returns
+  // the state only if it is still usable (mounted and healthy, or staged and attached).
+  std::optional<HostVolumeState> UsableState(Backend& backend, const VolumeRecord& record);
+  // Under the volume lock: attaches and saves the state (nothing mounted yet).
+  HostVolumeState AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
+                            bool staged);
+  // Under the volume lock: formats if new and mounts the attached device at `mount_point`;
+  // returns whether it formatted. Saves the state.
+  bool MountAttached(Backend& backend, VolumeRecord& record, HostVolumeState& state,
+                     const std::string& mount_point);
+  // The volume whose host state matches, read without the volume lock (re-check under it).
+  std::optional<std::string> FindState(
+      const std::function<bool(const HostVolumeState&)>& matches) const;
   void FinishDetach(const std::string& name);
 
   Config config_;

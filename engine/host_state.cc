@@ -36,7 +36,10 @@ nlohmann::json StateToJson(const HostVolumeState& state) {
           {"attachment", state.attachment},
           {"mount_path", state.mount_path},
           {"refs", state.refs},
-          {"detach_pending", state.detach_pending}};
+          {"detach_pending", state.detach_pending},
+          {"staged", state.staged},
+          {"alias", state.alias},
+          {"fresh_filesystem", state.fresh_filesystem}};
 }
 
 HostVolumeState StateFromJson(const nlohmann::json& json) {
@@ -48,6 +51,9 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   state.mount_path = json.value("mount_path", "");
   state.refs = json.value("refs", std::map<std::string, int>{});
   state.detach_pending = json.value("detach_pending", false);
+  state.staged = json.value("staged", false);
+  state.alias = json.value("alias", "");
+  state.fresh_filesystem = json.value("fresh_filesystem", false);
   return state;
 }
 

@@ -22,6 +22,13 @@ struct HostVolumeState {
   // (and locked): the detach runs after the reply. Whoever takes the volume lock next and
   // finds this set finishes the detach first.
   bool detach_pending = false;
+  // Kubernetes' two-step node flow: the volume was attached (and maybe mounted at kubelet's
+  // global mount path) by berth-flex's waitforattach/mountdevice. It stays attached when its
+  // last pod reference goes, until unmountdevice or detach.
+  bool staged = false;
+  std::string alias;  // kubelet's name for the volume (pvOrVolumeName), for detach
+  // This attachment made the filesystem and nobody has set its root's group yet (fsGroup).
+  bool fresh_filesystem = false;
 
   int TotalRefs() const;
   void AddRef(const std::string& id) { ++refs[id]; }

@@ -247,4 +247,14 @@ std::vector<HolderInfo> NfsBackend::Holders(const VolumeRecord& /*record*/) {
   return {};  // NFS volumes are shared: many hosts read and write at once
 }
 
+void NfsBackend::Grow(const VolumeRecord& record, uint64_t /*size*/) {
+  throw Error(ErrorCode::kInvalidArgument,
+              "volume " + record.spec.name +
+                  " is an NFS directory: it has no size of its own to grow (the export's "
+                  "free space is what it can use)");
+}
+
+void NfsBackend::RefreshAttachment(const VolumeRecord& /*record*/,
+                                   const nlohmann::json& /*attachment_state*/, uint64_t /*size*/) {}
+
 }  // namespace berth::engine

@@ -41,6 +41,9 @@ class NfsBackend : public Backend {
   void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
   bool AttachmentHealthy(const nlohmann::json& attachment_state,
                          const std::string& mount_point) override;
+  void Grow(const VolumeRecord& record, uint64_t size) override;
+  void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
+                         uint64_t size) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
 
  private:

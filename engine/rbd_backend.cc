@@ -5,6 +5,7 @@
 #include <set>
 
 #include "backends/rbd/image.h"
+#include "backends/rbd/keyfile.h"
 #include "backends/rbd/lock.h"
 #include "backends/rbd/registry.h"
 #include "common/error.h"
@@ -67,8 +68,9 @@ RbdBackend::RbdBackend(RbdSettings settings, std::string host_id)
 rbd::Cluster& RbdBackend::cluster() {
   std::lock_guard lock(mu_);
   if (!cluster_) {
-    cluster_ = rbd::Cluster::Connect({settings_.conf, settings_.user, settings_.keyring,
-                                      std::chrono::seconds(settings_.op_timeout_seconds)});
+    cluster_ =
+        rbd::Cluster::Connect({settings_.conf, settings_.user, settings_.keyring,
+                               std::chrono::seconds(settings_.op_timeout_seconds), settings_.key});
   }
   return *cluster_;
 }
@@ -175,10 +177,15 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
     rbd::AcquireLock(io, spec.image, spec.name, host_id_);
   }
   auto mapper = rbd::MakeMapper(settings_.mapper);
-  rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, spec.pool,
-                          spec.image,     read_only,      work_dir};
+  rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, "",
+                          spec.pool,      spec.image,     read_only,         work_dir};
   try {
-    auto mapped = mapper->Map(request);
+    std::optional<rbd::KeyFile> keyfile;
+    if (!settings_.key.empty()) {
+      keyfile.emplace(work_dir, settings_.key);
+      request.keyfile = keyfile->path();
+    }
+    auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
     spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
     return {mapped.device, false, MappedToJson(mapped, spec, !read_only)};
   } catch (...) {
@@ -204,6 +211,21 @@ bool RbdBackend::AttachmentHealthy(const nlohmann::json& attachment_state,
                                    const std::string& /*mount_point*/) {
   const auto mapped = MappedFromJson(attachment_state);
   return !mapped.mapper.empty() && rbd::MakeMapper(mapped.mapper)->Healthy(mapped);
+}
+
+void RbdBackend::Grow(const VolumeRecord& record, uint64_t size) {
+  const auto& spec = record.spec;
+  rbd::Image image(Pool(spec.pool), spec.image);
+  image.Grow(size);
+  spdlog::info("grew RBD image {}/{} to {} bytes", spec.pool, spec.image, size);
+}
+
+void RbdBackend::RefreshAttachment(const VolumeRecord& record,
+                                   const nlohmann::json& attachment_state, uint64_t size) {
+  const auto mapped = MappedFromJson(attachment_state);
+  if (!mapped.mapper.empty()) {
+    rbd::MakeMapper(mapped.mapper)->Refresh(mapped, record.spec.image, size);
+  }
 }
 
 std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {

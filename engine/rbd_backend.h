@@ -15,6 +15,9 @@ struct RbdSettings {
   std::string conf;
   std::string user = "admin";
   std::string keyring;
+  // A key held in memory only (a FlexVolume secret): never read from or written to a file,
+  // except a 0600 key file that lives while a mapper starts.
+  std::string key;
   std::string pool = "rbd";  // also holds the registry object
   std::string mapper = "auto";
   int op_timeout_seconds = 30;
@@ -39,6 +42,9 @@ class RbdBackend : public Backend {
   void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
   bool AttachmentHealthy(const nlohmann::json& attachment_state,
                          const std::string& mount_point) override;
+  void Grow(const VolumeRecord& record, uint64_t size) override;
+  void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
+                         uint64_t size) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
 
  private:

@@ -1,6 +1,7 @@
 #include "fsutil/loop_device.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -197,6 +198,21 @@ std::optional<std::string> FindLoopByBackingFile(const std::string& backing_file
     }
   }
   return std::nullopt;
+}
+
+uint64_t RefreshLoopCapacity(const std::string& device) {
+  UniqueFd loop(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!loop.valid()) {
+    throw ErrnoError(-errno, "cannot open " + device + " to refresh its size");
+  }
+  if (::ioctl(loop.get(), LOOP_SET_CAPACITY, 0) != 0) {
+    throw ErrnoError(-errno, "cannot refresh the size of " + device);
+  }
+  uint64_t bytes = 0;
+  if (::ioctl(loop.get(), BLKGETSIZE64, &bytes) != 0) {
+    throw ErrnoError(-errno, "cannot read the size of " + device);
+  }
+  return bytes;
 }
 
 std::optional<std::string> LoopBackingFile(const std::string& device) {

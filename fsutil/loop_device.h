@@ -1,6 +1,7 @@
 // Loop devices driven through ioctls on /dev/loop-control and /dev/loopN.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -15,6 +16,10 @@ std::string AttachLoop(const std::string& backing_file, bool read_only);
 // (/sys/block/loopN/loop/backing_file is gone), because FUSE files behind loop devices cannot
 // be unmounted before that. A device that is not attached is not an error.
 void DetachLoop(const std::string& device);
+
+// Makes `device` take the current size of its backing file (LOOP_SET_CAPACITY), after the
+// file grew. Returns the device's new size in bytes.
+uint64_t RefreshLoopCapacity(const std::string& device);
 
 // The loop device currently backed by `backing_file`, if any.
 std::optional<std::string> FindLoopByBackingFile(const std::string& backing_file);

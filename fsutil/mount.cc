@@ -172,6 +172,20 @@ void Mount(const std::string& source, const std::string& target, const std::stri
   }
 }
 
+void BindMount(const std::string& source, const std::string& target, bool read_only) {
+  MakeDirectories(target);
+  spdlog::debug("mount --bind{} {} {}", read_only ? " -o ro" : "", source, target);
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    throw ErrnoError(-errno, "cannot bind-mount " + source + " on " + target);
+  }
+  if (read_only &&
+      ::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+    const int err = errno;
+    ::umount2(target.c_str(), 0);
+    throw ErrnoError(-err, "cannot make the bind mount " + target + " read-only");
+  }
+}
+
 void Unmount(const std::string& target) {
   using namespace std::chrono_literals;
   const auto deadline = std::chrono::steady_clock::now() + 2s;

@@ -19,6 +19,11 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options);
 void Mount(const std::string& source, const std::string& target, const std::string& fstype,
            const std::vector<std::string>& options);
 
+// Bind-mounts the directory `source` on `target` (created if missing), read-only if asked:
+// a bind mount takes MS_RDONLY only on a remount, so that is a second step, undone when it
+// fails. This is how a volume's mount is handed to a pod directory.
+void BindMount(const std::string& source, const std::string& target, bool read_only);
+
 // Unmounts `target`. A target that is not mounted is not an error. EBUSY is retried for a
 // short while (a process may be leaving the directory) and then reported as kBusy.
 void Unmount(const std::string& target);

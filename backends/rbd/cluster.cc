@@ -51,6 +51,9 @@ std::shared_ptr<Cluster> Cluster::Connect(const ClusterOptions& options) {
   if (!options.keyring.empty()) {
     SetConf(pending.rados, "keyring", options.keyring);
   }
+  if (!options.key.empty()) {
+    SetConf(pending.rados, "key", options.key);  // the message names the option, not the value
+  }
   const std::string timeout = std::to_string(options.op_timeout.count());
   SetConf(pending.rados, "rados_mon_op_timeout", timeout);
   SetConf(pending.rados, "rados_osd_op_timeout", timeout);

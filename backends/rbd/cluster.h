@@ -15,6 +15,8 @@ struct ClusterOptions {
   std::string keyring;    // optional; else the conf's keyring setting
   // Bounds every monitor and OSD operation, so an unreachable cluster is an error, not a hang.
   std::chrono::seconds op_timeout{30};
+  // A cephx key held in memory (a FlexVolume secret); overrides the keyring. Never logged.
+  std::string key;
 };
 
 class IoCtx {

@@ -93,6 +93,24 @@ uint64_t Image::Size() const {
   return size;
 }
 
+void Image::Grow(uint64_t size) {
+  const uint64_t current = Size();
+  if (size < current) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "RBD image " + name_ + " is " + std::to_string(current) +
+                    " bytes; shrinking it to " + std::to_string(size) +
+                    " bytes would destroy data, and berth never shrinks a volume");
+  }
+  if (size == current) {
+    return;
+  }
+  int r = rbd_resize2(image_, size, /*allow_shrink=*/false, nullptr, nullptr);
+  if (r < 0) {
+    throw ErrnoError(r,
+                     "cannot grow RBD image " + name_ + " to " + std::to_string(size) + " bytes");
+  }
+}
+
 size_t Image::SnapshotCount() const {
   int max = 16;
   for (;;) {

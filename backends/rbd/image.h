@@ -39,6 +39,8 @@ class Image {
   const std::string& name() const { return name_; }
   uint64_t Size() const;
   size_t SnapshotCount() const;
+  // Grows the image to `size` bytes. A smaller size is kInvalidArgument: berth never shrinks.
+  void Grow(uint64_t size);
   std::vector<ImageWatcher> Watchers() const;
 
  private:

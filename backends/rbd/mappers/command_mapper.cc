@@ -12,6 +12,9 @@ void AppendCephArgs(const MapRequest& request, std::vector<std::string>& argv) {
   if (!request.keyring.empty()) {
     argv.insert(argv.end(), {"--keyring", request.keyring});
   }
+  if (!request.keyfile.empty()) {
+    argv.insert(argv.end(), {"--keyfile", request.keyfile});
+  }
 }
 
 MappedDevice CommandMapper::Map(const MapRequest& request) {

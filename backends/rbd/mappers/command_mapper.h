@@ -9,7 +9,7 @@
 
 namespace berth::rbd {
 
-// --id, -c and --keyring, as every Ceph command-line tool takes them.
+// --id, -c, --keyring and --keyfile, as every Ceph command-line tool takes them.
 void AppendCephArgs(const MapRequest& request, std::vector<std::string>& argv);
 
 class CommandMapper : public Mapper {

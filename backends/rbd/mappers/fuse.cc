@@ -93,6 +93,15 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
   StopDetached(mapped.pid, "rbd-fuse", kExitTimeout);
 }
 
+void FuseMapper::Refresh(const MappedDevice& mapped, const std::string& image, uint64_t size) {
+  const std::string file = ImageFile(mapped, image);
+  if (::truncate(file.c_str(), static_cast<off_t>(size)) != 0) {
+    throw ErrnoError(-errno, "cannot refresh the size rbd-fuse shows for " + file);
+  }
+  const uint64_t device_size = fsutil::RefreshLoopCapacity(mapped.device);
+  spdlog::info("{} now shows {} bytes of {}", mapped.device, device_size, image);
+}
+
 bool FuseMapper::Healthy(const MappedDevice& mapped) const {
   if (!ProcessRuns(mapped.pid, "rbd-fuse") || mapped.device.empty()) {
     return false;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@ struct MapRequest {
   std::string conf_file;
   std::string user;
   std::string keyring;  // may be empty
+  std::string keyfile;  // a file holding just the key (a secret's), for the tool's start only
   std::string pool;
   std::string image;
   bool read_only = false;
@@ -39,6 +41,10 @@ class Mapper {
   virtual void Unmap(const MappedDevice& mapped) = 0;
   // Whether the mapping still serves I/O (device present, process alive).
   virtual bool Healthy(const MappedDevice& mapped) const = 0;
+  // Makes the device show the image's new size after it grew (krbd and rbd-nbd follow the
+  // image on their own; rbd-fuse and its loop device need telling).
+  virtual void Refresh(const MappedDevice& /*mapped*/, const std::string& /*image*/,
+                       uint64_t /*size*/) {}
 };
 
 // "krbd", "nbd", "fuse", or "auto" for the first available in that order. An unknown name is

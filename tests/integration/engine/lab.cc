@@ -47,7 +47,7 @@ LabCluster::LabCluster() {
   const auto& rbd = config.backends.at("rbd").settings;
   pool_ = rbd.at("pool").get<std::string>();
   cluster_ = rbd::Cluster::Connect(
-      {rbd.at("conf").get<std::string>(), "admin", "", std::chrono::seconds(30)});
+      {rbd.at("conf").get<std::string>(), "admin", "", std::chrono::seconds(30), ""});
 }
 
 std::vector<std::string> LabCluster::Images() { return rbd::ListImages(cluster_->OpenPool(pool_)); }
