@@ -19,6 +19,12 @@ namespace berth::engine {
 
 namespace {
 
+bool MountPresent(const std::string& mount_path) {
+  return !mount_path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), mount_path).has_value();
+}
+
+}  // namespace
+
 std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config) {
   std::map<std::string, std::unique_ptr<Backend>> backends;
   for (const auto& [name, backend] : config.backends) {
@@ -33,12 +39,6 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& confi
   }
   return backends;
 }
-
-bool MountPresent(const std::string& mount_path) {
-  return !mount_path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), mount_path).has_value();
-}
-
-}  // namespace
 
 Engine::Engine(const Config& config) : Engine(config, MakeBackends(config)) {}
 
@@ -241,6 +241,11 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
   }
   request.read_only = state.read_only;
   request.recorded_formatted = record.formatted();
+  if (record.grow_pending && record.formatted() && !state.read_only) {
+    fsutil::GrowUnmountedFilesystem(record.spec.fstype, request.device);
+    record.grow_pending = false;
+    backend.Register(record);
+  }
   auto outcome = fsutil::FormatAndMount(request, [&] {
     record.formatted_at = NowRfc3339();
     record.formatted_by = config_.host_id;
@@ -669,8 +674,24 @@ void Engine::GrowFilesystem(const std::string& name) {
                 "volume " + name + " has no filesystem of its own to grow (an NFS directory)");
   }
   // The storage may have grown on another host (Kubernetes grows it from the controller).
-  found->second->RefreshAttachment(record, state->attachment, record.spec.size_bytes);
-  fsutil::GrowFilesystem(record.spec.fstype, device, state->mount_path);
+  Backend* backend = found->second;
+  VolumeRecord updated = record;
+  backend->RefreshAttachment(record, state->attachment, record.spec.size_bytes);
+  if (fsutil::GrowFilesystem(record.spec.fstype, device, state->mount_path) ==
+      fsutil::GrowOutcome::kGrown) {
+    if (updated.grow_pending) {
+      updated.grow_pending = false;
+      backend->Register(updated);
+    }
+    return;
+  }
+  updated.grow_pending = true;
+  backend->Register(updated);
+  throw Error(ErrorCode::kUnavailable,
+              "volume " + name + "'s storage is " + FormatSize(record.spec.size_bytes) +
+                  ", but the kernel refused to grow its mounted " + record.spec.fstype +
+                  " filesystem (resize2fs needs CAP_SYS_RESOURCE, which this host withholds); "
+                  "it grows before its next mount");
 }
 
 VolumeInfo Engine::Get(const std::string& name) {

@@ -31,6 +31,9 @@ struct VolumeInfo {
 // Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
 using Executor = std::function<void(std::function<void()>)>;
 
+// One Backend per configured backend (they connect on first use).
+std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config);
+
 class Engine {
  public:
   explicit Engine(const Config& config);

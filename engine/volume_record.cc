@@ -12,7 +12,8 @@ std::string RecordToString(const VolumeRecord& record) {
                          {"created_at", record.created_at},
                          {"created_by", record.created_by},
                          {"formatted_at", record.formatted_at},
-                         {"formatted_by", record.formatted_by}};
+                         {"formatted_by", record.formatted_by},
+                         {"grow_pending", record.grow_pending}};
   return json.dump();
 }
 
@@ -25,6 +26,7 @@ VolumeRecord RecordFromString(const std::string& name, const std::string& text) 
     record.created_by = json.value("created_by", "");
     record.formatted_at = json.value("formatted_at", "");
     record.formatted_by = json.value("formatted_by", "");
+    record.grow_pending = json.value("grow_pending", false);
     return record;
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInternal,

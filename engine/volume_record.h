@@ -16,6 +16,10 @@ struct VolumeRecord {
   std::string formatted_at;
   std::string formatted_by;
 
+  // The storage grew but the filesystem could not follow while mounted (the kernel refused an
+  // online ext4 resize): the next read-write mount grows it before mounting.
+  bool grow_pending = false;
+
   bool formatted() const { return !formatted_at.empty(); }
 };
 

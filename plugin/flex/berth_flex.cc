@@ -1,0 +1,144 @@
+// berth-flex: berth's Kubernetes FlexVolume driver. Installed as <plugindir>/berth~rbd/rbd and
+// berth~nfs/nfs; kubelet and kube-controller-manager run it once per call and read exactly
+// one JSON object from its combined stdout and stderr.
+#include <fcntl.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "engine/config.h"
+#include "plugin/flex/call.h"
+#include "plugin/flex/driver.h"
+
+namespace {
+
+using berth::flex::DriverKind;
+
+// Where the reply goes: the original stdout. Everything else the process or its children
+// print lands in the log (or /dev/null), so the reply stays the only output.
+int TakeOverOutput(const std::string& log_file) {
+  const int reply_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  const int sink = log_file.empty()
+                       ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
+                       : ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (sink >= 0) {
+    ::dup2(sink, STDOUT_FILENO);
+    ::dup2(sink, STDERR_FILENO);
+    ::close(sink);
+  }
+  return reply_fd;
+}
+
+void SetUpLogging(const std::string& log_file) {
+  try {
+    if (log_file.empty()) {
+      spdlog::set_default_logger(
+          spdlog::syslog_logger_mt("berth-flex", "berth-flex", LOG_PID, LOG_DAEMON));
+    } else {
+      spdlog::set_default_logger(spdlog::basic_logger_mt("berth-flex", log_file));
+    }
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %P %l %v");
+    spdlog::flush_on(spdlog::level::info);
+  } catch (const spdlog::spdlog_ex&) {
+    // No log is better than output kubelet cannot parse.
+    spdlog::set_level(spdlog::level::off);
+  }
+}
+
+int Reply(int fd, const nlohmann::json& reply) {
+  const std::string text = reply.dump() + "\n";
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) {
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return reply.value("status", "") == "Success" ? 0 : 1;
+}
+
+// The options' secrets and JSON stay out of the log: only the verb and path arguments.
+std::string DescribeCall(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& arg : args) {
+    out += (out.empty() ? "" : " ") + (arg.starts_with("{") ? std::string("<options>") : arg);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* env_log = std::getenv("BERTH_FLEX_LOG");
+  std::string log_file = env_log != nullptr ? env_log : "";
+  // The log file must be known before anything can print, so it is read ahead of CLI11.
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--log-file") {
+      log_file = argv[i + 1];
+    }
+  }
+  const int reply_fd = TakeOverOutput(log_file);
+  SetUpLogging(log_file);
+
+  CLI::App app{
+      "berth-flex: berth's Kubernetes FlexVolume driver.\n"
+      "Installed as <plugin dir>/berth~rbd/rbd (attachable RBD volumes) and berth~nfs/nfs;\n"
+      "kubelet runs it as `rbd <command> <args...>` and reads one JSON reply.\n"
+      "Commands: init, getvolumename, attach, isattached, waitforattach, mountdevice, mount,\n"
+      "unmount, unmountdevice, detach, expandvolume, expandfs."};
+  std::string driver_name;
+  std::string config_path;
+  app.add_option("--driver", driver_name, "rbd or nfs (default: the executable's name)");
+  app.add_option("--config", config_path,
+                 "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
+  app.add_option("--log-file", log_file,
+                 "log file (default: $BERTH_FLEX_LOG, else syslog); never stdout or stderr");
+  app.prefix_command();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    const std::string help = app.help();
+    return ::write(reply_fd, help.data(), help.size()) < 0 ? 1 : 0;
+  } catch (const CLI::ParseError& e) {
+    return Reply(reply_fd, berth::flex::FailureReply(std::string("bad arguments: ") + e.what()));
+  }
+  const std::vector<std::string> args = app.remaining();
+
+  if (driver_name.empty()) {
+    driver_name = std::filesystem::path(argv[0]).filename().string();
+  }
+  if (driver_name != "rbd" && driver_name != "nfs") {
+    return Reply(reply_fd, berth::flex::FailureReply(
+                               "unknown driver '" + driver_name +
+                               "'; install berth-flex as berth~rbd/rbd or berth~nfs/nfs, or "
+                               "pass --driver rbd|nfs"));
+  }
+  const DriverKind kind = driver_name == "rbd" ? DriverKind::kRbd : DriverKind::kNfs;
+  spdlog::info("{}: {}", driver_name, DescribeCall(args));
+
+  nlohmann::json reply;
+  try {
+    const berth::flex::FlexCall call = berth::flex::ParseCall(args);
+    berth::flex::FlexDriver driver(kind, berth::engine::ResolveConfigPath(config_path));
+    reply = driver.Run(call);
+  } catch (const berth::Error& e) {
+    const bool unknown_verb = !args.empty() && !berth::flex::IsKnownVerb(args[0]);
+    reply = unknown_verb ? berth::flex::NotSupportedReply(e.what())
+                         : berth::flex::FailureReply(e.what());
+  } catch (const std::exception& e) {
+    reply = berth::flex::FailureReply(std::string("internal error: ") + e.what());
+  }
+  spdlog::info("{}: {} -> {}{}", driver_name, args.empty() ? "" : args[0],
+               reply.value("status", ""),
+               reply.contains("message") ? ": " + reply["message"].get<std::string>() : "");
+  return Reply(reply_fd, reply);
+}

@@ -1,0 +1,234 @@
+#include "plugin/flex/driver.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <array>
+#include <memory>
+
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/rbd_backend.h"
+
+namespace berth::flex {
+
+namespace {
+
+std::string TypeName(DriverKind driver) { return driver == DriverKind::kRbd ? "rbd" : "nfs"; }
+
+// The backend a call uses: option `backend`, else the default backend if it has the driver's
+// type, else the first backend of that type.
+std::string ChooseBackend(DriverKind driver, const engine::Config& config,
+                          const VolumeRequest& request) {
+  const std::string type = TypeName(driver);
+  if (auto it = request.create_options.find("backend"); it != request.create_options.end()) {
+    auto backend = config.backends.find(it->second);
+    if (backend == config.backends.end() || backend->second.type != type) {
+      throw Error(ErrorCode::kInvalidArgument, "backend '" + it->second + "' is not an " + type +
+                                                   " backend of this host's berth config");
+    }
+    return it->second;
+  }
+  if (auto it = config.backends.find(config.default_backend);
+      it != config.backends.end() && it->second.type == type) {
+    return it->first;
+  }
+  for (const auto& [name, backend] : config.backends) {
+    if (backend.type == type) {
+      return name;
+    }
+  }
+  throw Error(ErrorCode::kInvalidArgument, "this host's berth config has no " + type +
+                                               " backend for the berth/" + type + " driver");
+}
+
+// An engine whose `backend` authenticates with the pod secret's cephx identity, if given.
+std::unique_ptr<engine::Engine> MakeEngine(const engine::Config& config, const std::string& backend,
+                                           const VolumeRequest& request) {
+  if (request.key.empty()) {
+    return std::make_unique<engine::Engine>(config);
+  }
+  auto backends = engine::MakeBackends(config);
+  engine::RbdSettings settings = engine::ParseRbdSettings(config.backends.at(backend));
+  settings.user = request.user;
+  settings.keyring.clear();
+  settings.key = request.key;
+  backends[backend] = std::make_unique<engine::RbdBackend>(settings, config.host_id);
+  return std::make_unique<engine::Engine>(config, std::move(backends));
+}
+
+// Creates the volume if it is missing and may be: an RBD image of that name is adopted; with
+// create "true" a new volume is made. An existing volume is used as it is.
+void EnsureVolume(DriverKind driver, engine::Engine& engine, const std::string& backend,
+                  const VolumeRequest& request) {
+  try {
+    const auto info = engine.Get(request.name);
+    if (info.record.spec.backend != backend) {
+      throw Error(ErrorCode::kConflict, "volume " + request.name + " lives on backend " +
+                                            info.record.spec.backend + ", not " + backend +
+                                            "; use its driver or set option backend");
+    }
+    return;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) {
+      throw;
+    }
+  }
+  engine::Options options = request.create_options;
+  options["backend"] = backend;
+  if (driver == DriverKind::kRbd) {
+    engine::Options adopt = options;
+    adopt["image"] = request.image.empty() ? request.name : request.image;
+    adopt.erase("size");  // an adopted image keeps its own size
+    adopt.erase("features");
+    adopt.erase("object_size");
+    try {
+      engine.Create(request.name, adopt);
+      spdlog::info("volume {}: adopted RBD image {}", request.name, adopt["image"]);
+      return;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound || options.contains("image")) {
+        throw;
+      }
+    }
+  }
+  if (!request.create) {
+    throw Error(ErrorCode::kNotFound, "volume " + request.name +
+                                          " does not exist; set option create: \"true\" to "
+                                          "create it");
+  }
+  engine.Create(request.name, options);
+}
+
+bool IsThisHost(const engine::Config& config, const std::string& node) {
+  std::array<char, 256> host{};
+  ::gethostname(host.data(), host.size() - 1);
+  return node == config.host_id || node == host.data();
+}
+
+}  // namespace
+
+nlohmann::json SuccessReply() { return {{"status", "Success"}}; }
+
+nlohmann::json FailureReply(const std::string& message) {
+  return {{"status", "Failure"}, {"message", message}};
+}
+
+nlohmann::json NotSupportedReply(const std::string& message) {
+  return {{"status", "Not supported"}, {"message", message}};
+}
+
+nlohmann::json InitReply(DriverKind driver) {
+  nlohmann::json reply = SuccessReply();
+  reply["capabilities"] = {{"attach", driver == DriverKind::kRbd},
+                           {"fsGroup", false},
+                           {"supportsMetrics", true},
+                           {"requiresFSResize", driver == DriverKind::kRbd}};
+  return reply;
+}
+
+FlexDriver::FlexDriver(DriverKind driver, std::string config_path)
+    : driver_(driver), config_path_(std::move(config_path)) {}
+
+nlohmann::json FlexDriver::Run(const FlexCall& call) {
+  const std::string& verb = call.verb;
+  if (verb == "init") {
+    return InitReply(driver_);
+  }
+  const bool attachable = driver_ == DriverKind::kRbd;
+  const bool node_flow = verb == "mount" || verb == "unmount" || verb == "getvolumename";
+  if (!attachable && !node_flow) {
+    return NotSupportedReply("the berth/nfs driver mounts in `mount`; it has no " + verb);
+  }
+
+  std::optional<VolumeRequest> request;
+  if (call.options) {
+    request = ParseVolumeRequest(driver_, *call.options);
+  }
+  if (verb == "getvolumename") {
+    nlohmann::json reply = SuccessReply();
+    reply["volumeName"] = request->name;
+    return reply;
+  }
+
+  const engine::Config config = engine::LoadConfig(config_path_);
+  if (verb == "unmount") {
+    engine::Engine(config).Unpublish(call.target_path);
+    return SuccessReply();
+  }
+  if (verb == "unmountdevice") {
+    engine::Engine(config).Unstage(call.device_mount_path);
+    return SuccessReply();
+  }
+  if (verb == "detach") {
+    if (IsThisHost(config, call.node_name)) {
+      engine::Engine(config).ReleaseAlias(call.volume_name);
+    } else {
+      spdlog::info("detach {} from node {}: that node releases its own attachment at unmount",
+                   call.volume_name, call.node_name);
+    }
+    return SuccessReply();
+  }
+
+  const std::string backend = ChooseBackend(driver_, config, *request);
+  auto engine = MakeEngine(config, backend, *request);
+  // A volume whose key comes from the pod's secret is attached in `mount`, the only call
+  // kubelet passes secrets to.
+  const bool secret_flow = !request->user.empty();
+
+  if (verb == "attach") {
+    EnsureVolume(driver_, *engine, backend, *request);
+    nlohmann::json reply = SuccessReply();
+    reply["device"] = "berth:" + request->name;
+    return reply;
+  }
+  if (verb == "isattached") {
+    nlohmann::json reply = SuccessReply();
+    try {
+      engine->Get(request->name);
+      reply["attached"] = true;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) {
+        throw;
+      }
+      reply["attached"] = false;
+    }
+    return reply;
+  }
+  if (verb == "waitforattach") {
+    EnsureVolume(driver_, *engine, backend, *request);
+    nlohmann::json reply = SuccessReply();
+    reply["device"] = secret_flow
+                          ? call.device
+                          : engine->StageAttach(request->name, request->read_only, request->alias);
+    return reply;
+  }
+  if (verb == "mountdevice") {
+    if (!secret_flow) {
+      engine->StageMount(request->name, call.device_mount_path, request->read_only);
+    }
+    return SuccessReply();
+  }
+  if (verb == "mount") {
+    if (secret_flow && request->key.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "volume " + request->name + " names cephx user " + request->user +
+                      " but the pod's secret has no key (kubernetes.io/secret/key)");
+    }
+    EnsureVolume(driver_, *engine, backend, *request);
+    engine->Publish(request->name, call.target_path, request->read_only, request->fs_group);
+    return SuccessReply();
+  }
+  if (verb == "expandvolume") {
+    nlohmann::json reply = SuccessReply();
+    reply["volumeNewSize"] = engine->GrowStorage(request->name, call.new_size);
+    return reply;
+  }
+  if (verb == "expandfs") {
+    engine->GrowFilesystem(request->name);
+    return SuccessReply();
+  }
+  return NotSupportedReply("command '" + verb + "' is not supported");
+}
+
+}  // namespace berth::flex
