@@ -1,0 +1,449 @@
+// berth-flex run as kubelet and kube-controller-manager run it, against the lab's Ceph and
+// nfs-ganesha: pod start and restart, a pod moving to another node, secrets, read-only,
+// online expansion, NFS, and bad input.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/strings.h"
+#include "common/subprocess.h"
+#include "engine/engine.h"
+#include "fsutil/mountinfo.h"
+#include "tests/integration/engine/lab.h"
+#include "tests/integration/flex/kubelet.h"
+
+namespace berth::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string ReadFile(const std::string& path) { return ReadFileIfExists(path).value_or(""); }
+
+std::string Base64(const std::string& text) {
+  auto result = RunCommand({"sh", "-c", "printf %s \"$0\" | base64 -w0", text});
+  return result.out;
+}
+
+class FlexTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    // In reverse: pods first, then global mounts, then detach, then the volumes.
+    for (auto it = cleanups_.rbegin(); it != cleanups_.rend(); ++it) {
+      (*it)();
+    }
+    for (const auto& name : volumes_) {
+      engine::Engine engine(node1_.config());
+      ReleaseAndRemove(engine, name);
+    }
+    EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
+    EXPECT_TRUE(LoopsUnder(node2_.base()).empty());
+  }
+
+  // The options kubelet passes for a berth/rbd volume `image` (PV `pv`).
+  std::map<std::string, std::string> RbdOptions(const std::string& image, const std::string& pv,
+                                                const std::string& fstype = "ext4") {
+    return {{"kubernetes.io/fsType", fstype},
+            {"kubernetes.io/readwrite", "rw"},
+            {"kubernetes.io/pvOrVolumeName", pv},
+            {"image", image},
+            {"size", fstype == "xfs" ? "300Mi" : "64Mi"},
+            {"create", "true"}};
+  }
+
+  // attach (controller), waitforattach, mountdevice, mount (node): a pod starting.
+  void StartPod(const Node& node, const std::string& pod, const std::string& pv,
+                std::map<std::string, std::string> options) {
+    const std::string json = Options(options);
+    auto attach = node.Rbd({"attach", json, node.host_id()});
+    ASSERT_EQ(attach.status(), "Success") << attach.message();
+    auto wait = node.Rbd({"waitforattach", attach.json.value("device", ""), json});
+    ASSERT_EQ(wait.status(), "Success") << wait.message();
+    cleanups_.push_back([&node, pv] { node.Rbd({"detach", pv, node.host_id()}); });
+    const std::string global = node.DeviceMountPath(pv);
+    MakeDirectories(global, 0750);
+    auto mountdevice = node.Rbd({"mountdevice", global, wait.json.value("device", ""), json});
+    ASSERT_EQ(mountdevice.status(), "Success") << mountdevice.message();
+    cleanups_.push_back([&node, global] { node.Rbd({"unmountdevice", global}); });
+    MountPod(node, pod, pv, options);
+  }
+
+  void MountPod(const Node& node, const std::string& pod, const std::string& pv,
+                std::map<std::string, std::string> options) {
+    options["kubernetes.io/pod.name"] = pod;
+    options["kubernetes.io/pod.uid"] = pod + "-uid";
+    const std::string dir = node.PodDir(pod, pv);
+    MakeDirectories(dir, 0750);
+    auto mount = node.Rbd({"mount", dir, Options(options)});
+    ASSERT_EQ(mount.status(), "Success") << mount.message();
+    cleanups_.push_back([&node, dir] { node.Rbd({"unmount", dir}); });
+  }
+
+  // unmount, unmountdevice (node) and detach (controller): the pod is gone.
+  void StopPod(const Node& node, const std::string& pod, const std::string& pv) {
+    auto unmount = node.Rbd({"unmount", node.PodDir(pod, pv)});
+    ASSERT_EQ(unmount.status(), "Success") << unmount.message();
+    auto unmountdevice = node.Rbd({"unmountdevice", node.DeviceMountPath(pv)});
+    ASSERT_EQ(unmountdevice.status(), "Success") << unmountdevice.message();
+    auto detach = node.Rbd({"detach", pv, node.host_id()});
+    ASSERT_EQ(detach.status(), "Success") << detach.message();
+  }
+
+  engine::VolumeRecord Record(const std::string& name) {
+    return engine::Engine(node1_.config()).Get(name).record;
+  }
+
+  Node node1_{"node-1"};
+  Node node2_{"node-2"};
+  std::vector<std::function<void()>> cleanups_;
+  std::vector<std::string> volumes_;
+};
+
+TEST_F(FlexTest, InitReportsCapabilitiesWithoutAConfig) {
+  Node node("node-init");
+  auto rbd = node.Rbd({"init"});
+  EXPECT_EQ(rbd.status(), "Success");
+  EXPECT_EQ(rbd.json["capabilities"]["attach"], true);
+  EXPECT_EQ(rbd.json["capabilities"]["fsGroup"], false);
+  EXPECT_EQ(rbd.json["capabilities"]["supportsMetrics"], true);
+  auto nfs = node.Nfs({"init"});
+  EXPECT_EQ(nfs.json["capabilities"]["attach"], false);
+  // init must answer even where the config is unreadable (a fresh controller host).
+  std::filesystem::remove(node.config_path());
+  EXPECT_EQ(node.Rbd({"init"}).status(), "Success");
+}
+
+TEST_F(FlexTest, PodStartsAndRestartsOnOneNodeWithoutAFormat) {
+  const std::string name = UniqueName("flex-pod");
+  volumes_.push_back(name);
+  const auto options = RbdOptions(name, "pv-" + name);
+  ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod-a", "pv-" + name, options));
+  const std::string dir = node1_.PodDir("pod-a", "pv-" + name);
+  WriteRandomFile(dir + "/data", 8);
+  const std::string sum = Sha256(dir + "/data");
+  const auto formatted_at = Record(name).formatted_at;
+  EXPECT_FALSE(formatted_at.empty());
+
+  // The container restarts: kubelet unmounts the pod directory and mounts it again.
+  ASSERT_EQ(node1_.Rbd({"unmount", dir}).status(), "Success");
+  EXPECT_FALSE(IsMounted(dir));
+  ASSERT_NO_FATAL_FAILURE(MountPod(node1_, "pod-a", "pv-" + name, options));
+  EXPECT_EQ(Sha256(dir + "/data"), sum);
+
+  // The whole node flow again (kubelet restarted the pod after the volume was unstaged).
+  ASSERT_NO_FATAL_FAILURE(StopPod(node1_, "pod-a", "pv-" + name));
+  EXPECT_FALSE(IsMounted(node1_.DeviceMountPath("pv-" + name)));
+  EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
+  ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod-b", "pv-" + name, options));
+  EXPECT_EQ(Sha256(node1_.PodDir("pod-b", "pv-" + name) + "/data"), sum);
+  EXPECT_EQ(Record(name).formatted_at, formatted_at) << "the volume was formatted again";
+  EXPECT_EQ(ReadFile(node1_.log_path()).find("after formatting"),
+            ReadFile(node1_.log_path()).rfind("after formatting"))
+      << "more than one format in the log";
+}
+
+TEST_F(FlexTest, PodMovesToAnotherNodeWithItsData) {
+  const std::string name = UniqueName("flex-move");
+  const std::string pv = "pv-" + name;
+  volumes_.push_back(name);
+  const auto options = RbdOptions(name, pv);
+  ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod-1", pv, options));
+  WriteRandomFile(node1_.PodDir("pod-1", pv) + "/data", 8);
+  const std::string sum = Sha256(node1_.PodDir("pod-1", pv) + "/data");
+
+  // While node 1 holds it, node 2 cannot attach it read-write, and is told who holds it.
+  const std::string json = Options(options);
+  auto refused = node2_.Rbd({"waitforattach", "berth:" + name, json});
+  EXPECT_EQ(refused.status(), "Failure");
+  EXPECT_NE(refused.message().find("host node-1"), std::string::npos) << refused.message();
+  EXPECT_TRUE(LoopsUnder(node2_.base()).empty());
+
+  ASSERT_NO_FATAL_FAILURE(StopPod(node1_, "pod-1", pv));
+  ASSERT_NO_FATAL_FAILURE(StartPod(node2_, "pod-1", pv, options));
+  EXPECT_EQ(Sha256(node2_.PodDir("pod-1", pv) + "/data"), sum);
+  auto holders = engine::Engine(node1_.config()).Get(name).holders;
+  ASSERT_EQ(holders.size(), 1u);
+  EXPECT_EQ(holders[0].host_id, "node-2");
+}
+
+TEST_F(FlexTest, ReadOnlyMountsReadOnly) {
+  const std::string name = UniqueName("flex-ro");
+  const std::string pv = "pv-" + name;
+  volumes_.push_back(name);
+  auto options = RbdOptions(name, pv);
+  // Made and filled read-write first, as a pod would.
+  ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "writer", pv, options));
+  WriteRandomFile(node1_.PodDir("writer", pv) + "/data", 1);
+  ASSERT_NO_FATAL_FAILURE(StopPod(node1_, "writer", pv));
+  cleanups_.clear();
+
+  options["kubernetes.io/readwrite"] = "ro";
+  ASSERT_NO_FATAL_FAILURE(StartPod(node2_, "reader", pv, options));
+  const std::string dir = node2_.PodDir("reader", pv);
+  auto entry = fsutil::FindMount(fsutil::ReadMountInfo(), dir);
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_NE(("," + entry->options + ",").find(",ro,"), std::string::npos) << entry->options;
+  const int fd = ::open((dir + "/new").c_str(), O_WRONLY | O_CREAT, 0644);
+  EXPECT_EQ(fd, -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_TRUE(PathExists(dir + "/data"));
+  // Read-only takes no lock: node 1 could still attach it read-write.
+  EXPECT_TRUE(engine::Engine(node1_.config()).Get(name).holders.empty());
+}
+
+TEST_F(FlexTest, FsGroupIsSetOnTheFreshRootOnly) {
+  const std::string name = UniqueName("flex-fsgroup");
+  const std::string pv = "pv-" + name;
+  volumes_.push_back(name);
+  auto options = RbdOptions(name, pv);
+  options["kubernetes.io/mounterArgs.FsGroup"] = "4321";
+  ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod-1", pv, options));
+  const std::string dir = node1_.PodDir("pod-1", pv);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 4321u);
+  EXPECT_EQ(st.st_mode & 07777, 02775u);
+  WriteRandomFile(dir + "/data", 1);  // owned by root:4321 through the setgid root
+  // A second pod with another fsGroup changes nothing: the root is no longer fresh.
+  options["kubernetes.io/mounterArgs.FsGroup"] = "999";
+  ASSERT_NO_FATAL_FAILURE(MountPod(node1_, "pod-2", pv, options));
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 4321u);
+}
+
+TEST_F(FlexTest, SecretOnlyCredentialsWorkAndLeaveNoTrace) {
+  const std::string name = UniqueName("flex-secret");
+  const std::string pv = "pv-" + name;
+  volumes_.push_back(name);
+  const std::string user = "flex-" + std::to_string(::getpid());
+  const std::string conf = LabDir() + "/ceph.conf";
+  const std::vector<std::string> admin = {"ceph",
+                                          "-c",
+                                          conf,
+                                          "--id",
+                                          "admin",
+                                          "--keyring",
+                                          LabDir() + "/keyrings/client.admin.keyring"};
+  auto ceph = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = admin;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, std::chrono::minutes(1));
+  };
+  auto created = ceph({"auth", "get-or-create-key", "client." + user, "mon", "profile rbd", "osd",
+                       "profile rbd pool=berth"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  cleanups_.insert(cleanups_.begin(), [admin, user] {
+    std::vector<std::string> argv = admin;
+    argv.insert(argv.end(), {"auth", "rm", "client." + user});
+    RunCommand(argv, std::chrono::minutes(1));
+  });
+  const std::string key = Trim(created.out);
+  ASSERT_FALSE(key.empty());
+
+  auto options = RbdOptions(name, pv);
+  options["user"] = user;
+  // kubelet passes secrets to `mount` only, base64 of each Secret data value.
+  auto with_key = [&](const std::string& k) {
+    auto o = options;
+    o["kubernetes.io/secret/key"] = Base64(k);
+    return o;
+  };
+  // A wrong key fails in `mount` and leaves nothing behind: the secret is what is used.
+  const std::string json = Options(options);
+  ASSERT_EQ(node1_.Rbd({"attach", json, "node-1"}).status(), "Success");
+  auto wait = node1_.Rbd({"waitforattach", "berth:" + name, json});
+  ASSERT_EQ(wait.status(), "Success");
+  const std::string dir = node1_.PodDir("pod-1", pv);
+  MakeDirectories(dir, 0750);
+  // The secret is the key's last 16 bytes (the first ones are its type and creation time).
+  std::string wrong = key;
+  wrong[key.size() - 6] = wrong[key.size() - 6] == 'A' ? 'B' : 'A';
+  auto refused = node1_.Rbd({"mount", dir, Options(with_key(wrong))});
+  EXPECT_EQ(refused.status(), "Failure");
+  EXPECT_FALSE(IsMounted(dir));
+  EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
+  // Without the key at all, the error says what is missing.
+  auto missing = node1_.Rbd({"mount", dir, json});
+  EXPECT_NE(missing.message().find("secret"), std::string::npos) << missing.message();
+
+  auto mount = node1_.Rbd({"mount", dir, Options(with_key(key))});
+  ASSERT_EQ(mount.status(), "Success") << mount.message();
+  cleanups_.push_back([this, dir] { node1_.Rbd({"unmount", dir}); });
+  WriteRandomFile(dir + "/data", 2);
+  const std::string sum = Sha256(dir + "/data");
+  ASSERT_EQ(node1_.Rbd({"unmount", dir}).status(), "Success");
+  EXPECT_FALSE(IsMounted(dir));
+  EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
+  EXPECT_TRUE(engine::Engine(node1_.config()).Get(name).holders.empty())
+      << "the lock outlived the pod";
+
+  ASSERT_EQ(node1_.Rbd({"mount", dir, Options(with_key(key))}).status(), "Success");
+  EXPECT_EQ(Sha256(dir + "/data"), sum);
+  ASSERT_EQ(node1_.Rbd({"unmount", dir}).status(), "Success");
+
+  // The key is in no log, state file or leftover key file of this node.
+  auto grep = RunCommand({"grep", "-rlF", key, node1_.base()});
+  EXPECT_EQ(grep.exit_code, 1) << "key found in: " << grep.out;
+  auto grep64 = RunCommand({"grep", "-rlF", Base64(key), node1_.base()});
+  EXPECT_EQ(grep64.exit_code, 1) << "base64 key found in: " << grep64.out;
+  EXPECT_FALSE(ReadFile(node1_.log_path()).empty());
+}
+
+TEST_F(FlexTest, ExpansionGrowsMountedExt4AndXfs) {
+  for (const std::string fstype : {"ext4", "xfs"}) {
+    SCOPED_TRACE(fstype);
+    const std::string name = UniqueName("flex-grow-" + fstype);
+    const std::string pv = "pv-" + name;
+    volumes_.push_back(name);
+    const auto options = RbdOptions(name, pv, fstype);
+    ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod", pv, options));
+    const std::string dir = node1_.PodDir("pod", pv);
+    WriteRandomFile(dir + "/data", 4);
+    const std::string sum = Sha256(dir + "/data");
+    const uint64_t before = FilesystemBytes(dir);
+    const uint64_t old_size = Record(name).spec.size_bytes;
+    const uint64_t new_size = old_size * 2;
+    const std::string json = Options(options);
+    const std::string global = node1_.DeviceMountPath(pv);
+
+    auto shrink = node1_.Rbd(
+        {"expandvolume", json, global, std::to_string(old_size / 2), std::to_string(old_size)});
+    EXPECT_EQ(shrink.status(), "Failure");
+    EXPECT_NE(shrink.message().find("never shrinks"), std::string::npos) << shrink.message();
+
+    auto volume = node1_.Rbd(
+        {"expandvolume", json, global, std::to_string(new_size), std::to_string(old_size)});
+    ASSERT_EQ(volume.status(), "Success") << volume.message();
+    EXPECT_EQ(volume.json.value("volumeNewSize", uint64_t{0}), new_size);
+    EXPECT_EQ(Record(name).spec.size_bytes, new_size);
+    auto fs = node1_.Rbd({"expandfs", json, "/dev/unused", global, std::to_string(new_size),
+                          std::to_string(old_size)});
+    if (fs.status() == "Success") {
+      EXPECT_GT(FilesystemBytes(dir), before + (old_size * 3) / 4);
+    } else {
+      // Only ext4, and only where the kernel refuses online resize (no CAP_SYS_RESOURCE, as
+      // in some containers): then it grows before the next mount, and says so.
+      ASSERT_EQ(fstype, "ext4") << fs.message();
+      EXPECT_NE(fs.message().find("CAP_SYS_RESOURCE"), std::string::npos) << fs.message();
+      EXPECT_EQ(FilesystemBytes(dir), before);
+      ASSERT_NO_FATAL_FAILURE(StopPod(node1_, "pod", pv));
+      ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod", pv, options));
+      EXPECT_GT(FilesystemBytes(dir), before + (old_size * 3) / 4);
+      EXPECT_FALSE(Record(name).grow_pending);
+    }
+    EXPECT_EQ(Sha256(dir + "/data"), sum);
+  }
+}
+
+TEST_F(FlexTest, NfsVolumeFollowsThePod) {
+  const std::string name = UniqueName("flex-nfs");
+  volumes_.push_back(name);
+  const std::string json = Options({{"kubernetes.io/fsType", ""},
+                                    {"kubernetes.io/readwrite", "rw"},
+                                    {"kubernetes.io/pvOrVolumeName", name},
+                                    {"create", "true"}});
+  const std::string pod1 = node1_.base() + "/kubelet/pods/p1/volumes/berth~nfs/" + name;
+  const std::string pod2 = node1_.base() + "/kubelet/pods/p2/volumes/berth~nfs/" + name;
+  EXPECT_EQ(node1_.Nfs({"init"}).json["capabilities"]["attach"], false);
+  EXPECT_EQ(node1_.Nfs({"attach", json, "node-1"}).status(), "Not supported");
+  auto mount = node1_.Nfs({"mount", pod1, json});
+  ASSERT_EQ(mount.status(), "Success") << mount.message();
+  cleanups_.push_back([this, pod1] { node1_.Nfs({"unmount", pod1}); });
+  WriteRandomFile(pod1 + "/data", 2);
+  const std::string sum = Sha256(pod1 + "/data");
+  ASSERT_EQ(node1_.Nfs({"unmount", pod1}).status(), "Success");
+  EXPECT_FALSE(IsMounted(pod1));
+
+  ASSERT_EQ(node2_.Nfs({"mount", pod2, json}).status(), "Success");
+  cleanups_.push_back([this, pod2] { node2_.Nfs({"unmount", pod2}); });
+  EXPECT_EQ(Sha256(pod2 + "/data"), sum);
+  ASSERT_EQ(node2_.Nfs({"unmount", pod2}).status(), "Success");
+  EXPECT_FALSE(IsMounted(pod2));
+  EXPECT_FALSE(engine::Engine(node2_.config()).Get(name).local.has_value());
+}
+
+TEST_F(FlexTest, BadInputFailsClearlyAndChangesNothing) {
+  LabCluster cluster;
+  const auto images = cluster.Images();
+  const std::string name = UniqueName("flex-bad");
+  const std::string dir = node1_.PodDir("pod", name);
+  MakeDirectories(dir, 0750);
+  auto good = RbdOptions(name, "pv-" + name);
+
+  struct Case {
+    std::string what;
+    std::string driver;
+    std::vector<std::string> args;
+    std::string status;
+    std::string says;
+  };
+  auto with = [&](const std::string& key, const std::string& value) {
+    auto o = good;
+    if (value.empty()) {
+      o.erase(key);
+    } else {
+      o[key] = value;
+    }
+    return Options(o);
+  };
+  const std::vector<Case> cases = {
+      {"malformed JSON", "rbd", {"attach", "{\"image\": ", "node-1"}, "Failure", "not valid JSON"},
+      {"JSON array", "rbd", {"mount", dir, "[1]"}, "Failure", "JSON object"},
+      {"no volume named", "rbd", {"waitforattach", "x", "{}"}, "Failure", "no volume named"},
+      {"bad size", "rbd", {"attach", with("size", "12XB"), "node-1"}, "Failure", "size"},
+      {"zero size", "rbd", {"mount", dir, with("size", "0")}, "Failure", "size"},
+      {"unknown option",
+       "rbd",
+       {"attach", with("colour", "red"), "node-1"},
+       "Failure",
+       "unknown option 'colour'"},
+      {"missing volume, no create",
+       "rbd",
+       {"waitforattach", "x", with("create", "")},
+       "Failure",
+       "create"},
+      {"bad readwrite",
+       "rbd",
+       {"attach", with("kubernetes.io/readwrite", "rx"), "node-1"},
+       "Failure",
+       "ro or rw"},
+      {"unknown driver", "lvm", {"init"}, "Failure", "unknown driver 'lvm'"},
+      {"unknown verb", "rbd", {"snapshot", "{}"}, "Not supported", "not supported"},
+      {"nfs has no attach", "nfs", {"waitforattach", "x", "{}"}, "Not supported", "nfs"},
+      {"wrong argument count", "rbd", {"mountdevice", "/x"}, "Failure", "usage"},
+      {"relative path", "rbd", {"unmount", "pods/x"}, "Failure", "absolute"},
+      {"bad expand size",
+       "rbd",
+       {"expandvolume", with("size", "64Mi"), "/x", "big", "1"},
+       "Failure",
+       "whole number"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    FlexReply reply;
+    if (c.driver == "lvm") {
+      // An executable named after no driver, as a mis-installed copy would be.
+      const std::string path = node1_.base() + "/volume-plugins/berth~lvm/lvm";
+      MakeDirectories(std::filesystem::path(path).parent_path(), 0755);
+      std::filesystem::copy_file(BERTH_FLEX_PATH, path,
+                                 std::filesystem::copy_options::overwrite_existing);
+      reply = node1_.Call("lvm", c.args);
+    } else {
+      reply = node1_.Call(c.driver, c.args);
+    }
+    EXPECT_EQ(reply.status(), c.status) << reply.json.dump();
+    EXPECT_NE(reply.message().find(c.says), std::string::npos) << reply.message();
+  }
+  EXPECT_EQ(cluster.Images(), images) << "bad input created or removed an image";
+  EXPECT_THROW(engine::Engine(node1_.config()).Get(name), Error);
+  EXPECT_FALSE(IsMounted(dir));
+  EXPECT_TRUE(std::filesystem::is_empty(node1_.config().state_dir + "/volumes"));
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -1,0 +1,88 @@
+#include "tests/integration/flex/kubelet.h"
+
+#include <gtest/gtest.h>
+#include <sys/statvfs.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "tests/integration/engine/lab.h"
+
+namespace berth::testing {
+
+Node::Node(const std::string& host_id) : host_id_(host_id), config_(LabConfig(host_id)) {
+  base_ = std::filesystem::path(config_.state_dir).parent_path().string();
+  auto doc = nlohmann::json::parse(*ReadFileIfExists(LabDir() + "/berth.json"));
+  doc["host_id"] = host_id;
+  doc["state_dir"] = config_.state_dir;
+  doc["mount_root"] = config_.mount_root;
+  config_path_ = base_ + "/berth.json";
+  WriteFileAtomically(config_path_, doc.dump(2));
+  plugin_dir_ = base_ + "/volume-plugins";
+  log_path_ = base_ + "/flex.log";
+  for (const std::string driver : {"rbd", "nfs"}) {
+    const std::string dir = plugin_dir_ + "/berth~" + driver;
+    MakeDirectories(dir, 0755);
+    std::filesystem::copy_file(BERTH_FLEX_PATH, dir + "/" + driver,
+                               std::filesystem::copy_options::overwrite_existing);
+    // The installer puts berth-nfs-fuse beside the driver, where berth looks for it first.
+    std::filesystem::copy_file(BERTH_NFS_FUSE_PATH, dir + "/berth-nfs-fuse",
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+}
+
+FlexReply Node::Call(const std::string& driver, const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {"env", "BERTH_CONFIG=" + config_path_,
+                                   "BERTH_FLEX_LOG=" + log_path_,
+                                   plugin_dir_ + "/berth~" + driver + "/" + driver};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const CommandResult result = RunCommand(argv, std::chrono::minutes(10));
+  const std::string combined = result.out + result.err;
+  FlexReply reply;
+  reply.exit_code = result.exit_code;
+  try {
+    reply.json = nlohmann::json::parse(combined);  // throws on anything after the object
+  } catch (const nlohmann::json::exception& e) {
+    ADD_FAILURE() << "output of `" << JoinCommand(args) << "` is not one JSON object (" << e.what()
+                  << "): " << combined;
+    return reply;
+  }
+  EXPECT_TRUE(reply.json.is_object()) << combined;
+  EXPECT_TRUE(result.err.empty()) << "stderr: " << result.err;
+  const std::string status = reply.status();
+  EXPECT_TRUE(status == "Success" || status == "Failure" || status == "Not supported") << combined;
+  EXPECT_EQ(result.exit_code == 0, status == "Success")
+      << "exit code " << result.exit_code << " for " << combined;
+  if (status != "Success") {
+    EXPECT_FALSE(reply.message().empty()) << "a " << status << " without a message: " << combined;
+  }
+  return reply;
+}
+
+std::string Node::DeviceMountPath(const std::string& pv) const {
+  return base_ + "/kubelet/plugins/kubernetes.io/flexvolume/berth/rbd/mounts/" + pv;
+}
+
+std::string Node::PodDir(const std::string& pod, const std::string& volume) const {
+  return base_ + "/kubelet/pods/" + pod + "/volumes/berth~rbd/" + volume;
+}
+
+std::string Options(const std::map<std::string, std::string>& options) {
+  nlohmann::json doc = nlohmann::json::object();
+  for (const auto& [key, value] : options) {
+    doc[key] = value;
+  }
+  return doc.dump();
+}
+
+uint64_t FilesystemBytes(const std::string& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) {
+    throw std::runtime_error("statvfs " + path + " failed");
+  }
+  return static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+}
+
+}  // namespace berth::testing

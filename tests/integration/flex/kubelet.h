@@ -1,0 +1,60 @@
+// Runs berth-flex exactly as kubelet and kube-controller-manager do: installed as
+// <plugin dir>/berth~rbd/rbd (or berth~nfs/nfs), one process per call, the options as one JSON
+// argument, and the combined output parsed as exactly one JSON object.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+
+namespace berth::testing {
+
+struct FlexReply {
+  nlohmann::json json;  // the one object the driver printed
+  int exit_code = -1;
+  std::string status() const { return json.value("status", ""); }
+  std::string message() const { return json.value("message", ""); }
+};
+
+// One simulated node: its own host id, berth config (state dir, mount root) and plugin dir.
+class Node {
+ public:
+  explicit Node(const std::string& host_id);
+
+  // Runs `<plugin dir>/berth~<driver>/<driver> args...` and checks the output contract: the
+  // combined stdout and stderr is one JSON object (strict parse, nothing after it) and the
+  // exit code is 0 exactly when the status is Success. A breach fails the test.
+  FlexReply Call(const std::string& driver, const std::vector<std::string>& args) const;
+  FlexReply Rbd(const std::vector<std::string>& args) const { return Call("rbd", args); }
+  FlexReply Nfs(const std::vector<std::string>& args) const { return Call("nfs", args); }
+
+  // kubelet's paths for a volume on this node.
+  std::string DeviceMountPath(const std::string& pv) const;
+  std::string PodDir(const std::string& pod, const std::string& volume) const;
+
+  const std::string& host_id() const { return host_id_; }
+  const engine::Config& config() const { return config_; }
+  const std::string& config_path() const { return config_path_; }
+  const std::string& log_path() const { return log_path_; }
+  std::string base() const { return base_; }
+
+ private:
+  std::string host_id_;
+  std::string base_;
+  engine::Config config_;
+  std::string config_path_;
+  std::string plugin_dir_;
+  std::string log_path_;
+};
+
+// The options JSON kubelet builds: its kubernetes.io/* keys plus the user's options.
+std::string Options(const std::map<std::string, std::string>& options);
+
+// Free space and size of the filesystem at `path`, as df reports them (statvfs).
+uint64_t FilesystemBytes(const std::string& path);
+
+}  // namespace berth::testing
