@@ -436,7 +436,7 @@ std::string Engine::StageAttach(const std::string& name, bool read_only, const s
     state->alias = alias;
     states_.Save(*state);
   }
-  const std::string device = state->attachment.value("device", "");
+  std::string device = state->attachment.value("device", "");
   if (device.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not a block volume (backend " + record.spec.backend +

@@ -6,16 +6,18 @@
 #    blocks), then 1000 volumes: List/Get p50/p99 vs Capabilities, berthd RSS idle vs loaded.
 # 2. tests/bench/attach.sh (its own Ceph-only lab).
 # 3. tests/bench/nfs.sh (its own lab with NFS): berth-nfs-fuse vs nfs-cp and vs tmpfs.
-# 4. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved.
+# 4. tests/bench/flex.sh (its own Ceph-only lab): berth-flex init vs /bin/true, pod start and
+#    teardown through berth-flex vs by hand.
+# 5. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved.
 #    berthd's socket is machine-wide: if another lab serves it, waits (up to 15 min) for it.
-# BERTH_BIN_DIR: where berthd, berthctl, berth-nfs-fuse and berth_bench_plugin_latency are
-# (default build/bin).
+# BERTH_BIN_DIR: where berthd, berthctl, berth-nfs-fuse, berth-flex and berth_bench_plugin_latency
+# are (default build/bin).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BERTH_BIN_DIR:-$root/build/bin}
 rounds=${1:-20}
 client=$bin/berth_bench_plugin_latency
-for b in berthd berthctl berth-nfs-fuse berth_bench_plugin_latency; do
+for b in berthd berthctl berth-nfs-fuse berth-flex berth_bench_plugin_latency; do
   [ -x "$bin/$b" ] || { echo "bench: no $bin/$b (build first: scripts/build)" >&2; exit 1; }
 done
 
@@ -101,6 +103,16 @@ while IFS=$'\t' read -r label b f r; do
 done < <(awk -v OFS='\t' '/^(write|read|create) / {
   l = "nfs " $1; for (i = 2; i <= NF - 3; i++) l = l " " $i; print l, $(NF-2), $(NF-1), $NF }' \
   <<<"$nfs_out")
+
+# --- flex.sh (own lab) --------------------------------------------------------------------------
+say "tests/bench/flex.sh"
+# BERTH_LAB_DIR (from $lab/env) names this script's lab, which is down: flex.sh makes its own.
+flex_out=$(BERTH_BIN_DIR=$bin BERTH_LAB_DIR='' "$(dirname "$0")/flex.sh")
+while IFS=$'\t' read -r label b f r; do
+  table+=("$(row "$label" "$b" "$f" "$r")")
+done < <(awk -v OFS='\t' '/^(init|pod start|pod teardown) p50 / {
+  l = "flex " $1; for (i = 2; i <= NF - 3; i++) l = l " " $i; print l, $(NF-2), $(NF-1), $NF }' \
+  <<<"$flex_out")
 
 # --- Docker lab ---------------------------------------------------------------------------------
 say "Docker lab (waits while another lab's berthd serves the machine-wide socket)"
