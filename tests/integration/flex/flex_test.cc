@@ -430,8 +430,7 @@ TEST_F(FlexTest, BadInputFailsClearlyAndChangesNothing) {
       // An executable named after no driver, as a mis-installed copy would be.
       const std::string path = node1_.base() + "/volume-plugins/berth~lvm/lvm";
       MakeDirectories(std::filesystem::path(path).parent_path(), 0755);
-      std::filesystem::copy_file(BERTH_FLEX_PATH, path,
-                                 std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::create_symlink(BERTH_FLEX_PATH, path);
       reply = node1_.Call("lvm", c.args);
     } else {
       reply = node1_.Call(c.driver, c.args);

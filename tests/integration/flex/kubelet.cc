@@ -25,11 +25,10 @@ Node::Node(const std::string& host_id) : host_id_(host_id), config_(LabConfig(ho
   for (const std::string driver : {"rbd", "nfs"}) {
     const std::string dir = plugin_dir_ + "/berth~" + driver;
     MakeDirectories(dir, 0755);
-    std::filesystem::copy_file(BERTH_FLEX_PATH, dir + "/" + driver,
-                               std::filesystem::copy_options::overwrite_existing);
-    // The installer puts berth-nfs-fuse beside the driver, where berth looks for it first.
-    std::filesystem::copy_file(BERTH_NFS_FUSE_PATH, dir + "/berth-nfs-fuse",
-                               std::filesystem::copy_options::overwrite_existing);
+    // Symlinks, not copies: the sanitizer builds are large and every test makes two nodes.
+    // argv[0] still names the driver, as kubelet's exec of the installed file does.
+    std::filesystem::create_symlink(BERTH_FLEX_PATH, dir + "/" + driver);
+    std::filesystem::create_symlink(BERTH_NFS_FUSE_PATH, dir + "/berth-nfs-fuse");
   }
 }
 
