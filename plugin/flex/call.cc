@@ -68,8 +68,10 @@ FlexOptions ParseOptions(const std::string& json) {
   try {
     doc = nlohmann::json::parse(json);
   } catch (const nlohmann::json::parse_error& e) {
+    // e.what() quotes the text it last read, which may be a secret: give the offset only.
     throw Error(ErrorCode::kInvalidArgument,
-                std::string("the options are not valid JSON: ") + e.what());
+                "the options are not valid JSON (parse error at byte " + std::to_string(e.byte) +
+                    "); kubelet passes one JSON object of strings");
   }
   if (!doc.is_object()) {
     throw Error(ErrorCode::kInvalidArgument, "the options must be a JSON object of strings, not " +

@@ -42,14 +42,18 @@ unsigned ParseGroup(const std::string& text) {
 std::string DecodeBase64(const std::string& text) {
   namespace b64 = boost::beast::detail::base64;
   std::string trimmed = Trim(text);
+  size_t padding = 0;
   while (!trimmed.empty() && trimmed.back() == '=') {
     trimmed.pop_back();
+    ++padding;
   }
   const bool alphabet_only = std::all_of(trimmed.begin(), trimmed.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
            c == '/';
   });
-  if (!alphabet_only || trimmed.size() % 4 == 1) {
+  // Padding, if any, completes the last quantum: "Zg==" or "Zm8=", not "Zg=" or "Zm9v=".
+  const bool bad_padding = padding > 0 && (padding > 2 || (trimmed.size() + padding) % 4 != 0);
+  if (!alphabet_only || trimmed.size() % 4 == 1 || bad_padding) {
     throw Invalid("not valid base64");
   }
   std::string out(b64::decoded_size(trimmed.size()) + 3, '\0');
@@ -117,7 +121,8 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
       request.create_options[key] = value;
     }
   }
-  if (!fstype.empty() && !request.create_options.contains("fstype")) {
+  // NFS volumes have no filesystem of their own: the spec's fsType means nothing to them.
+  if (driver == DriverKind::kRbd && !fstype.empty() && !request.create_options.contains("fstype")) {
     request.create_options["fstype"] = fstype;
   }
   if (auto it = request.create_options.find("size"); it != request.create_options.end()) {
