@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,17 @@ struct Attachment {
   bool mounted = false;  // the backend mounted it at the mount point itself (NFS)
   nlohmann::json state;  // persisted so any later process can detach it
 };
+
+struct SnapshotInfo {
+  std::string name;
+  uint64_t size = 0;        // the volume's size when it was taken
+  uint64_t used_bytes = 0;  // bytes of data it holds
+  int64_t created = 0;      // seconds since the epoch
+  bool is_protected = false;
+};
+
+// Called with (done, total) during long operations (rollback, flatten, copies).
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 struct HolderInfo {
   std::string host_id;  // empty when the holder is not a berth host
@@ -58,6 +70,21 @@ class Backend {
   // Makes this host's attachment show the storage's new size.
   virtual void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
                                  uint64_t size) = 0;
+  // Snapshots. The engine has already checked names and that nothing is attached where it must
+  // not be; backends without snapshots throw kInvalidArgument.
+  virtual void CreateSnapshot(const VolumeRecord& record, const std::string& snap) = 0;
+  virtual std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) = 0;
+  virtual void RemoveSnapshot(const VolumeRecord& record, const std::string& snap) = 0;
+  virtual void Rollback(const VolumeRecord& record, const std::string& snap,
+                        const ProgressFn& progress) = 0;
+  // Makes `clone`'s storage from record@snap (the clone is already registered).
+  virtual void Clone(const VolumeRecord& record, const std::string& snap,
+                     const VolumeRecord& clone, bool flatten, const ProgressFn& progress) = 0;
+  // Clients that have the storage open (mapped) anywhere, as addresses.
+  virtual std::vector<std::string> Watchers(const VolumeRecord& record) = 0;
+  // Breaks `holder`'s lock; with `fence`, first blocklists its client so a frozen or partitioned
+  // holder can never write again.
+  virtual void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) = 0;
   // The hosts holding the volume read-write, from the cluster's point of view.
   virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
 };

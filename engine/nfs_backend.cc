@@ -257,4 +257,44 @@ void NfsBackend::Grow(const VolumeRecord& record, uint64_t /*size*/) {
 void NfsBackend::RefreshAttachment(const VolumeRecord& /*record*/,
                                    const nlohmann::json& /*attachment_state*/, uint64_t /*size*/) {}
 
+namespace {
+
+Error NoSnapshots(const VolumeRecord& record) {
+  return Error(ErrorCode::kInvalidArgument,
+               "volume " + record.spec.name + " is on NFS; NFS snapshots are not available yet");
+}
+
+}  // namespace
+
+void NfsBackend::CreateSnapshot(const VolumeRecord& record, const std::string& /*snap*/) {
+  throw NoSnapshots(record);
+}
+
+std::vector<SnapshotInfo> NfsBackend::ListSnapshots(const VolumeRecord& record) {
+  throw NoSnapshots(record);
+}
+
+void NfsBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& /*snap*/) {
+  throw NoSnapshots(record);
+}
+
+void NfsBackend::Rollback(const VolumeRecord& record, const std::string& /*snap*/,
+                          const ProgressFn& /*progress*/) {
+  throw NoSnapshots(record);
+}
+
+void NfsBackend::Clone(const VolumeRecord& record, const std::string& /*snap*/,
+                       const VolumeRecord& /*clone*/, bool /*flatten*/,
+                       const ProgressFn& /*progress*/) {
+  throw NoSnapshots(record);
+}
+
+std::vector<std::string> NfsBackend::Watchers(const VolumeRecord& /*record*/) { return {}; }
+
+void NfsBackend::BreakLock(const VolumeRecord& record, const HolderInfo& /*holder*/,
+                           bool /*fence*/) {
+  throw Error(ErrorCode::kInvalidArgument,
+              "volume " + record.spec.name + " is on NFS, which berth does not lock");
+}
+
 }  // namespace berth::engine

@@ -8,6 +8,7 @@
 #include "backends/rbd/keyfile.h"
 #include "backends/rbd/lock.h"
 #include "backends/rbd/registry.h"
+#include "backends/rbd/snapshot.h"
 #include "common/error.h"
 
 namespace berth::engine {
@@ -235,6 +236,67 @@ std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {
     holders.push_back({h.host_id, h.client, h.address});
   }
   return holders;
+}
+
+void RbdBackend::CreateSnapshot(const VolumeRecord& record, const std::string& snap) {
+  rbd::CreateSnapshot(Pool(record.spec.pool), record.spec.image, snap);
+}
+
+std::vector<SnapshotInfo> RbdBackend::ListSnapshots(const VolumeRecord& record) {
+  std::vector<SnapshotInfo> out;
+  for (const auto& s : rbd::ListSnapshots(Pool(record.spec.pool), record.spec.image)) {
+    out.push_back({s.name, s.size, s.used_bytes, s.created, s.is_protected});
+  }
+  return out;
+}
+
+void RbdBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& snap) {
+  rbd::RemoveSnapshot(Pool(record.spec.pool), record.spec.image, snap);
+}
+
+void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
+                          const ProgressFn& progress) {
+  rbd::RollbackSnapshot(Pool(record.spec.pool), record.spec.image, snap, progress);
+}
+
+void RbdBackend::Clone(const VolumeRecord& record, const std::string& snap,
+                       const VolumeRecord& clone, bool flatten, const ProgressFn& progress) {
+  const auto& clone_io = Pool(clone.spec.pool);
+  if (!rbd::ImageExists(clone_io, clone.spec.image)) {
+    rbd::CloneSnapshot(Pool(record.spec.pool), record.spec.image, snap, clone_io, clone.spec.image,
+                       rbd::ParseFeatures(clone.spec.features));
+  }
+  if (flatten) {
+    rbd::Flatten(clone_io, clone.spec.image, progress);
+  }
+}
+
+std::vector<std::string> RbdBackend::Watchers(const VolumeRecord& record) {
+  rbd::Image image(Pool(record.spec.pool), record.spec.image, rbd::Image::Mode::kReadOnly);
+  std::vector<std::string> out;
+  for (const auto& w : image.Watchers()) {
+    out.push_back(w.address);
+  }
+  return out;
+}
+
+void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) {
+  const auto& io = Pool(record.spec.pool);
+  if (fence) {
+    // Fence before breaking: once the lock is gone another host may write, so the old holder
+    // must already be unable to. Its mapper's session is fenced with it when they share the
+    // address; berth records the mapper's address at attach for that reason.
+    cluster().Blocklist(holder.address, 0);
+    spdlog::warn("fenced client {} at {} (host {})", holder.client, holder.address,
+                 holder.host_id.empty() ? "unknown" : holder.host_id);
+  }
+  for (const auto& h : rbd::ListLockHolders(io, record.spec.image)) {
+    if (h.client == holder.client && h.address == holder.address) {
+      rbd::BreakLock(io, record.spec.image, h);
+      spdlog::warn("broke the lock of volume {} held by {} at {} (host {})", record.spec.name,
+                   h.client, h.address, h.host_id.empty() ? "unknown" : h.host_id);
+    }
+  }
 }
 
 }  // namespace berth::engine

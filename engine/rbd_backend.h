@@ -45,6 +45,15 @@ class RbdBackend : public Backend {
   void Grow(const VolumeRecord& record, uint64_t size) override;
   void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
                          uint64_t size) override;
+  void CreateSnapshot(const VolumeRecord& record, const std::string& snap) override;
+  std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) override;
+  void RemoveSnapshot(const VolumeRecord& record, const std::string& snap) override;
+  void Rollback(const VolumeRecord& record, const std::string& snap,
+                const ProgressFn& progress) override;
+  void Clone(const VolumeRecord& record, const std::string& snap, const VolumeRecord& clone,
+             bool flatten, const ProgressFn& progress) override;
+  std::vector<std::string> Watchers(const VolumeRecord& record) override;
+  void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
 
  private:
