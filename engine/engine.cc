@@ -559,7 +559,10 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
   if (target.empty() || target.front() != '/') {
     throw Error(ErrorCode::kInvalidArgument, "target '" + target + "' must be an absolute path");
   }
-  MountResult result = Mount(name, target, read_only);
+  MountResult result;
+  if (!AddStagedRef(name, target, read_only, result)) {
+    result = Mount(name, target, read_only);
+  }
   auto lock = std::make_optional<VolumeLock>(config_.state_dir, name);
   auto state = states_.Load(name);
   if (!state || !state->refs.contains(target)) {
@@ -596,6 +599,21 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
   }
   spdlog::info("publish {}: {} at {}", name, state->mount_path, target);
   return {target, result.formatted};
+}
+
+bool Engine::AddStagedRef(const std::string& name, const std::string& target, bool read_only,
+                          MountResult& result) {
+  VolumeLock lock(config_.state_dir, name);
+  auto state = states_.Load(name);
+  if (!state || !state->staged || state->detach_pending || (state->read_only && !read_only) ||
+      !MountPresent(state->mount_path) || !backends_.contains(state->backend) ||
+      !BackendFor(state->backend).AttachmentHealthy(state->attachment, state->mount_path)) {
+    return false;  // Mount decides, with the registry at hand
+  }
+  state->AddRef(target);
+  states_.Save(*state);
+  result = {state->mount_path, false};
+  return true;
 }
 
 void Engine::Unpublish(const std::string& target) {

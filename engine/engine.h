@@ -112,6 +112,10 @@ class Engine {
   // returns whether it formatted. Saves the state.
   bool MountAttached(Backend& backend, VolumeRecord& record, HostVolumeState& state,
                      const std::string& mount_point);
+  // Publish's fast path: a reference on a volume staged and healthy on this host, found from
+  // the host state alone (no registry read). False when Mount must decide.
+  bool AddStagedRef(const std::string& name, const std::string& target, bool read_only,
+                    MountResult& result);
   // The volume whose host state matches, read without the volume lock (re-check under it).
   std::optional<std::string> FindState(
       const std::function<bool(const HostVolumeState&)>& matches) const;

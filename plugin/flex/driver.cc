@@ -215,7 +215,11 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
                   "volume " + request->name + " names cephx user " + request->user +
                       " but the pod's secret has no key (kubernetes.io/secret/key)");
     }
-    EnsureVolume(driver_, *engine, backend, *request);
+    // An attachable volume was created or adopted by attach/waitforattach already; the others
+    // are attached here and may need creating.
+    if (secret_flow || driver_ == DriverKind::kNfs) {
+      EnsureVolume(driver_, *engine, backend, *request);
+    }
     engine->Publish(request->name, call.target_path, request->read_only, request->fs_group);
     return SuccessReply();
   }
