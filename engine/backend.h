@@ -78,8 +78,8 @@ class Backend {
   virtual void Rollback(const VolumeRecord& record, const std::string& snap,
                         const ProgressFn& progress) = 0;
   // Makes `clone`'s storage from record@snap (the clone is already registered).
-  virtual void Clone(const VolumeRecord& record, const std::string& snap,
-                     const VolumeRecord& clone, bool flatten, const ProgressFn& progress) = 0;
+  virtual void Clone(const VolumeRecord& record, const std::string& snap, const VolumeRecord& clone,
+                     bool flatten, const ProgressFn& progress) = 0;
   // Clients that have the storage open (mapped) anywhere, as addresses.
   virtual std::vector<std::string> Watchers(const VolumeRecord& record) = 0;
   // Breaks `holder`'s lock; with `fence`, first blocklists its client so a frozen or partitioned
