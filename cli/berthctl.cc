@@ -1,102 +1,92 @@
-// berthctl: the operator's command line for berth volumes.
+// berthctl: the operator's command line for berth volumes, snapshots and locks.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <CLI/CLI.hpp>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/output.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "engine/engine.h"
-#include "engine/volume_status.h"
 
 namespace {
 
-using berth::engine::Engine;
-
-berth::engine::Options ParseOptionList(const std::vector<std::string>& items) {
-  berth::engine::Options options;
-  for (const auto& item : items) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw berth::Error(berth::ErrorCode::kInvalidArgument,
-                         "option '" + item + "' must look like key=value");
+// A bash completion script for the command tree, read from the CLI11 app itself.
+std::string BashCompletion(const CLI::App& app) {
+  std::string cases;
+  std::string top;
+  for (const auto* sub : app.get_subcommands({})) {
+    top += sub->get_name() + " ";
+    std::string words;
+    for (const auto* leaf : sub->get_subcommands({})) {
+      words += leaf->get_name() + " ";
     }
-    options[item.substr(0, eq)] = item.substr(eq + 1);
+    if (!words.empty()) {
+      cases += "    " + sub->get_name() + ") COMPREPLY=($(compgen -W \"" + words +
+               "\" -- \"$cur\")); return ;;\n";
+    }
   }
-  return options;
+  return "# bash completion for berthctl: source <(berthctl completion bash)\n"
+         "_berthctl() {\n"
+         "  local cur=${COMP_WORDS[COMP_CWORD]}\n"
+         "  if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+         "    COMPREPLY=($(compgen -W \"" +
+         top +
+         "--help --json --config\" -- \"$cur\")); return\n"
+         "  fi\n"
+         "  if [ \"$COMP_CWORD\" -eq 2 ]; then\n"
+         "    case ${COMP_WORDS[1]} in\n" +
+         cases +
+         "    esac\n"
+         "  fi\n"
+         "}\n"
+         "complete -F _berthctl berthctl\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"berthctl: manage berth volumes on Ceph RBD (and NFS)"};
+  berth::cli::Context ctx;
+  CLI::App app{
+      "berthctl: manage berth volumes, snapshots and locks on Ceph RBD and NFS.\n"
+      "Exit codes: 0 ok, 2 invalid argument, 3 not found, 4 busy, 5 conflict,\n"
+      "6 backend unavailable, 1 internal error."};
   app.require_subcommand(1);
-  std::string config_path;
-  std::string log_level = "warn";
-  app.add_option("--config", config_path,
+  app.add_option("--config", ctx.config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+  app.add_option("--log-level", ctx.log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
+  app.add_flag("--json", ctx.json, "print JSON instead of tables");
 
-  std::string name;
-  std::vector<std::string> option_items;
-  std::string ref = "berthctl";
-
-  auto* create = app.add_subcommand("create", "create a volume (idempotent)");
-  create->add_option("name", name, "volume name")->required();
-  create->add_option("-o,--opt", option_items,
-                     "option key=value: size, fstype, mkfs_options, mount_options, read_only, "
-                     "backend, pool, image, features, object_size");
-
-  auto* remove = app.add_subcommand("rm", "remove a volume and its storage");
-  remove->add_option("name", name, "volume name")->required();
-
-  auto* list = app.add_subcommand("ls", "list volumes");
-  auto* inspect = app.add_subcommand("inspect", "show a volume as JSON");
-  inspect->add_option("name", name, "volume name")->required();
-
-  auto* mount = app.add_subcommand("mount", "attach and mount a volume on this host");
-  mount->add_option("name", name, "volume name")->required();
-  mount->add_option("--ref", ref, "reference id to count this mount under")->capture_default_str();
-
-  auto* unmount = app.add_subcommand("unmount", "drop a mount reference; the last one detaches");
-  unmount->add_option("name", name, "volume name")->required();
-  unmount->add_option("--ref", ref, "reference id")->capture_default_str();
+  berth::cli::AddVolumeCommands(app, ctx);
+  berth::cli::AddSnapshotCommands(app, ctx);
+  berth::cli::AddLockCommands(app, ctx);
+  auto* completion = app.add_subcommand("completion", "print a shell completion script");
+  std::string shell = "bash";
+  completion->add_option("shell", shell, "bash")->check(CLI::IsMember({"bash"}));
+  completion->callback([&] { ctx.run = [&] { std::cout << BashCompletion(app); }; });
 
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("berthctl"));
   try {
-    berth::SetLogLevel(log_level);
-    Engine engine(berth::engine::LoadConfig(berth::engine::ResolveConfigPath(config_path)));
-    if (create->parsed()) {
-      engine.Create(name, ParseOptionList(option_items));
-      std::cout << name << "\n";
-    } else if (remove->parsed()) {
-      engine.Remove(name);
-      std::cout << name << "\n";
-    } else if (list->parsed()) {
-      for (const auto& info : engine.List()) {
-        const auto& spec = info.record.spec;
-        std::cout << spec.name << "\t" << spec.backend << "\t"
-                  << berth::engine::FormatSize(spec.size_bytes) << "\t" << spec.fstype << "\t"
-                  << (info.local ? info.local->mount_path : "-") << "\n";
-      }
-    } else if (inspect->parsed()) {
-      std::cout << berth::engine::VolumeStatus(engine.Get(name), engine.config().host_id).dump(2)
-                << "\n";
-    } else if (mount->parsed()) {
-      auto result = engine.Mount(name, ref);
-      std::cout << result.mount_path << "\n";
-    } else if (unmount->parsed()) {
-      engine.Unmount(name, ref);
+    berth::SetLogLevel(ctx.log_level);
+    if (ctx.run) {
+      ctx.run();
     }
   } catch (const berth::Error& e) {
+    if (ctx.json) {
+      berth::cli::PrintJson(
+          {{"error", e.what()}, {"category", std::string(berth::ErrorCodeName(e.code()))}});
+    }
     std::cerr << "berthctl: " << e.what() << "\n";
     return berth::cli::ExitCodeFor(e.code());
   } catch (const std::exception& e) {
+    if (ctx.json) {
+      berth::cli::PrintJson({{"error", e.what()}, {"category", "internal"}});
+    }
     std::cerr << "berthctl: internal error: " << e.what() << "\n";
     return 1;
   }

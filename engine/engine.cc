@@ -119,7 +119,10 @@ void Engine::Create(const std::string& name, const Options& options) {
     existing->second->EnsureStorage(existing->first);
     return;
   }
-  VolumeRecord record{spec, NowRfc3339(), config_.host_id, "", ""};
+  VolumeRecord record;
+  record.spec = spec;
+  record.created_at = NowRfc3339();
+  record.created_by = config_.host_id;
   backend.CheckNewStorage(record, options.contains("size"));
   ValidateFilesystemSize(record.spec);
   backend.Register(record);

@@ -82,6 +82,33 @@ class Engine {
   // Grows the filesystem of a volume mounted read-write on this host to fill its storage.
   void GrowFilesystem(const std::string& name);
 
+  // Grows the volume and, when it is mounted read-write on this host, its filesystem (what
+  // `berthctl volume resize` does). A shrink is kInvalidArgument.
+  void Resize(const std::string& name, uint64_t size);
+
+  // Snapshots (engine/snapshots.cc). A snapshot of a volume mounted read-write on this host is
+  // taken with its filesystem frozen, and thawed whatever happens, with termination signals
+  // held off meanwhile.
+  void CreateSnapshot(const std::string& name, const std::string& snap);
+  std::vector<SnapshotInfo> ListSnapshots(const std::string& name);
+  void RemoveSnapshot(const std::string& name, const std::string& snap);
+  // Refused while the volume is attached anywhere: mounted or mapped on this host, locked by a
+  // host, or open by any Ceph client.
+  void Rollback(const std::string& name, const std::string& snap, const ProgressFn& progress);
+  // Makes the new volume `clone` from name@snap: same spec and format ledger, its own image.
+  void Clone(const std::string& name, const std::string& snap, const std::string& clone,
+             bool flatten, const ProgressFn& progress);
+
+  // The hosts holding the volume's lock, and every client that has it open.
+  struct LockState {
+    std::vector<HolderInfo> holders;
+    std::vector<std::string> watchers;
+  };
+  LockState Locks(const std::string& name);
+  // Breaks every holder's lock; with `fence`, blocklists the holder and its mapper clients
+  // first, so a host that is only frozen or cut off can never write again. Returns the holders.
+  std::vector<HolderInfo> BreakLock(const std::string& name, bool fence);
+
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.

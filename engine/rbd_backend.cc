@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "backends/rbd/image.h"
@@ -28,6 +29,23 @@ rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
 }
 
 }  // namespace
+
+void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
+                                   const std::vector<std::string>& before) {
+  try {
+    std::vector<std::string> added;
+    for (const auto& address :
+         rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses()) {
+      if (std::find(before.begin(), before.end(), address) == before.end()) {
+        added.push_back(address);
+      }
+    }
+    rbd::RecordMappers(io, image, host_id_, added);
+  } catch (const Error& e) {
+    // Only fencing needs it, and fencing still blocklists the lock holder without it.
+    spdlog::warn("cannot record the mapper clients of {}: {}", image, e.what());
+  }
+}
 
 RbdSettings ParseRbdSettings(const BackendConfig& config) {
   static const std::set<std::string> known = {
@@ -186,7 +204,14 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
       keyfile.emplace(work_dir, settings_.key);
       request.keyfile = keyfile->path();
     }
+    std::vector<std::string> watchers_before;
+    if (!read_only) {
+      watchers_before = rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+    }
     auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
+    if (!read_only) {
+      RecordNewWatchers(io, spec.image, watchers_before);
+    }
     spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
     return {mapped.device, false, MappedToJson(mapped, spec, !read_only)};
   } catch (...) {
@@ -284,11 +309,19 @@ void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder,
   const auto& io = Pool(record.spec.pool);
   if (fence) {
     // Fence before breaking: once the lock is gone another host may write, so the old holder
-    // must already be unable to. Its mapper's session is fenced with it when they share the
-    // address; berth records the mapper's address at attach for that reason.
-    cluster().Blocklist(holder.address, 0);
-    spdlog::warn("fenced client {} at {} (host {})", holder.client, holder.address,
-                 holder.host_id.empty() ? "unknown" : holder.host_id);
+    // must already be unable to. The lock was taken by the holder's berth process; its I/O
+    // goes through the mapper clients recorded at attach, so those are fenced too.
+    std::vector<std::string> addresses = {holder.address};
+    if (!holder.host_id.empty()) {
+      for (const auto& a : rbd::RecordedMappers(io, record.spec.image, holder.host_id)) {
+        addresses.push_back(a);
+      }
+    }
+    for (const auto& address : addresses) {
+      cluster().Blocklist(address, 0);
+      spdlog::warn("fenced client {} (host {}) of volume {}", address,
+                   holder.host_id.empty() ? "unknown" : holder.host_id, record.spec.name);
+    }
   }
   for (const auto& h : rbd::ListLockHolders(io, record.spec.image)) {
     if (h.client == holder.client && h.address == holder.address) {

@@ -60,6 +60,9 @@ class RbdBackend : public Backend {
   // Connects on first use, so configuring an unreachable cluster does not stop berthd.
   rbd::Cluster& cluster();
   const rbd::IoCtx& Pool(const std::string& pool);
+  // Records the watchers that appeared while mapping: the mapper's Ceph clients, for fencing.
+  void RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
+                         const std::vector<std::string>& before);
 
   RbdSettings settings_;
   std::string host_id_;

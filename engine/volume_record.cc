@@ -13,7 +13,8 @@ std::string RecordToString(const VolumeRecord& record) {
                          {"created_by", record.created_by},
                          {"formatted_at", record.formatted_at},
                          {"formatted_by", record.formatted_by},
-                         {"grow_pending", record.grow_pending}};
+                         {"grow_pending", record.grow_pending},
+                         {"cloned_from", record.cloned_from}};
   return json.dump();
 }
 
@@ -27,6 +28,7 @@ VolumeRecord RecordFromString(const std::string& name, const std::string& text) 
     record.formatted_at = json.value("formatted_at", "");
     record.formatted_by = json.value("formatted_by", "");
     record.grow_pending = json.value("grow_pending", false);
+    record.cloned_from = json.value("cloned_from", "");
     return record;
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kInternal,

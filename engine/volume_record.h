@@ -19,6 +19,7 @@ struct VolumeRecord {
   // The storage grew but the filesystem could not follow while mounted (the kernel refused an
   // online ext4 resize): the next read-write mount grows it before mounting.
   bool grow_pending = false;
+  std::string cloned_from;  // "volume@snapshot" for a clone
 
   bool formatted() const { return !formatted_at.empty(); }
 };

@@ -147,6 +147,14 @@ std::vector<ImageWatcher> Image::Watchers() const {
   }
 }
 
+std::vector<std::string> Image::WatcherAddresses() const {
+  std::vector<std::string> out;
+  for (const auto& w : Watchers()) {
+    out.push_back(w.address);
+  }
+  return out;
+}
+
 void CreateImage(const IoCtx& io, const std::string& name, uint64_t size, uint64_t features,
                  int order) {
   int r = rbd_create2(io.get(), name.c_str(), size, features, &order);

@@ -42,6 +42,7 @@ class Image {
   // Grows the image to `size` bytes. A smaller size is kInvalidArgument: berth never shrinks.
   void Grow(uint64_t size);
   std::vector<ImageWatcher> Watchers() const;
+  std::vector<std::string> WatcherAddresses() const;
 
  private:
   std::string name_;

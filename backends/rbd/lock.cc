@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace berth::rbd {
 
@@ -123,6 +124,42 @@ void BreakLock(const IoCtx& io, const std::string& image, const LockHolder& hold
         r, "cannot release the berth lock of RBD image " + image + " held by " + holder.client);
   }
   spdlog::debug("released lock on {} held by {} ({})", image, holder.client, holder.cookie);
+}
+
+namespace {
+constexpr const char* kMappersAttr = "berth.mappers";
+}  // namespace
+
+void RecordMappers(const IoCtx& io, const std::string& image, const std::string& host_id,
+                   const std::vector<std::string>& addresses) {
+  std::string value = host_id;
+  for (const auto& address : addresses) {
+    value += "\n" + address;
+  }
+  int r =
+      rados_setxattr(io.get(), LockObject(image).c_str(), kMappersAttr, value.data(), value.size());
+  if (r < 0) {
+    throw ErrnoError(r, "cannot record the mappers of RBD image " + image);
+  }
+}
+
+std::vector<std::string> RecordedMappers(const IoCtx& io, const std::string& image,
+                                         const std::string& host_id) {
+  std::vector<char> buf(4096);
+  int r = rados_getxattr(io.get(), LockObject(image).c_str(), kMappersAttr, buf.data(), buf.size());
+  if (r == -ENOENT || r == -ENODATA) {
+    return {};
+  }
+  if (r < 0) {
+    throw ErrnoError(r, "cannot read the mappers of RBD image " + image);
+  }
+  std::vector<std::string> lines =
+      Split(std::string_view(buf.data(), static_cast<size_t>(r)), '\n');
+  if (lines.empty() || lines.front() != host_id) {
+    return {};
+  }
+  lines.erase(lines.begin());
+  return lines;
 }
 
 void RemoveLockObject(const IoCtx& io, const std::string& image) {

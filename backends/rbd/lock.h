@@ -42,6 +42,15 @@ void ReleaseLock(const IoCtx& io, const std::string& image, const std::string& h
 // Breaks any holder's lock (for the operator's `berthctl lock break`).
 void BreakLock(const IoCtx& io, const std::string& image, const LockHolder& holder);
 
+// The Ceph clients that serve the holder's mapping (rbd-fuse, rbd-nbd, the kernel client),
+// recorded on the lock object after mapping, because the lock is taken by another client (the
+// berth process) and fencing must stop the clients that actually write.
+void RecordMappers(const IoCtx& io, const std::string& image, const std::string& host_id,
+                   const std::vector<std::string>& addresses);
+// The recorded mappers of `host_id` (empty when none were recorded for that host).
+std::vector<std::string> RecordedMappers(const IoCtx& io, const std::string& image,
+                                         const std::string& host_id);
+
 // Deletes the lock object with its image.
 void RemoveLockObject(const IoCtx& io, const std::string& image);
 

@@ -1,0 +1,187 @@
+// Engine operations on snapshots, clones and locks: what `berthctl snapshot` and `berthctl
+// lock` run.
+#include <spdlog/spdlog.h>
+
+#include "backends/rbd/snapshot.h"
+#include "common/error.h"
+#include "common/signals.h"
+#include "engine/engine.h"
+#include "engine/volume_lock.h"
+#include "fsutil/freeze.h"
+#include "fsutil/mountinfo.h"
+
+namespace berth::engine {
+
+namespace {
+
+bool Mounted(const std::string& path) {
+  return !path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), path).has_value();
+}
+
+Error NoVolume(const std::string& name) {
+  return Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+}
+
+}  // namespace
+
+void Engine::CreateSnapshot(const std::string& name, const std::string& snap) {
+  ValidateVolumeName(name);
+  rbd::ValidateSnapshotName(snap);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  auto state = states_.Load(name);
+  if (state && !state->read_only && Mounted(state->mount_path) &&
+      !state->attachment.value("device", "").empty()) {
+    // Frozen, the filesystem is consistent on the device: no half-written journal in the
+    // snapshot. A signal now would leave every writer on this host stuck, so none gets in.
+    ScopedSignalBlock no_signals;
+    fsutil::ScopedFreeze frozen(state->mount_path);
+    found->second->CreateSnapshot(found->first, snap);
+    spdlog::info("snapshot {}@{} taken with {} frozen", name, snap, state->mount_path);
+    return;
+  }
+  found->second->CreateSnapshot(found->first, snap);
+  spdlog::info("snapshot {}@{} taken", name, snap);
+}
+
+std::vector<SnapshotInfo> Engine::ListSnapshots(const std::string& name) {
+  ValidateVolumeName(name);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  return found->second->ListSnapshots(found->first);
+}
+
+void Engine::RemoveSnapshot(const std::string& name, const std::string& snap) {
+  ValidateVolumeName(name);
+  rbd::ValidateSnapshotName(snap);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  found->second->RemoveSnapshot(found->first, snap);
+  spdlog::info("snapshot {}@{} removed", name, snap);
+}
+
+void Engine::Rollback(const std::string& name, const std::string& snap,
+                      const ProgressFn& progress) {
+  ValidateVolumeName(name);
+  rbd::ValidateSnapshotName(snap);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  const VolumeRecord& record = found->first;
+  Backend* backend = found->second;
+  if (auto state = states_.Load(name)) {
+    throw Error(ErrorCode::kBusy,
+                "volume " + name + " is attached on this host (" + config_.host_id + ")" +
+                    (state->mount_path.empty() ? "" : " at " + state->mount_path) +
+                    "; stop everything using it before rolling it back");
+  }
+  if (auto holders = backend->Holders(record); !holders.empty()) {
+    throw Error(ErrorCode::kBusy,
+                "volume " + name + " is attached read-write on host " +
+                    (holders[0].host_id.empty() ? "unknown" : holders[0].host_id) + " (" +
+                    holders[0].client + " at " + holders[0].address +
+                    "); stop it there before rolling it back");
+  }
+  if (auto watchers = backend->Watchers(record); !watchers.empty()) {
+    throw Error(ErrorCode::kBusy, "volume " + name + " is open by Ceph client " + watchers[0] +
+                                      " (mapped read-only somewhere); unmap it before rolling "
+                                      "it back");
+  }
+  spdlog::warn("rolling volume {} back to snapshot {}", name, snap);
+  backend->Rollback(record, snap, progress);
+  spdlog::warn("volume {} rolled back to snapshot {}", name, snap);
+}
+
+void Engine::Clone(const std::string& name, const std::string& snap, const std::string& clone,
+                   bool flatten, const ProgressFn& progress) {
+  ValidateVolumeName(name);
+  ValidateVolumeName(clone);
+  rbd::ValidateSnapshotName(snap);
+  VolumeLock lock(config_.state_dir, clone);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  const VolumeRecord& source = found->first;
+  Backend* backend = found->second;
+  VolumeRecord record;
+  if (auto existing = Find(clone)) {
+    // A clone interrupted after registering finishes here; anything else is a conflict.
+    if (existing->first.cloned_from != name + "@" + snap) {
+      throw Error(ErrorCode::kConflict, "volume " + clone + " already exists");
+    }
+    record = existing->first;
+  } else {
+    bool snapshot_found = false;
+    for (const auto& s : backend->ListSnapshots(source)) {
+      if (s.name == snap) {
+        snapshot_found = true;
+        record.spec = source.spec;
+        record.spec.size_bytes = s.size;
+      }
+    }
+    if (!snapshot_found) {
+      throw Error(ErrorCode::kNotFound, "snapshot " + name + "@" + snap + " does not exist");
+    }
+    record.spec.name = clone;
+    record.spec.image = clone;
+    record.spec.adopted = false;
+    record.created_at = NowRfc3339();
+    record.created_by = config_.host_id;
+    // The snapshot holds the source's filesystem: the clone is formatted, never to be again.
+    record.formatted_at = source.formatted_at;
+    record.formatted_by = source.formatted_by;
+    record.cloned_from = name + "@" + snap;
+    backend->CheckNewStorage(record, true);
+    backend->Register(record);
+  }
+  backend->Clone(source, snap, record, flatten, progress);
+  spdlog::info("volume {} cloned from {}@{}{}", clone, name, snap, flatten ? ", flattened" : "");
+}
+
+Engine::LockState Engine::Locks(const std::string& name) {
+  ValidateVolumeName(name);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  return {found->second->Holders(found->first), found->second->Watchers(found->first)};
+}
+
+std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence) {
+  ValidateVolumeName(name);
+  VolumeLock lock(config_.state_dir, name);
+  auto found = Find(name);
+  if (!found) {
+    throw NoVolume(name);
+  }
+  auto holders = found->second->Holders(found->first);
+  for (const auto& holder : holders) {
+    spdlog::warn("AUDIT: breaking the lock of volume {} held by host {} ({} at {}){}, by host {}",
+                 name, holder.host_id.empty() ? "unknown" : holder.host_id, holder.client,
+                 holder.address, fence ? " after fencing it" : " WITHOUT fencing", config_.host_id);
+    found->second->BreakLock(found->first, holder, fence);
+  }
+  return holders;
+}
+
+void Engine::Resize(const std::string& name, uint64_t size) {
+  GrowStorage(name, size);
+  auto state = states_.Load(name);
+  if (state && !state->read_only && Mounted(state->mount_path) &&
+      !state->attachment.value("device", "").empty()) {
+    GrowFilesystem(name);
+  }
+}
+
+}  // namespace berth::engine
