@@ -61,6 +61,8 @@ void ProgressReporter::operator()(uint64_t done, uint64_t total) {
   }
 }
 
+void ProgressReporter::Done() { (*this)(1, 1); }
+
 void Confirm(const std::string& question, bool assume_yes) {
   if (assume_yes) {
     return;

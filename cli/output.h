@@ -25,6 +25,8 @@ class ProgressReporter {
   ProgressReporter(const ProgressReporter&) = delete;
   ProgressReporter& operator=(const ProgressReporter&) = delete;
   void operator()(uint64_t done, uint64_t total);
+  // Reports 100% (librbd's last callback may stop short of it).
+  void Done();
 
  private:
   std::string what_;

@@ -101,6 +101,7 @@ void AddSnapshotCommands(CLI::App& app, Context& ctx) {
       {
         ProgressReporter progress("rollback " + a->spec);
         ctx.engine().Rollback(volume, snap, std::ref(progress));
+        progress.Done();
       }
       ctx.json ? PrintJson({{"volume", volume}, {"snapshot", snap}, {"rolled_back", true}})
                : void(std::cout << volume << " rolled back to " << snap << "\n");
@@ -118,6 +119,9 @@ void AddSnapshotCommands(CLI::App& app, Context& ctx) {
       {
         ProgressReporter progress("flatten " + a->clone);
         ctx.engine().Clone(volume, snap, a->clone, a->flatten, std::ref(progress));
+        if (a->flatten) {
+          progress.Done();
+        }
       }
       ctx.json ? PrintJson({{"volume", a->clone}, {"from", a->spec}, {"flattened", a->flatten}})
                : void(std::cout << a->clone << "\n");

@@ -1,0 +1,165 @@
+// berthctl run as an operator runs it, against the lab: every command's --json output parses,
+// exit codes follow the error categories, and bad input changes nothing.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "engine/engine.h"
+#include "tests/integration/engine/lab.h"
+
+namespace berth::testing {
+namespace {
+
+class BerthctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = LabConfig("host-cli");
+    auto doc = nlohmann::json::parse(*ReadFileIfExists(LabDir() + "/berth.json"));
+    doc["host_id"] = config_.host_id;
+    doc["state_dir"] = config_.state_dir;
+    doc["mount_root"] = config_.mount_root;
+    config_path_ = config_.state_dir + "/../berth.json";
+    WriteFileAtomically(config_path_, doc.dump());
+  }
+
+  CommandResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {BERTH_BERTHCTL_PATH, "--config", config_path_});
+    return RunCommand(args, std::chrono::minutes(5));
+  }
+
+  // Runs with --json: exit 0 and one JSON document on stdout.
+  nlohmann::json Json(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    auto result = Run(args);
+    EXPECT_EQ(result.exit_code, 0) << JoinCommand(args) << ": " << result.err;
+    try {
+      return nlohmann::json::parse(result.out);
+    } catch (const nlohmann::json::exception& e) {
+      ADD_FAILURE() << JoinCommand(args) << " printed no JSON: " << result.out;
+      return {};
+    }
+  }
+
+  engine::Config config_;
+  std::string config_path_;
+};
+
+TEST_F(BerthctlTest, EveryCommandSpeaksJson) {
+  const std::string name = UniqueName("cli");
+  const std::string clone = name + "-c";
+  engine::Engine engine(config_);
+  EXPECT_EQ(Json({"volume", "create", name, "-o", "size=64M"})["name"], name);
+  VolumeCleanup cleanup(engine, name);
+
+  auto listed = Json({"volume", "ls"});
+  ASSERT_TRUE(listed.is_array());
+  bool found = false;
+  for (const auto& v : listed) {
+    found = found || v.value("Name", v.value("name", "")) == name;
+  }
+  EXPECT_TRUE(found) << listed.dump();
+  EXPECT_TRUE(Json({"volume", "inspect", name}).is_object());
+  EXPECT_EQ(Json({"volume", "resize", name, "128M"})["size_bytes"], 128u << 20);
+  EXPECT_EQ(engine.Get(name).record.spec.size_bytes, 128u << 20);
+  const std::string mountpoint = Json({"volume", "mount", name, "--ref", "cli"})["mountpoint"];
+  EXPECT_TRUE(IsMounted(mountpoint));
+  auto locks = Json({"lock", "ls", name});
+  ASSERT_EQ(locks["holders"].size(), 1u);
+  EXPECT_EQ(locks["holders"][0]["host_id"], "host-cli");
+  EXPECT_TRUE(Json({"volume", "unmount", name, "--ref", "cli"})["unmounted"]);
+
+  EXPECT_TRUE(Json({"snapshot", "create", name + "@s1"})["created"]);
+  auto snaps = Json({"snapshot", "ls", name});
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_EQ(snaps[0]["name"], "s1");
+  EXPECT_EQ(snaps[0]["size_bytes"], 128u << 20);
+  EXPECT_TRUE(snaps[0].contains("used_bytes"));
+  EXPECT_TRUE(snaps[0].contains("created"));
+  EXPECT_EQ(snaps[0]["protected"], false);
+
+  auto rolled = Run({"--json", "snapshot", "rollback", name + "@s1", "--yes"});
+  EXPECT_EQ(rolled.exit_code, 0) << rolled.err;
+  EXPECT_TRUE(nlohmann::json::parse(rolled.out)["rolled_back"]);
+  EXPECT_NE(rolled.err.find("rollback " + name + "@s1: 100%"), std::string::npos)
+      << "no progress lines: " << rolled.err;
+
+  EXPECT_EQ(Json({"snapshot", "clone", name + "@s1", clone, "--flatten"})["volume"], clone);
+  struct RemoveIfLeft {
+    engine::Engine& engine;
+    std::string name;
+    ~RemoveIfLeft() {
+      try {
+        engine.Get(name);
+      } catch (const std::exception&) {
+        return;  // removed by the test, as it should be
+      }
+      ReleaseAndRemove(engine, name);
+    }
+  } clone_cleanup{engine, clone};
+  EXPECT_EQ(Json({"snapshot", "ls", name})[0]["protected"], true);
+  EXPECT_TRUE(Json({"volume", "rm", clone})["removed"]);
+  EXPECT_TRUE(Json({"snapshot", "rm", name + "@s1"})["removed"]);
+  EXPECT_TRUE(Json({"snapshot", "ls", name}).empty());
+
+  auto completion = Run({"completion", "bash"});
+  EXPECT_EQ(completion.exit_code, 0);
+  EXPECT_NE(completion.out.find("complete -F _berthctl berthctl"), std::string::npos);
+}
+
+TEST_F(BerthctlTest, BadInputGivesTheRightExitCodeAndChangesNothing) {
+  const std::string name = UniqueName("cli-bad");
+  engine::Engine engine(config_);
+  engine.Create(name, {{"size", "64M"}});
+  VolumeCleanup cleanup(engine, name);
+  struct Case {
+    std::vector<std::string> args;
+    int exit_code;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"volume", "inspect", "no-such-volume"}, 3, "does not exist"},
+      {{"snapshot", "create", "no-such-volume@s"}, 3, "does not exist"},
+      {{"snapshot", "create", name + "@bad name"}, 2, "snapshot name"},
+      {{"snapshot", "create", name}, 2, "VOLUME@SNAPSHOT"},
+      {{"snapshot", "rollback", name + "@missing", "--yes"}, 3, "does not exist"},
+      {{"volume", "resize", name, "12XB"}, 2, "size"},
+      {{"volume", "resize", name, "32M"}, 2, "never shrinks"},
+      {{"volume", "create", "../etc", "-o", "size=1G"}, 2, "volume name"},
+      {{"volume", "create", name + "-x", "-o", "colour=red"}, 2, "unknown option"},
+      {{"lock", "break", name, "--fence", "--yes"}, 3, "not locked"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(JoinCommand(c.args));
+    auto result = Run(c.args);
+    EXPECT_EQ(result.exit_code, c.exit_code) << result.err;
+    EXPECT_NE(result.err.find(c.says), std::string::npos) << result.err;
+    auto json_args = c.args;
+    json_args.insert(json_args.begin(), "--json");
+    auto json = Run(json_args);
+    EXPECT_EQ(json.exit_code, c.exit_code);
+    EXPECT_NO_THROW(nlohmann::json::parse(json.out).at("error")) << json.out;
+  }
+  // A rollback without a terminal and without --yes is refused before anything happens.
+  engine.CreateSnapshot(name, "keep");
+  auto unconfirmed = Run({"snapshot", "rollback", name + "@keep"});
+  EXPECT_EQ(unconfirmed.exit_code, 2);
+  EXPECT_NE(unconfirmed.err.find("--yes"), std::string::npos) << unconfirmed.err;
+  engine.RemoveSnapshot(name, "keep");
+
+  EXPECT_EQ(engine.Get(name).record.spec.size_bytes, 64u << 20);
+  EXPECT_THROW(engine.Get(name + "-x"), std::exception);
+  EXPECT_TRUE(engine.ListSnapshots(name).empty());
+  // Every command documents itself.
+  for (const std::vector<std::string>& help : {std::vector<std::string>{"--help"},
+                                               {"volume", "--help"},
+                                               {"snapshot", "rollback", "--help"},
+                                               {"lock", "break", "--help"}}) {
+    auto result = Run(help);
+    EXPECT_EQ(result.exit_code, 0);
+    EXPECT_NE(result.out.find("Usage"), std::string::npos) << result.out;
+  }
+}
+
+}  // namespace
+}  // namespace berth::testing
