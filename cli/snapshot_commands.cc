@@ -38,8 +38,8 @@ nlohmann::json SnapshotJson(const engine::SnapshotInfo& s) {
 }  // namespace
 
 void AddSnapshotCommands(CLI::App& app, Context& ctx) {
-  auto* snapshot =
-      app.add_subcommand("snapshot", "snapshots: create, ls, rm, rollback, clone (RBD volumes)");
+  auto* snapshot = app.add_subcommand(
+      "snapshot", "snapshots: create, ls, rm, rollback, clone (RBD; NFS by copy)");
   snapshot->require_subcommand(1);
   auto a = std::make_shared<SnapshotArgs>();
 
@@ -49,7 +49,10 @@ void AddSnapshotCommands(CLI::App& app, Context& ctx) {
   create->callback([&ctx, a] {
     ctx.run = [&ctx, a] {
       auto [volume, snap] = SplitSnapshotSpec(a->spec);
-      ctx.engine().CreateSnapshot(volume, snap);
+      {
+        ProgressReporter progress("snapshot " + a->spec);  // NFS copies report; RBD is instant
+        ctx.engine().CreateSnapshot(volume, snap, std::ref(progress));
+      }
       ctx.json ? PrintJson({{"volume", volume}, {"snapshot", snap}, {"created", true}})
                : void(std::cout << a->spec << "\n");
     };

@@ -72,7 +72,8 @@ class Backend {
                                  uint64_t size) = 0;
   // Snapshots. The engine has already checked names and that nothing is attached where it must
   // not be; backends without snapshots throw kInvalidArgument.
-  virtual void CreateSnapshot(const VolumeRecord& record, const std::string& snap) = 0;
+  virtual void CreateSnapshot(const VolumeRecord& record, const std::string& snap,
+                              const ProgressFn& progress) = 0;
   virtual std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) = 0;
   virtual void RemoveSnapshot(const VolumeRecord& record, const std::string& snap) = 0;
   virtual void Rollback(const VolumeRecord& record, const std::string& snap,

@@ -89,7 +89,8 @@ class Engine {
   // Snapshots (engine/snapshots.cc). A snapshot of a volume mounted read-write on this host is
   // taken with its filesystem frozen, and thawed whatever happens, with termination signals
   // held off meanwhile.
-  void CreateSnapshot(const std::string& name, const std::string& snap);
+  void CreateSnapshot(const std::string& name, const std::string& snap,
+                      const ProgressFn& progress = nullptr);
   std::vector<SnapshotInfo> ListSnapshots(const std::string& name);
   void RemoveSnapshot(const std::string& name, const std::string& snap);
   // Refused while the volume is attached anywhere: mounted or mapped on this host, locked by a

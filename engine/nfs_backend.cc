@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <ctime>
 #include <set>
 
 #include "backends/nfs/mounters/mounter.h"
@@ -259,34 +260,116 @@ void NfsBackend::RefreshAttachment(const VolumeRecord& /*record*/,
 
 namespace {
 
-Error NoSnapshots(const VolumeRecord& record) {
-  return Error(ErrorCode::kInvalidArgument,
-               "volume " + record.spec.name + " is on NFS; NFS snapshots are not available yet");
+constexpr const char* kSnapshotDir = "/.berth-snapshots";
+
+std::string SnapshotBase(const VolumeSpec& spec) {
+  return std::string(kSnapshotDir) + "/" + spec.name;
+}
+
+Error MissingSnapshot(const VolumeSpec& spec, const std::string& snap) {
+  return Error(ErrorCode::kNotFound, "snapshot " + spec.name + "@" + snap + " does not exist");
 }
 
 }  // namespace
 
-void NfsBackend::CreateSnapshot(const VolumeRecord& record, const std::string& /*snap*/) {
-  throw NoSnapshots(record);
+void NfsBackend::CreateSnapshot(const VolumeRecord& record, const std::string& snap,
+                                const ProgressFn& progress) {
+  const auto& spec = record.spec;
+  auto& tree = Tree();
+  const std::string base = SnapshotBase(spec);
+  const std::string target = base + "/" + snap;
+  tree.MakeDirectories(base);
+  if (tree.Exists(target)) {
+    throw Error(ErrorCode::kConflict, "snapshot " + spec.name + "@" + snap + " already exists");
+  }
+  // Copied under a temporary name and renamed: a snapshot that exists is complete.
+  const std::string partial = target + ".partial";
+  if (tree.Exists(partial)) {
+    tree.RemoveTree(partial);  // left by an interrupted snapshot
+  }
+  tree.CopyTree(VolumeDir(spec), partial, progress);
+  const nlohmann::json meta = {{"created", static_cast<int64_t>(std::time(nullptr))},
+                               {"bytes", tree.TreeBytes(partial)}};
+  tree.WriteFile(target + ".json", meta.dump());
+  tree.Rename(partial, target);
 }
 
 std::vector<SnapshotInfo> NfsBackend::ListSnapshots(const VolumeRecord& record) {
-  throw NoSnapshots(record);
+  auto& tree = Tree();
+  const std::string base = SnapshotBase(record.spec);
+  std::vector<SnapshotInfo> out;
+  if (!tree.Exists(base)) {
+    return out;
+  }
+  for (const auto& entry : tree.List(base)) {
+    if (entry.ends_with(".json") || entry.ends_with(".partial") || entry.ends_with(".tmp")) {
+      continue;
+    }
+    SnapshotInfo info;
+    info.name = entry;
+    if (auto text = tree.ReadFile(base + "/" + entry + ".json")) {
+      auto meta = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+      if (meta.is_object()) {
+        info.created = meta.value("created", int64_t{0});
+        info.used_bytes = meta.value("bytes", uint64_t{0});
+      }
+    }
+    info.size = info.used_bytes;
+    out.push_back(info);
+  }
+  return out;
 }
 
-void NfsBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& /*snap*/) {
-  throw NoSnapshots(record);
+void NfsBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& snap) {
+  auto& tree = Tree();
+  const std::string target = SnapshotBase(record.spec) + "/" + snap;
+  if (!tree.IsDirectory(target)) {
+    throw MissingSnapshot(record.spec, snap);
+  }
+  tree.RemoveFile(target + ".json");
+  tree.RemoveTree(target);
 }
 
-void NfsBackend::Rollback(const VolumeRecord& record, const std::string& /*snap*/,
-                          const ProgressFn& /*progress*/) {
-  throw NoSnapshots(record);
+void NfsBackend::Rollback(const VolumeRecord& record, const std::string& snap,
+                          const ProgressFn& progress) {
+  const auto& spec = record.spec;
+  auto& tree = Tree();
+  const std::string source = SnapshotBase(spec) + "/" + snap;
+  if (!tree.IsDirectory(source)) {
+    throw MissingSnapshot(spec, snap);
+  }
+  // The copy goes beside the volume; only when it is complete do the two swap by renames.
+  const std::string dir = VolumeDir(spec);
+  const std::string incoming = dir + ".berth-rollback";
+  const std::string outgoing = dir + ".berth-pre-rollback";
+  for (const auto& leftover : {incoming, outgoing}) {
+    if (tree.Exists(leftover)) {
+      tree.RemoveTree(leftover);
+    }
+  }
+  tree.CopyTree(source, incoming, progress);
+  tree.Rename(dir, outgoing);
+  tree.Rename(incoming, dir);
+  tree.RemoveTree(outgoing);
 }
 
-void NfsBackend::Clone(const VolumeRecord& record, const std::string& /*snap*/,
-                       const VolumeRecord& /*clone*/, bool /*flatten*/,
-                       const ProgressFn& /*progress*/) {
-  throw NoSnapshots(record);
+void NfsBackend::Clone(const VolumeRecord& record, const std::string& snap,
+                       const VolumeRecord& clone, bool /*flatten*/, const ProgressFn& progress) {
+  auto& tree = Tree();
+  const std::string source = SnapshotBase(record.spec) + "/" + snap;
+  if (!tree.IsDirectory(source)) {
+    throw MissingSnapshot(record.spec, snap);
+  }
+  const std::string target = VolumeDir(clone.spec);
+  if (tree.Exists(target)) {
+    return;  // an interrupted clone's retry: the copy was complete (it is renamed into place)
+  }
+  const std::string partial = target + ".partial";
+  if (tree.Exists(partial)) {
+    tree.RemoveTree(partial);
+  }
+  tree.CopyTree(source, partial, progress);  // always a full copy: NFS clones are flat
+  tree.Rename(partial, target);
 }
 
 std::vector<std::string> NfsBackend::Watchers(const VolumeRecord& /*record*/) { return {}; }

@@ -263,7 +263,8 @@ std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {
   return holders;
 }
 
-void RbdBackend::CreateSnapshot(const VolumeRecord& record, const std::string& snap) {
+void RbdBackend::CreateSnapshot(const VolumeRecord& record, const std::string& snap,
+                                const ProgressFn& /*progress*/) {
   rbd::CreateSnapshot(Pool(record.spec.pool), record.spec.image, snap);
 }
 

@@ -45,7 +45,8 @@ class RbdBackend : public Backend {
   void Grow(const VolumeRecord& record, uint64_t size) override;
   void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
                          uint64_t size) override;
-  void CreateSnapshot(const VolumeRecord& record, const std::string& snap) override;
+  void CreateSnapshot(const VolumeRecord& record, const std::string& snap,
+                      const ProgressFn& progress) override;
   std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) override;
   void RemoveSnapshot(const VolumeRecord& record, const std::string& snap) override;
   void Rollback(const VolumeRecord& record, const std::string& snap,

@@ -24,7 +24,8 @@ Error NoVolume(const std::string& name) {
 
 }  // namespace
 
-void Engine::CreateSnapshot(const std::string& name, const std::string& snap) {
+void Engine::CreateSnapshot(const std::string& name, const std::string& snap,
+                            const ProgressFn& progress) {
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name);
@@ -39,11 +40,11 @@ void Engine::CreateSnapshot(const std::string& name, const std::string& snap) {
     // snapshot. A signal now would leave every writer on this host stuck, so none gets in.
     ScopedSignalBlock no_signals;
     fsutil::ScopedFreeze frozen(state->mount_path);
-    found->second->CreateSnapshot(found->first, snap);
+    found->second->CreateSnapshot(found->first, snap, progress);
     spdlog::info("snapshot {}@{} taken with {} frozen", name, snap, state->mount_path);
     return;
   }
-  found->second->CreateSnapshot(found->first, snap);
+  found->second->CreateSnapshot(found->first, snap, progress);
   spdlog::info("snapshot {}@{} taken", name, snap);
 }
 
@@ -134,7 +135,8 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
       throw Error(ErrorCode::kNotFound, "snapshot " + name + "@" + snap + " does not exist");
     }
     record.spec.name = clone;
-    record.spec.image = clone;
+    record.spec.image = clone;   // RBD
+    record.spec.subdir = clone;  // NFS
     record.spec.adopted = false;
     record.created_at = NowRfc3339();
     record.created_by = config_.host_id;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "common/error.h"
 
@@ -169,6 +170,109 @@ void ExportTree::RemoveTree(const std::string& path) {
   int rc = nfs_rmdir(ctx(), path.c_str());
   if (rc != 0 && rc != -ENOENT) {
     throw NfsError(rc, "cannot remove directory " + path + " on the NFS export", *context_);
+  }
+}
+
+uint64_t ExportTree::TreeBytes(const std::string& path) {
+  struct nfs_stat_64 st {};
+  int rc = nfs_lstat64(ctx(), path.c_str(), &st);
+  if (rc != 0) {
+    throw NfsError(rc, "cannot stat " + path + " on the NFS export", *context_);
+  }
+  if (S_ISREG(st.nfs_mode)) {
+    return st.nfs_size;
+  }
+  uint64_t bytes = 0;
+  if (S_ISDIR(st.nfs_mode)) {
+    for (const auto& name : List(path)) {
+      bytes += TreeBytes(path + "/" + name);
+    }
+  }
+  return bytes;
+}
+
+void ExportTree::CopyTree(const std::string& from, const std::string& to,
+                          const std::function<void(uint64_t, uint64_t)>& progress) {
+  if (Exists(to)) {
+    throw Error(ErrorCode::kConflict, to + " already exists on the NFS export");
+  }
+  const uint64_t total = TreeBytes(from);
+  uint64_t done = 0;
+  CopyNode(from, to, total, done, progress);
+  if (progress) {
+    progress(total, total);
+  }
+}
+
+void ExportTree::CopyNode(const std::string& from, const std::string& to, uint64_t total,
+                          uint64_t& done, const std::function<void(uint64_t, uint64_t)>& progress) {
+  struct nfs_stat_64 st {};
+  int rc = nfs_lstat64(ctx(), from.c_str(), &st);
+  if (rc != 0) {
+    throw NfsError(rc, "cannot stat " + from + " on the NFS export", *context_);
+  }
+  const int mode = static_cast<int>(st.nfs_mode & 07777);
+  const int uid = static_cast<int>(st.nfs_uid);
+  const int gid = static_cast<int>(st.nfs_gid);
+  if (S_ISDIR(st.nfs_mode)) {
+    MakeDirectory(to, 0700, 0, 0);  // opened up once its contents are in
+    for (const auto& name : List(from)) {
+      CopyNode(from + "/" + name, to + "/" + name, total, done, progress);
+    }
+    if ((rc = nfs_chmod(ctx(), to.c_str(), mode)) != 0 ||
+        (rc = nfs_chown(ctx(), to.c_str(), uid, gid)) != 0) {
+      throw NfsError(rc, "cannot set the owner and mode of " + to, *context_);
+    }
+    return;
+  }
+  if (S_ISLNK(st.nfs_mode)) {
+    char target[4096] = {};
+    if ((rc = nfs_readlink(ctx(), from.c_str(), target, sizeof(target) - 1)) != 0 ||
+        (rc = nfs_symlink(ctx(), target, to.c_str())) != 0) {
+      throw NfsError(rc, "cannot copy the symlink " + from, *context_);
+    }
+    return;
+  }
+  if (!S_ISREG(st.nfs_mode)) {
+    return;  // sockets, fifos and devices are not data
+  }
+  nfsfh* in_raw = nullptr;
+  if ((rc = nfs_open(ctx(), from.c_str(), O_RDONLY, &in_raw)) != 0) {
+    throw NfsError(rc, "cannot open " + from + " on the NFS export", *context_);
+  }
+  NfsFile in(ctx(), in_raw);
+  nfsfh* out_raw = nullptr;
+  if ((rc = nfs_create(ctx(), to.c_str(), O_WRONLY | O_EXCL, 0600, &out_raw)) != 0) {
+    throw NfsError(rc, "cannot create " + to + " on the NFS export", *context_);
+  }
+  NfsFile out(ctx(), out_raw);
+  std::vector<char> buf(1 << 20);
+  uint64_t offset = 0;
+  for (;;) {
+    int n = nfs_pread(ctx(), in.get(), offset, buf.size(), buf.data());
+    if (n < 0) {
+      throw NfsError(n, "cannot read " + from + " on the NFS export", *context_);
+    }
+    if (n == 0) {
+      break;
+    }
+    for (int written = 0; written < n;) {
+      int w = nfs_pwrite(ctx(), out.get(), offset + static_cast<uint64_t>(written),
+                         static_cast<uint64_t>(n - written), buf.data() + written);
+      if (w <= 0) {
+        throw NfsError(w, "cannot write " + to + " on the NFS export", *context_);
+      }
+      written += w;
+    }
+    offset += static_cast<uint64_t>(n);
+    done += static_cast<uint64_t>(n);
+    if (progress) {
+      progress(done, total);
+    }
+  }
+  if ((rc = nfs_fsync(ctx(), out.get())) != 0 || (rc = nfs_chmod(ctx(), to.c_str(), mode)) != 0 ||
+      (rc = nfs_chown(ctx(), to.c_str(), uid, gid)) != 0) {
+    throw NfsError(rc, "cannot finish " + to + " on the NFS export", *context_);
   }
 }
 

@@ -2,6 +2,8 @@
 // backend needs to create, list, archive and delete volume directories and their metadata.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,9 +30,18 @@ class ExportTree {
   void Rename(const std::string& from, const std::string& to);
   void RemoveFile(const std::string& path);
   void RemoveTree(const std::string& path);  // rm -rf through NFS
+  // Bytes in the regular files under `path` (symlinks not followed).
+  uint64_t TreeBytes(const std::string& path);
+  // Copies the tree at `from` to `to` (which must not exist): directories, regular files and
+  // symlinks with their modes and owners; other file types are skipped. `progress` gets
+  // (bytes copied, bytes in all) after each chunk.
+  void CopyTree(const std::string& from, const std::string& to,
+                const std::function<void(uint64_t, uint64_t)>& progress);
 
  private:
   nfs_context* ctx() { return context_->get(); }
+  void CopyNode(const std::string& from, const std::string& to, uint64_t total, uint64_t& done,
+                const std::function<void(uint64_t, uint64_t)>& progress);
   std::unique_ptr<NfsContext> context_;
 };
 

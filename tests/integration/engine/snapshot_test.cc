@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <functional>
 #include <thread>
@@ -269,6 +270,62 @@ TEST(Snapshots, BadInputChangesNothing) {
              ErrorCode::kInvalidArgument, "");
   EXPECT_TRUE(engine.ListSnapshots(name).empty());
   EXPECT_THROW(engine.Get(name + "-c"), Error);
+}
+
+TEST(NfsSnapshots, SnapshotRollbackAndCloneByCopy) {
+  engine::Engine engine(LabConfig("host-a"));
+  const std::string name = UniqueName("nfs-snap");
+  const std::string clone = name + "-clone";
+  engine.Create(name, {{"backend", "nfs"}, {"on_remove", "delete"}});
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(engine, name); });
+  auto mount = engine.Mount(name, "c1");
+  MakeDirectories(mount.mount_path + "/sub", 0750);
+  WriteRandomFile(mount.mount_path + "/sub/data", 3);
+  WriteFileAtomically(mount.mount_path + "/marker", "before\n");
+  ASSERT_EQ(::symlink("sub/data", (mount.mount_path + "/link").c_str()), 0);
+  const std::string before = Sha256(mount.mount_path + "/sub/data");
+
+  uint64_t last = 0;
+  uint64_t total = 0;
+  engine.CreateSnapshot(name, "s1", [&](uint64_t done, uint64_t all) {
+    last = done;
+    total = all;
+  });
+  cleanups.Add([&] { RemoveSnapshotIfPresent(engine, name, "s1"); });
+  EXPECT_GE(total, 3u << 20);
+  EXPECT_EQ(last, total);
+  auto snaps = engine.ListSnapshots(name);
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_EQ(snaps[0].name, "s1");
+  EXPECT_GE(snaps[0].used_bytes, 3u << 20);
+  EXPECT_GT(snaps[0].created, 1700000000);
+
+  WriteRandomFile(mount.mount_path + "/sub/data", 1);
+  WriteFileAtomically(mount.mount_path + "/marker", "after\n");
+  WriteFileAtomically(mount.mount_path + "/new-file", "x");
+  ExpectCode([&] { engine.Rollback(name, "s1", nullptr); }, ErrorCode::kBusy,
+             "attached on this host");
+  EXPECT_EQ(ReadFileIfExists(mount.mount_path + "/marker").value_or(""), "after\n");
+  engine.Unmount(name, "c1");
+
+  engine.Rollback(name, "s1", nullptr);
+  mount = engine.Mount(name, "c2");
+  EXPECT_EQ(Sha256(mount.mount_path + "/sub/data"), before);
+  EXPECT_EQ(ReadFileIfExists(mount.mount_path + "/marker").value_or(""), "before\n");
+  EXPECT_FALSE(PathExists(mount.mount_path + "/new-file"));
+  EXPECT_EQ(Sha256(mount.mount_path + "/link"), before) << "the symlink was not kept";
+
+  engine.Clone(name, "s1", clone, false, nullptr);
+  cleanups.Add([&] { ReleaseAndRemove(engine, clone); });
+  auto cm = engine.Mount(clone, "c3");
+  EXPECT_EQ(Sha256(cm.mount_path + "/sub/data"), before);
+  WriteFileAtomically(cm.mount_path + "/only-in-clone", "x");
+  EXPECT_FALSE(PathExists(mount.mount_path + "/only-in-clone"));
+  engine.Unmount(clone, "c3");
+  engine.Unmount(name, "c2");
+  engine.RemoveSnapshot(name, "s1");
+  EXPECT_TRUE(engine.ListSnapshots(name).empty());
 }
 
 }  // namespace
