@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "berthctl: manage berth volumes, snapshots and locks on Ceph RBD and NFS.\n"
       "Exit codes: 0 ok, 2 invalid argument, 3 not found, 4 busy, 5 conflict,\n"
-      "6 backend unavailable, 1 internal error."};
+      "6 backend unavailable, 7 health problems remain, 1 internal error."};
   app.require_subcommand(1);
   app.add_option("--config", ctx.config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   berth::cli::AddVolumeCommands(app, ctx);
   berth::cli::AddSnapshotCommands(app, ctx);
   berth::cli::AddLockCommands(app, ctx);
+  int exit_code = 0;
+  berth::cli::AddHealthCommand(app, ctx, exit_code);
   auto* completion = app.add_subcommand("completion", "print a shell completion script");
   std::string shell = "bash";
   completion->add_option("shell", shell, "bash")->check(CLI::IsMember({"bash"}));
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
     if (ctx.run) {
       ctx.run();
     }
+    return exit_code;
   } catch (const berth::Error& e) {
     if (ctx.json) {
       berth::cli::PrintJson(
@@ -90,5 +93,4 @@ int main(int argc, char** argv) {
     std::cerr << "berthctl: internal error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
 }

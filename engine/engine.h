@@ -110,6 +110,20 @@ class Engine {
   // first, so a host that is only frozen or cut off can never write again. Returns the holders.
   std::vector<HolderInfo> BreakLock(const std::string& name, bool fence);
 
+  // One finding of Health: what was checked, whether it is fine, and what --fix did.
+  struct HealthCheck {
+    std::string check;  // "backend rbd", "mapper fuse", "volume db", "orphan mount /x", ...
+    bool ok = true;
+    std::string detail;
+    bool fixed = false;
+  };
+  // Checks the backends are reachable, which mappers this host has, and that this host's state
+  // files, mounts, FUSE mappers and loop devices agree (engine/health.cc). With `fix`, cleans
+  // up what it can prove unused: state whose mount and mapping are gone, and mounts, rbd-fuse
+  // mounts and loop devices under berth's directories that no state file knows and nothing
+  // holds (a busy unmount proves use, and is left).
+  std::vector<HealthCheck> Health(bool fix);
+
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.

@@ -1,0 +1,156 @@
+// Engine::Health: what `berthctl health` reports and, with --fix, cleans up.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <set>
+
+#include "backends/rbd/mappers/mapper.h"
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/volume_lock.h"
+#include "fsutil/loop_device.h"
+#include "fsutil/mount.h"
+#include "fsutil/mountinfo.h"
+
+namespace berth::engine {
+
+namespace {
+
+bool MountPresent(const std::string& path) {
+  return !path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), path).has_value();
+}
+
+bool Under(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+// The loop devices whose backing file lies under `dir`.
+std::vector<std::pair<std::string, std::string>> LoopsBackedUnder(const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> loops;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/block", ec)) {
+    const std::string name = entry.path().filename();
+    if (!name.starts_with("loop")) {
+      continue;
+    }
+    try {
+      if (auto backing = fsutil::LoopBackingFile("/dev/" + name); backing && Under(*backing, dir)) {
+        loops.emplace_back("/dev/" + name, *backing);
+      }
+    } catch (const Error&) {
+      // not a loop device after all (loop-control), or it went away
+    }
+  }
+  return loops;
+}
+
+}  // namespace
+
+std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
+  std::vector<HealthCheck> checks;
+  for (auto& [name, backend] : backends_) {
+    HealthCheck c{"backend " + name, true, "", false};
+    try {
+      c.detail = std::to_string(backend->List().size()) + " volume(s) in its registry";
+    } catch (const std::exception& e) {
+      c.ok = false;
+      c.detail = e.what();
+    }
+    checks.push_back(c);
+  }
+  for (const std::string mapper : {"krbd", "nbd", "fuse"}) {
+    const bool available = rbd::MakeMapper(mapper)->Available();
+    checks.push_back(
+        {"mapper " + mapper, true, available ? "available" : "not on this host", false});
+  }
+
+  // This host's state files against what is really mounted and mapped.
+  std::set<std::string> known_mounts;
+  std::set<std::string> known_work_dirs;
+  for (const auto& name : states_.Names()) {
+    HealthCheck c{"volume " + name, true, "", false};
+    try {
+      VolumeLock lock(config_.state_dir, name);
+      auto state = states_.Load(name);
+      if (!state) {
+        continue;
+      }
+      known_work_dirs.insert(WorkDir(name));
+      auto found = Find(name);
+      const bool mounted = MountPresent(state->mount_path);
+      if (mounted) {
+        known_mounts.insert(state->mount_path);
+      }
+      for (const auto& [ref, count] : state->refs) {
+        if (ref.starts_with("/") && MountPresent(ref)) {
+          known_mounts.insert(ref);  // a pod directory bind-mounted from the volume
+        }
+      }
+      const bool healthy =
+          found && found->second->AttachmentHealthy(state->attachment, state->mount_path);
+      if (!found) {
+        c.ok = false;
+        c.detail = "state file for a volume missing from the registry";
+      } else if (state->detach_pending || (state->TotalRefs() == 0 && !state->staged)) {
+        c.ok = false;
+        c.detail = "attached without any reference (a detach left behind)";
+      } else if (!healthy || (!mounted && !(state->staged && state->mount_path.empty()))) {
+        c.ok = false;
+        c.detail = std::string(mounted ? "mounted at " + state->mount_path : "not mounted") +
+                   ", mapping " + (healthy ? "alive" : "gone") + ", " +
+                   std::to_string(state->TotalRefs()) + " reference(s)";
+      } else {
+        c.detail = (state->mount_path.empty() ? "attached" : "mounted at " + state->mount_path) +
+                   std::string(", ") + std::to_string(state->TotalRefs()) + " reference(s)";
+      }
+      if (!c.ok && fix && found) {
+        // TearDown unmounts first: a filesystem still in use refuses (EBUSY) and stays.
+        TearDown(*found->second, found->first, *state);
+        c.fixed = true;
+        known_mounts.erase(state->mount_path);
+      }
+    } catch (const std::exception& e) {
+      c.ok = false;
+      c.detail += (c.detail.empty() ? "" : "; ") + std::string("cleanup failed: ") + e.what();
+    }
+    checks.push_back(c);
+  }
+
+  // Mounts under berth's directories that no state file knows.
+  const std::string attach_root = config_.state_dir + "/attach";
+  for (const auto& entry : fsutil::ReadMountInfo()) {
+    const std::string& path = entry.mount_point;
+    const bool ours = Under(path, config_.mount_root) || Under(path, attach_root);
+    if (!ours || known_mounts.contains(path)) {
+      continue;
+    }
+    bool fuse_of_known_volume = false;
+    for (const auto& dir : known_work_dirs) {
+      fuse_of_known_volume = fuse_of_known_volume || Under(path, dir);
+    }
+    if (fuse_of_known_volume) {
+      continue;
+    }
+    HealthCheck c{"orphan mount " + path, false, entry.fstype + " from " + entry.source, false};
+    if (fix) {
+      try {
+        // The loop devices serving from a FUSE mapper mount go first, if nothing mounts them.
+        for (const auto& [loop, backing] : LoopsBackedUnder(path)) {
+          if (!fsutil::FindMountsOfSource(fsutil::ReadMountInfo(), loop).empty()) {
+            throw Error(ErrorCode::kBusy, loop + " (backed by " + backing + ") is mounted");
+          }
+          fsutil::DetachLoop(loop);
+        }
+        fsutil::Unmount(path);
+        c.fixed = true;
+      } catch (const std::exception& e) {
+        c.detail += std::string("; left alone: ") + e.what();
+      }
+    }
+    checks.push_back(c);
+  }
+  return checks;
+}
+
+}  // namespace berth::engine
