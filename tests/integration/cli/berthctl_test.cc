@@ -102,6 +102,24 @@ TEST_F(BerthctlTest, EveryCommandSpeaksJson) {
   EXPECT_TRUE(Json({"snapshot", "rm", name + "@s1"})["removed"]);
   EXPECT_TRUE(Json({"snapshot", "ls", name}).empty());
 
+  // Another host holds the volume: lock ls names it, lock break (unfenced here, since the
+  // holder's client is this test process's own) breaks it.
+  engine::Engine holder(LabConfig("host-holder"));
+  holder.Mount(name, "held");
+  auto held = Json({"lock", "ls", name});
+  ASSERT_EQ(held["holders"].size(), 1u);
+  EXPECT_EQ(held["holders"][0]["host_id"], "host-holder");
+  EXPECT_FALSE(held["watchers"].empty());
+  auto broken = Json({"lock", "break", name, "--yes"});
+  EXPECT_EQ(broken["broken"][0]["host_id"], "host-holder");
+  EXPECT_EQ(broken["fenced"], false);
+  EXPECT_TRUE(Json({"lock", "ls", name})["holders"].empty());
+  holder.Unmount(name, "held");
+
+  auto health = Json({"health"});
+  EXPECT_EQ(health["problems"], 0) << health.dump();
+  EXPECT_FALSE(health["checks"].empty());
+
   auto completion = Run({"completion", "bash"});
   EXPECT_EQ(completion.exit_code, 0);
   EXPECT_NE(completion.out.find("complete -F _berthctl berthctl"), std::string::npos);
