@@ -29,6 +29,7 @@ void AddHealthCommand(CLI::App& app, Context& ctx, int& exit_code) {
         PrintJson({{"checks", doc}, {"problems", problems}});
       } else {
         std::vector<std::vector<std::string>> rows;
+        rows.reserve(checks.size());
         for (const auto& c : checks) {
           rows.push_back({c.check, c.ok ? "ok" : (c.fixed ? "fixed" : "PROBLEM"), c.detail});
         }

@@ -72,6 +72,7 @@ void AddSnapshotCommands(CLI::App& app, Context& ctx) {
         return;
       }
       std::vector<std::vector<std::string>> rows;
+      rows.reserve(snaps.size());
       for (const auto& s : snaps) {
         rows.push_back({s.name, engine::FormatSize(s.size), engine::FormatSize(s.used_bytes),
                         FormatTime(s.created), s.is_protected ? "yes" : "no"});
