@@ -71,7 +71,7 @@ void AddLockCommands(CLI::App& app, Context& ctx) {
                   (a->fence ? " after fencing it"
                             : " WITHOUT fencing (if that host is alive it may still write)"),
               a->yes);
-      auto broken = ctx.engine().BreakLock(a->volume, a->fence);
+      auto broken = ctx.engine().BreakLock(a->volume, a->fence, holders);
       if (ctx.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& h : broken) {

@@ -34,7 +34,9 @@ void PrintTable(const std::vector<std::string>& header,
   std::for_each(rows.begin(), rows.end(), print);
 }
 
-void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << "\n"; }
+void PrintJson(const nlohmann::json& doc) {
+  std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
 
 ProgressReporter::ProgressReporter(std::string what)
     : what_(std::move(what)), tty_(::isatty(STDERR_FILENO) == 1) {}

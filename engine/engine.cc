@@ -31,7 +31,7 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& confi
     if (backend.type == "rbd") {
       backends[name] = std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id);
     } else if (backend.type == "nfs") {
-      backends[name] = std::make_unique<NfsBackend>(ParseNfsSettings(backend));
+      backends[name] = std::make_unique<NfsBackend>(ParseNfsSettings(backend), config.host_id);
     } else {
       throw Error(ErrorCode::kInvalidArgument,
                   "backend '" + name + "' has unknown type '" + backend.type + "'; use rbd or nfs");
@@ -481,8 +481,20 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not a block volume; it cannot be mounted as a device");
   }
-  // A failure leaves the device attached (kubelet retries mountdevice, or detaches).
-  const bool formatted = MountAttached(*backend, record, *state, path);
+  bool formatted = false;
+  try {
+    formatted = MountAttached(*backend, record, *state, path);
+  } catch (...) {
+    // kubelet never calls unmountdevice for a path that is not mounted, and its detach runs on
+    // the controller: left attached, the lock would keep the volume off every other node.
+    // kubelet's retry attaches again.
+    try {
+      TearDown(*backend, record, *state);
+    } catch (const std::exception& e) {
+      spdlog::error("cleanup after a failed mount of {} failed too: {}", name, e.what());
+    }
+    throw;
+  }
   spdlog::info("stage-mount {}: {} at {}{}", name, state->attachment.value("device", ""), path,
                formatted ? " after formatting" : "");
   return {path, formatted};

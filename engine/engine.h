@@ -108,7 +108,11 @@ class Engine {
   LockState Locks(const std::string& name);
   // Breaks every holder's lock; with `fence`, blocklists the holder and its mapper clients
   // first, so a host that is only frozen or cut off can never write again. Returns the holders.
-  std::vector<HolderInfo> BreakLock(const std::string& name, bool fence);
+  // With `expected`, only holders matching one of them (client and address) are broken, so a
+  // host that took the lock while the operator was confirming keeps it.
+  std::vector<HolderInfo> BreakLock(
+      const std::string& name, bool fence,
+      const std::optional<std::vector<HolderInfo>>& expected = std::nullopt);
 
   // One finding of Health: what was checked, whether it is fine, and what --fix did.
   struct HealthCheck {

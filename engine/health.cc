@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "backends/rbd/mappers/mapper.h"
@@ -77,16 +78,20 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
         continue;
       }
       known_work_dirs.insert(WorkDir(name));
-      auto found = Find(name);
+      // Recorded before anything can fail, so a volume's own mounts are never orphans.
+      known_mounts.insert(MountPath(name));
       const bool mounted = MountPresent(state->mount_path);
-      if (mounted) {
+      if (!state->mount_path.empty()) {
         known_mounts.insert(state->mount_path);
       }
+      int live_refs = 0;
       for (const auto& [ref, count] : state->refs) {
         if (ref.starts_with("/") && MountPresent(ref)) {
           known_mounts.insert(ref);  // a pod directory bind-mounted from the volume
+          ++live_refs;
         }
       }
+      auto found = Find(name);
       const bool healthy =
           found && found->second->AttachmentHealthy(state->attachment, state->mount_path);
       if (!found) {
@@ -104,7 +109,9 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
         c.detail = (state->mount_path.empty() ? "attached" : "mounted at " + state->mount_path) +
                    std::string(", ") + std::to_string(state->TotalRefs()) + " reference(s)";
       }
-      if (!c.ok && fix && found) {
+      if (!c.ok && fix && found && live_refs > 0) {
+        c.detail += "; left alone: pod directories are still mounted from it";
+      } else if (!c.ok && fix && found) {
         // TearDown unmounts first: a filesystem still in use refuses (EBUSY) and stays.
         TearDown(*found->second, found->first, *state);
         c.fixed = true;
@@ -135,6 +142,17 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
     HealthCheck c{"orphan mount " + path, false, entry.fstype + " from " + entry.source, false};
     if (fix) {
       try {
+        // A Mount that began after the state pass owns mount_root/<name>: re-check under its
+        // lock, and leave the path if a state file appeared.
+        const std::string volume = std::filesystem::path(path).filename().string();
+        std::optional<VolumeLock> lock;
+        if (Under(path, config_.mount_root)) {
+          ValidateVolumeName(volume);
+          lock.emplace(config_.state_dir, volume);
+          if (states_.Load(volume)) {
+            throw Error(ErrorCode::kBusy, "volume " + volume + " is being mounted");
+          }
+        }
         // The loop devices serving from a FUSE mapper mount go first, if nothing mounts them.
         for (const auto& [loop, backing] : LoopsBackedUnder(path)) {
           if (!fsutil::FindMountsOfSource(fsutil::ReadMountInfo(), loop).empty()) {

@@ -22,6 +22,9 @@ std::string RecordPath(const std::string& name) {
 
 std::string VolumeDir(const VolumeSpec& spec) { return "/" + spec.subdir; }
 
+// One empty file per host that has the volume mounted.
+std::string AttachedDir(const VolumeSpec& spec) { return "/.berth/attached/" + spec.name; }
+
 }  // namespace
 
 NfsSettings ParseNfsSettings(const BackendConfig& config) {
@@ -225,15 +228,30 @@ Attachment NfsBackend::Attach(const VolumeRecord& record, bool read_only,
   request.work_dir = work_dir;
   auto mounter = nfs::MakeNfsMounter(settings_.mounter);
   auto mounted = mounter->Mount(request);
+  try {
+    // Which hosts have it mounted, for the guards that need "nobody uses it" (rollback).
+    TreeLock lock(*this);
+    Tree().MakeDirectories(AttachedDir(spec));
+    Tree().WriteFile(AttachedDir(spec) + "/" + host_id_, NowRfc3339());
+  } catch (const Error& e) {
+    spdlog::warn("cannot record that {} is mounted on {}: {}", spec.name, host_id_, e.what());
+  }
   spdlog::info("mounted nfs://{}{}{} at {} with {}", settings_.server, request.export_path,
                request.directory, mount_point, mounted.mounter);
   return {"", true, {{"mounter", mounted.mounter}, {"pid", mounted.pid}}};
 }
 
-void NfsBackend::Detach(const VolumeRecord& /*record*/, const nlohmann::json& attachment_state) {
+void NfsBackend::Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) {
   const std::string mounter = attachment_state.value("mounter", "");
   if (!mounter.empty()) {
     nfs::MakeNfsMounter(mounter)->Release({mounter, attachment_state.value("pid", 0)});
+  }
+  try {
+    TreeLock lock(*this);
+    Tree().RemoveFile(AttachedDir(record.spec) + "/" + host_id_);
+  } catch (const Error& e) {
+    spdlog::warn("cannot clear the mount record of {} on {}: {}", record.spec.name, host_id_,
+                 e.what());
   }
 }
 
@@ -261,6 +279,12 @@ void NfsBackend::RefreshAttachment(const VolumeRecord& /*record*/,
 namespace {
 
 constexpr const char* kSnapshotDir = "/.berth-snapshots";
+// Copies in progress live here, never beside volumes, whose names they could collide with.
+constexpr const char* kTempDir = "/.berth-tmp";
+
+std::string TempPath(const std::string& what, const std::string& name) {
+  return std::string(kTempDir) + "/" + what + "-" + name;
+}
 
 std::string SnapshotBase(const VolumeSpec& spec) {
   return std::string(kSnapshotDir) + "/" + spec.name;
@@ -274,6 +298,7 @@ Error MissingSnapshot(const VolumeSpec& spec, const std::string& snap) {
 
 void NfsBackend::CreateSnapshot(const VolumeRecord& record, const std::string& snap,
                                 const ProgressFn& progress) {
+  TreeLock lock(*this);
   const auto& spec = record.spec;
   auto& tree = Tree();
   const std::string base = SnapshotBase(spec);
@@ -283,7 +308,8 @@ void NfsBackend::CreateSnapshot(const VolumeRecord& record, const std::string& s
     throw Error(ErrorCode::kConflict, "snapshot " + spec.name + "@" + snap + " already exists");
   }
   // Copied under a temporary name and renamed: a snapshot that exists is complete.
-  const std::string partial = target + ".partial";
+  const std::string partial = TempPath("snapshot", spec.name + "@" + snap);
+  tree.MakeDirectories(kTempDir);
   if (tree.Exists(partial)) {
     tree.RemoveTree(partial);  // left by an interrupted snapshot
   }
@@ -295,6 +321,7 @@ void NfsBackend::CreateSnapshot(const VolumeRecord& record, const std::string& s
 }
 
 std::vector<SnapshotInfo> NfsBackend::ListSnapshots(const VolumeRecord& record) {
+  TreeLock lock(*this);
   auto& tree = Tree();
   const std::string base = SnapshotBase(record.spec);
   std::vector<SnapshotInfo> out;
@@ -302,7 +329,7 @@ std::vector<SnapshotInfo> NfsBackend::ListSnapshots(const VolumeRecord& record) 
     return out;
   }
   for (const auto& entry : tree.List(base)) {
-    if (entry.ends_with(".json") || entry.ends_with(".partial") || entry.ends_with(".tmp")) {
+    if (entry.ends_with(".json") || entry.ends_with(".tmp")) {
       continue;
     }
     SnapshotInfo info;
@@ -321,6 +348,7 @@ std::vector<SnapshotInfo> NfsBackend::ListSnapshots(const VolumeRecord& record) 
 }
 
 void NfsBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& snap) {
+  TreeLock lock(*this);
   auto& tree = Tree();
   const std::string target = SnapshotBase(record.spec) + "/" + snap;
   if (!tree.IsDirectory(target)) {
@@ -332,6 +360,7 @@ void NfsBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& s
 
 void NfsBackend::Rollback(const VolumeRecord& record, const std::string& snap,
                           const ProgressFn& progress) {
+  TreeLock lock(*this);
   const auto& spec = record.spec;
   auto& tree = Tree();
   const std::string source = SnapshotBase(spec) + "/" + snap;
@@ -340,21 +369,22 @@ void NfsBackend::Rollback(const VolumeRecord& record, const std::string& snap,
   }
   // The copy goes beside the volume; only when it is complete do the two swap by renames.
   const std::string dir = VolumeDir(spec);
-  const std::string incoming = dir + ".berth-rollback";
-  const std::string outgoing = dir + ".berth-pre-rollback";
-  for (const auto& leftover : {incoming, outgoing}) {
-    if (tree.Exists(leftover)) {
-      tree.RemoveTree(leftover);
-    }
+  const std::string incoming = TempPath("rollback", spec.name);
+  tree.MakeDirectories(kTempDir);
+  if (tree.Exists(incoming)) {
+    tree.RemoveTree(incoming);
   }
   tree.CopyTree(source, incoming, progress);
-  tree.Rename(dir, outgoing);
+  // The replaced tree is archived, not deleted: nothing is destroyed by a rollback.
+  tree.MakeDirectories(kArchiveDir);
+  tree.Rename(dir, std::string(kArchiveDir) + "/" + spec.name + "-pre-rollback-" +
+                       std::to_string(std::time(nullptr)));
   tree.Rename(incoming, dir);
-  tree.RemoveTree(outgoing);
 }
 
 void NfsBackend::Clone(const VolumeRecord& record, const std::string& snap,
                        const VolumeRecord& clone, bool /*flatten*/, const ProgressFn& progress) {
+  TreeLock lock(*this);
   auto& tree = Tree();
   const std::string source = SnapshotBase(record.spec) + "/" + snap;
   if (!tree.IsDirectory(source)) {
@@ -364,7 +394,8 @@ void NfsBackend::Clone(const VolumeRecord& record, const std::string& snap,
   if (tree.Exists(target)) {
     return;  // an interrupted clone's retry: the copy was complete (it is renamed into place)
   }
-  const std::string partial = target + ".partial";
+  const std::string partial = TempPath("clone", clone.spec.name);
+  tree.MakeDirectories(kTempDir);
   if (tree.Exists(partial)) {
     tree.RemoveTree(partial);
   }
@@ -372,7 +403,19 @@ void NfsBackend::Clone(const VolumeRecord& record, const std::string& snap,
   tree.Rename(partial, target);
 }
 
-std::vector<std::string> NfsBackend::Watchers(const VolumeRecord& /*record*/) { return {}; }
+std::vector<std::string> NfsBackend::Watchers(const VolumeRecord& record) {
+  TreeLock lock(*this);
+  auto& tree = Tree();
+  std::vector<std::string> hosts;
+  if (tree.Exists(AttachedDir(record.spec))) {
+    for (const auto& host : tree.List(AttachedDir(record.spec))) {
+      if (!host.ends_with(".tmp")) {
+        hosts.push_back("host " + host);
+      }
+    }
+  }
+  return hosts;
+}
 
 void NfsBackend::BreakLock(const VolumeRecord& record, const HolderInfo& /*holder*/,
                            bool /*fence*/) {

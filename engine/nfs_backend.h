@@ -27,7 +27,8 @@ NfsSettings ParseNfsSettings(const BackendConfig& config);
 
 class NfsBackend : public Backend {
  public:
-  explicit NfsBackend(NfsSettings settings) : settings_(std::move(settings)) {}
+  explicit NfsBackend(NfsSettings settings, std::string host_id = "")
+      : settings_(std::move(settings)), host_id_(std::move(host_id)) {}
 
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
@@ -76,6 +77,7 @@ class NfsBackend : public Backend {
   std::string Url() const;
 
   NfsSettings settings_;
+  std::string host_id_;
   std::mutex mu_;
   std::unique_ptr<nfs::ExportTree> tree_;
   bool broken_ = false;  // set by TreeLock when a call failed

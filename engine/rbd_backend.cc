@@ -30,6 +30,12 @@ rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
 
 }  // namespace
 
+namespace {
+// A fence outlasts any pause of the fenced host (Ceph's default is one hour); operators lift it
+// with `ceph osd blocklist rm` once the host is rebooted.
+constexpr uint32_t kFenceSeconds = 365U * 24 * 3600;
+}  // namespace
+
 void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
                                    const std::vector<std::string>& before) {
   try {
@@ -250,7 +256,11 @@ void RbdBackend::RefreshAttachment(const VolumeRecord& record,
                                    const nlohmann::json& attachment_state, uint64_t size) {
   const auto mapped = MappedFromJson(attachment_state);
   if (!mapped.mapper.empty()) {
-    rbd::MakeMapper(mapped.mapper)->Refresh(mapped, record.spec.image, size);
+    // rbd-fuse's truncate resizes the image, shrinking included: never ask for less than the
+    // image has (the registry may lag behind an `rbd resize`).
+    const uint64_t actual =
+        rbd::Image(Pool(record.spec.pool), record.spec.image, rbd::Image::Mode::kReadOnly).Size();
+    rbd::MakeMapper(mapped.mapper)->Refresh(mapped, record.spec.image, std::max(size, actual));
   }
 }
 
@@ -282,7 +292,23 @@ void RbdBackend::RemoveSnapshot(const VolumeRecord& record, const std::string& s
 
 void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
                           const ProgressFn& progress) {
-  rbd::RollbackSnapshot(Pool(record.spec.pool), record.spec.image, snap, progress);
+  const auto& io = Pool(record.spec.pool);
+  const auto& image = record.spec.image;
+  // Held for the whole rollback, so no host can attach read-write meanwhile; a read-only
+  // mapper that appeared since the engine's check is caught here.
+  rbd::AcquireLock(io, image, record.spec.name, host_id_);
+  try {
+    if (auto watchers = rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+        !watchers.empty()) {
+      throw Error(ErrorCode::kBusy, "volume " + record.spec.name + " was mapped by " + watchers[0] +
+                                        " meanwhile; rollback not started");
+    }
+    rbd::RollbackSnapshot(io, image, snap, progress);
+  } catch (...) {
+    rbd::ReleaseLock(io, image, host_id_);
+    throw;
+  }
+  rbd::ReleaseLock(io, image, host_id_);
 }
 
 void RbdBackend::Clone(const VolumeRecord& record, const std::string& snap,
@@ -313,13 +339,18 @@ void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder,
     // must already be unable to. The lock was taken by the holder's berth process; its I/O
     // goes through the mapper clients recorded at attach, so those are fenced too.
     std::vector<std::string> addresses = {holder.address};
+    std::vector<std::string> mappers;
     if (!holder.host_id.empty()) {
-      for (const auto& a : rbd::RecordedMappers(io, record.spec.image, holder.host_id)) {
-        addresses.push_back(a);
-      }
+      mappers = rbd::RecordedMappers(io, record.spec.image, holder.host_id);
     }
+    if (mappers.empty()) {
+      // Not recorded (an older berth, or the record failed): every client with the image open
+      // may be the writer, so all are fenced. Read-only users elsewhere must remap.
+      mappers = rbd::Image(io, record.spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+    }
+    addresses.insert(addresses.end(), mappers.begin(), mappers.end());
     for (const auto& address : addresses) {
-      cluster().Blocklist(address, 0);
+      cluster().Blocklist(address, kFenceSeconds);
       spdlog::warn("fenced client {} (host {}) of volume {}", address,
                    holder.host_id.empty() ? "unknown" : holder.host_id, record.spec.name);
     }

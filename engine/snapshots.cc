@@ -2,6 +2,8 @@
 // lock` run.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "backends/rbd/snapshot.h"
 #include "common/error.h"
 #include "common/signals.h"
@@ -94,9 +96,9 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
                     "); stop it there before rolling it back");
   }
   if (auto watchers = backend->Watchers(record); !watchers.empty()) {
-    throw Error(ErrorCode::kBusy, "volume " + name + " is open by Ceph client " + watchers[0] +
-                                      " (mapped read-only somewhere); unmap it before rolling "
-                                      "it back");
+    throw Error(ErrorCode::kBusy, "volume " + name + " is in use by " + watchers[0] +
+                                      " (mounted or mapped there); stop it there before "
+                                      "rolling it back");
   }
   spdlog::warn("rolling volume {} back to snapshot {}", name, snap);
   backend->Rollback(record, snap, progress);
@@ -160,14 +162,27 @@ Engine::LockState Engine::Locks(const std::string& name) {
   return {found->second->Holders(found->first), found->second->Watchers(found->first)};
 }
 
-std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence) {
+std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
+                                          const std::optional<std::vector<HolderInfo>>& expected) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name);
   auto found = Find(name);
   if (!found) {
     throw NoVolume(name);
   }
-  auto holders = found->second->Holders(found->first);
+  std::vector<HolderInfo> holders;
+  for (const auto& holder : found->second->Holders(found->first)) {
+    const bool confirmed =
+        !expected || std::any_of(expected->begin(), expected->end(), [&](const HolderInfo& e) {
+          return e.client == holder.client && e.address == holder.address;
+        });
+    if (confirmed) {
+      holders.push_back(holder);
+    } else {
+      spdlog::warn("lock of volume {} is now held by {} at {}, not the holder confirmed; left",
+                   name, holder.client, holder.address);
+    }
+  }
   for (const auto& holder : holders) {
     spdlog::warn("AUDIT: breaking the lock of volume {} held by host {} ({} at {}){}, by host {}",
                  name, holder.host_id.empty() ? "unknown" : holder.host_id, holder.client,

@@ -214,9 +214,20 @@ void ExportTree::CopyNode(const std::string& from, const std::string& to, uint64
   const int mode = static_cast<int>(st.nfs_mode & 07777);
   const int uid = static_cast<int>(st.nfs_uid);
   const int gid = static_cast<int>(st.nfs_gid);
+  // Paths are resolved from the export root on every call, and the server follows symlinks in
+  // the middle of a path: a directory swapped for a symlink during the copy would lead it out
+  // of the volume. Each step re-checks that `from` is still the directory it listed.
+  auto same_directory = [&] {
+    struct nfs_stat_64 now {};
+    return nfs_lstat64(ctx(), from.c_str(), &now) == 0 && S_ISDIR(now.nfs_mode) &&
+           now.nfs_ino == st.nfs_ino && now.nfs_dev == st.nfs_dev;
+  };
   if (S_ISDIR(st.nfs_mode)) {
     MakeDirectory(to, 0700, 0, 0);  // opened up once its contents are in
     for (const auto& name : List(from)) {
+      if (!same_directory()) {
+        throw Error(ErrorCode::kConflict, from + " was replaced during the copy; copy aborted");
+      }
       CopyNode(from + "/" + name, to + "/" + name, total, done, progress);
     }
     if ((rc = nfs_chmod(ctx(), to.c_str(), mode)) != 0 ||
@@ -241,6 +252,12 @@ void ExportTree::CopyNode(const std::string& from, const std::string& to, uint64
     throw NfsError(rc, "cannot open " + from + " on the NFS export", *context_);
   }
   NfsFile in(ctx(), in_raw);
+  struct nfs_stat_64 opened {};
+  if ((rc = nfs_fstat64(ctx(), in.get(), &opened)) != 0 || opened.nfs_ino != st.nfs_ino ||
+      opened.nfs_dev != st.nfs_dev) {
+    // The name now leads elsewhere (a file swapped for a symlink after the lstat).
+    throw Error(ErrorCode::kConflict, from + " was replaced during the copy; copy aborted");
+  }
   nfsfh* out_raw = nullptr;
   if ((rc = nfs_create(ctx(), to.c_str(), O_WRONLY | O_EXCL, 0600, &out_raw)) != 0) {
     throw NfsError(rc, "cannot create " + to + " on the NFS export", *context_);

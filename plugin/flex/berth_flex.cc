@@ -26,9 +26,12 @@ using berth::flex::DriverKind;
 // print lands in the log (or /dev/null), so the reply stays the only output.
 int TakeOverOutput(const std::string& log_file) {
   const int reply_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-  const int sink = log_file.empty()
-                       ? ::open("/dev/null", O_WRONLY | O_CLOEXEC)
-                       : ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  int sink = log_file.empty()
+                 ? -1
+                 : ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (sink < 0) {
+    sink = ::open("/dev/null", O_WRONLY | O_CLOEXEC);  // never kubelet's pipe
+  }
   if (sink >= 0) {
     ::dup2(sink, STDOUT_FILENO);
     ::dup2(sink, STDERR_FILENO);
@@ -54,7 +57,9 @@ void SetUpLogging(const std::string& log_file) {
 }
 
 int Reply(int fd, const nlohmann::json& reply) {
-  const std::string text = reply.dump() + "\n";
+  // A message may quote a tool's output in any encoding: replace, never throw.
+  const std::string text =
+      reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);

@@ -128,6 +128,9 @@ FlexCall ParseCall(const std::vector<std::string>& args) {
   } else if (v == "unmountdevice") {
     call.device_mount_path = AbsolutePath("device mount path", a[0]);
   } else if (v == "detach") {
+    if (a[0].empty()) {
+      throw Error(ErrorCode::kInvalidArgument, "detach needs the volume name kubelet attached");
+    }
     call.volume_name = a[0];
     call.node_name = a[1];
   } else if (v == "expandvolume") {

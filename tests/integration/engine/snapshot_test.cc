@@ -73,6 +73,8 @@ TEST(Snapshots, RollbackBringsBackTheSnapshotAndIsRefusedWhileMounted) {
   engine.CreateSnapshot(name, "s1");  // frozen while mounted
   cleanups.Add([&] { RemoveSnapshotIfPresent(engine, name, "s1"); });
 
+  // A failing snapshot (the name is taken) still thaws the filesystem: writes go on.
+  ExpectCode([&] { engine.CreateSnapshot(name, "s1"); }, ErrorCode::kConflict, "already exists");
   WriteRandomFile(mount.mount_path + "/data", 8);
   WriteFileAtomically(mount.mount_path + "/marker", "after\n");
   const std::string after = Sha256(mount.mount_path + "/data");
@@ -308,6 +310,13 @@ TEST(NfsSnapshots, SnapshotRollbackAndCloneByCopy) {
              "attached on this host");
   EXPECT_EQ(ReadFileIfExists(mount.mount_path + "/marker").value_or(""), "after\n");
   engine.Unmount(name, "c1");
+  // Mounted on another host: refused too, naming it (each host records its NFS mounts).
+  {
+    engine::Engine other(LabConfig("host-b"));
+    other.Mount(name, "elsewhere");
+    ExpectCode([&] { engine.Rollback(name, "s1", nullptr); }, ErrorCode::kBusy, "host host-b");
+    other.Unmount(name, "elsewhere");
+  }
 
   engine.Rollback(name, "s1", nullptr);
   mount = engine.Mount(name, "c2");
