@@ -253,7 +253,7 @@ void ExportTree::CopyNode(const std::string& from, const std::string& to, uint64
   }
   NfsFile in(ctx(), in_raw);
   struct nfs_stat_64 opened {};
-  if ((rc = nfs_fstat64(ctx(), in.get(), &opened)) != 0 || opened.nfs_ino != st.nfs_ino ||
+  if (nfs_fstat64(ctx(), in.get(), &opened) != 0 || opened.nfs_ino != st.nfs_ino ||
       opened.nfs_dev != st.nfs_dev) {
     // The name now leads elsewhere (a file swapped for a symlink after the lstat).
     throw Error(ErrorCode::kConflict, from + " was replaced during the copy; copy aborted");
