@@ -24,8 +24,8 @@ nlohmann::json MappedToJson(const rbd::MappedDevice& mapped, const VolumeSpec& s
 }
 
 rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
-  return {state.value("mapper", ""), state.value("device", ""), state.value("pid", 0),
-          state.value("fuse_dir", "")};
+  return {state.value("mapper", ""),   state.value("device", ""), state.value("pid", 0),
+          state.value("fuse_dir", ""), state.value("pool", ""),   state.value("image", "")};
 }
 
 }  // namespace

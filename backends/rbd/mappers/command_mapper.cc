@@ -1,5 +1,7 @@
 #include "backends/rbd/mappers/command_mapper.h"
 
+#include <spdlog/spdlog.h>
+
 #include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
@@ -24,11 +26,17 @@ MappedDevice CommandMapper::Map(const MapRequest& request) {
     throw Error(ErrorCode::kUnavailable, name() + " map of " + request.pool + "/" + request.image +
                                              " failed: " + Trim(result.err));
   }
-  return {name(), Trim(result.out), 0, ""};
+  return {name(), Trim(result.out), 0, "", request.pool, request.image};
 }
 
 void CommandMapper::Unmap(const MappedDevice& mapped) {
   if (!PathExists(mapped.device)) {
+    return;
+  }
+  if (!ServesImage(mapped)) {
+    // After a reboot or an unmap elsewhere the name may belong to another image now.
+    spdlog::warn("{} no longer maps {}/{}; not unmapping it", mapped.device, mapped.pool,
+                 mapped.image);
     return;
   }
   auto result = RunCommand(UnmapCommand(mapped.device), std::chrono::minutes(1));
@@ -39,6 +47,8 @@ void CommandMapper::Unmap(const MappedDevice& mapped) {
   }
 }
 
-bool CommandMapper::Healthy(const MappedDevice& mapped) const { return PathExists(mapped.device); }
+bool CommandMapper::Healthy(const MappedDevice& mapped) const {
+  return PathExists(mapped.device) && ServesImage(mapped);
+}
 
 }  // namespace berth::rbd

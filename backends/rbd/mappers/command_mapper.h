@@ -22,6 +22,10 @@ class CommandMapper : public Mapper {
   // The exact argv Map and Unmap run (unit-tested, since krbd and nbd cannot run everywhere).
   virtual std::vector<std::string> MapCommand(const MapRequest& request) const = 0;
   virtual std::vector<std::string> UnmapCommand(const std::string& device) const = 0;
+  // Whether `mapped.device` still maps mapped.pool/mapped.image: device names are recycled,
+  // and a stale record must never make berth mount, or unmap, another volume's device. True
+  // when the record does not say (older berths).
+  virtual bool ServesImage(const MappedDevice& mapped) const = 0;
 };
 
 }  // namespace berth::rbd

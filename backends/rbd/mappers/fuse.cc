@@ -50,7 +50,7 @@ bool FuseMapper::Available() const {
 }
 
 MappedDevice FuseMapper::Map(const MapRequest& request) {
-  MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse"};
+  MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse", request.pool, request.image};
   MakeDirectories(mapped.fuse_dir);
   if (IsMounted(mapped.fuse_dir)) {
     // Left by a mapping whose record was lost; nothing can be using it without a record.

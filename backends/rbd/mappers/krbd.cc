@@ -1,6 +1,7 @@
 #include "backends/rbd/mappers/krbd.h"
 
 #include "common/files.h"
+#include "common/strings.h"
 
 namespace berth::rbd {
 
@@ -19,6 +20,20 @@ std::vector<std::string> KrbdMapper::UnmapCommand(const std::string& device) con
   return {"rbd", "device", "unmap", "-t", "krbd", "-o", "noudev", device};
 }
 
-bool KrbdMapper::Available() const { return PathExists("/sys/bus/rbd"); }
+bool KrbdMapper::Available() const { return PathExists(sysfs_ + "/bus/rbd"); }
+
+bool KrbdMapper::ServesImage(const MappedDevice& mapped) const {
+  if (mapped.pool.empty() || mapped.image.empty()) {
+    return true;
+  }
+  const std::string prefix = "/dev/rbd";
+  if (!mapped.device.starts_with(prefix)) {
+    return false;
+  }
+  const std::string dir = sysfs_ + "/bus/rbd/devices/" + mapped.device.substr(prefix.size());
+  auto pool = ReadFileIfExists(dir + "/pool");
+  auto image = ReadFileIfExists(dir + "/name");
+  return pool && image && Trim(*pool) == mapped.pool && Trim(*image) == mapped.image;
+}
 
 }  // namespace berth::rbd

@@ -28,6 +28,9 @@ struct MappedDevice {
   std::string device;    // "/dev/rbd0", "/dev/nbd0", "/dev/loop3"
   pid_t pid = 0;         // fuse: the detached rbd-fuse process
   std::string fuse_dir;  // fuse: where rbd-fuse exposes the image as a file
+  // What it maps, to tell our device from a recycled name (empty in records of older berths).
+  std::string pool;
+  std::string image;
 };
 
 class Mapper {

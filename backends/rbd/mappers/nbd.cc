@@ -1,6 +1,7 @@
 #include "backends/rbd/mappers/nbd.h"
 
 #include "common/files.h"
+#include "common/strings.h"
 
 namespace berth::rbd {
 
@@ -16,6 +17,30 @@ std::vector<std::string> NbdMapper::UnmapCommand(const std::string& device) cons
   return {"rbd-nbd", "unmap", device};
 }
 
-bool NbdMapper::Available() const { return PathExists("/sys/module/nbd"); }
+bool NbdMapper::Available() const { return PathExists(sysfs_ + "/module/nbd"); }
+
+bool NbdMapper::ServesImage(const MappedDevice& mapped) const {
+  if (mapped.pool.empty() || mapped.image.empty()) {
+    return true;
+  }
+  const std::string prefix = "/dev/";
+  if (!mapped.device.starts_with(prefix)) {
+    return false;
+  }
+  auto pid = ReadFileIfExists(sysfs_ + "/block/" + mapped.device.substr(prefix.size()) + "/pid");
+  if (!pid) {
+    return false;  // no daemon behind the device
+  }
+  auto cmdline = ReadFileIfExists(proc_ + "/" + Trim(*pid) + "/cmdline");
+  if (!cmdline) {
+    return false;
+  }
+  for (const auto& arg : Split(*cmdline, '\0')) {
+    if (arg == mapped.pool + "/" + mapped.image) {
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace berth::rbd
