@@ -174,6 +174,16 @@ void NfsBackend::DeleteStorage(const VolumeRecord& record) {
   TreeLock lock(*this);
   const auto& spec = record.spec;
   const std::string dir = VolumeDir(spec);
+  // As with RBD: a volume's snapshots go first, so a later volume of the same name never
+  // finds (and rolls back to) them.
+  if (const std::string snaps = "/.berth-snapshots/" + spec.name; Tree().Exists(snaps)) {
+    for (const auto& entry : Tree().List(snaps)) {
+      if (!entry.ends_with(".json") && !entry.ends_with(".tmp")) {
+        throw Error(ErrorCode::kBusy, "volume " + spec.name + " has snapshots (" + entry +
+                                          ", ...); remove them first");
+      }
+    }
+  }
   if (spec.on_remove == "retain" || !Tree().Exists(dir)) {
     spdlog::info("volume {}: keeping {} on the export (on_remove={})", spec.name, dir,
                  spec.on_remove);

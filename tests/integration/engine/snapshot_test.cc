@@ -333,6 +333,8 @@ TEST(NfsSnapshots, SnapshotRollbackAndCloneByCopy) {
   EXPECT_FALSE(PathExists(mount.mount_path + "/only-in-clone"));
   engine.Unmount(clone, "c3");
   engine.Unmount(name, "c2");
+  ExpectCode([&] { engine.Remove(name); }, ErrorCode::kBusy, "has snapshots");
+  EXPECT_NO_THROW(engine.Get(name)) << "a refused remove removed the volume";
   engine.RemoveSnapshot(name, "s1");
   EXPECT_TRUE(engine.ListSnapshots(name).empty());
 }
