@@ -17,14 +17,6 @@
 
 namespace berth::engine {
 
-namespace {
-
-bool MountPresent(const std::string& mount_path) {
-  return !mount_path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), mount_path).has_value();
-}
-
-}  // namespace
-
 std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config) {
   std::map<std::string, std::unique_ptr<Backend>> backends;
   for (const auto& [name, backend] : config.backends) {
@@ -98,6 +90,14 @@ std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string&
   return std::nullopt;
 }
 
+std::pair<VolumeRecord, Backend*> Engine::FindOrThrow(const std::string& name) {
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  return std::move(*found);
+}
+
 void Engine::Create(const std::string& name, const Options& options) {
   VolumeSpec spec = ParseVolumeSpec(name, options, config_);
   Backend& backend = BackendFor(spec.backend);
@@ -139,12 +139,9 @@ void Engine::Create(const std::string& name, const Options& options) {
 void Engine::Remove(const std::string& name) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  VolumeRecord& record = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  VolumeRecord& record = found.first;
+  Backend* backend = found.second;
   auto local = states_.Load(name);
   if (local && local->TotalRefs() > 0) {
     throw Error(ErrorCode::kBusy, "volume " + name + " is mounted on this host (" +
@@ -183,7 +180,7 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
     return std::nullopt;
   }
   if (!state->detach_pending && backend.AttachmentHealthy(state->attachment, state->mount_path)) {
-    if (MountPresent(state->mount_path)) {
+    if (fsutil::IsMountPoint(state->mount_path)) {
       return state;
     }
     if (state->staged && state->mount_path.empty()) {
@@ -210,7 +207,7 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
 HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
                                   bool staged) {
   const std::string& name = record.spec.name;
-  if (MountPresent(MountPath(name))) {
+  if (fsutil::IsMountPoint(MountPath(name))) {
     // Not ours (we hold no state for it), so a cleanup must never unmount it.
     throw Error(ErrorCode::kConflict, "something else is mounted at " + MountPath(name) +
                                           "; unmount it before mounting volume " + name);
@@ -270,12 +267,9 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   // Logged under the volume lock, so overlapping begin/end pairs in the log show real
   // parallelism across volumes.
   spdlog::info("mount {} ({}) begins", name, ref_id);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  VolumeRecord& record = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  VolumeRecord& record = found.first;
+  Backend* backend = found.second;
 
   if (auto state = UsableState(*backend, record)) {
     if (state->mount_path.empty()) {
@@ -415,12 +409,9 @@ std::optional<std::string> Engine::FindState(
 std::string Engine::StageAttach(const std::string& name, bool read_only, const std::string& alias) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  VolumeRecord& record = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  VolumeRecord& record = found.first;
+  Backend* backend = found.second;
   read_only = read_only || record.spec.read_only;
   auto state = UsableState(*backend, record);
   if (state) {
@@ -455,12 +446,9 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     throw Error(ErrorCode::kInvalidArgument, "mount path '" + path + "' must be absolute");
   }
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  VolumeRecord& record = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  VolumeRecord& record = found.first;
+  Backend* backend = found.second;
   read_only = read_only || record.spec.read_only;
   auto state = UsableState(*backend, record);
   if (state && !state->mount_path.empty()) {
@@ -470,7 +458,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     throw Error(ErrorCode::kConflict, "volume " + name + " is already mounted on this host at " +
                                           state->mount_path + ", not " + path);
   }
-  if (MountPresent(path)) {
+  if (fsutil::IsMountPoint(path)) {
     throw Error(ErrorCode::kConflict, "something else is mounted at " + path +
                                           "; unmount it before mounting volume " + name);
   }
@@ -503,7 +491,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
 void Engine::Unstage(const std::string& path) {
   auto name = FindState([&](const HostVolumeState& s) { return s.staged && s.mount_path == path; });
   if (!name) {
-    if (MountPresent(path)) {
+    if (fsutil::IsMountPoint(path)) {
       throw Error(ErrorCode::kNotFound,
                   path +
                       " is mounted but berth has no record of staging a volume there; "
@@ -519,7 +507,7 @@ void Engine::Unstage(const std::string& path) {
   }
   std::vector<std::string> in_use;
   for (auto it = state->refs.begin(); it != state->refs.end();) {
-    if (MountPresent(it->first)) {
+    if (fsutil::IsMountPoint(it->first)) {
       in_use.push_back(it->first);
       ++it;
     } else {
@@ -553,7 +541,7 @@ void Engine::ReleaseAlias(const std::string& alias) {
   if (!state || state->alias != alias) {
     return;
   }
-  if (state->TotalRefs() > 0 || MountPresent(state->mount_path)) {
+  if (state->TotalRefs() > 0 || fsutil::IsMountPoint(state->mount_path)) {
     throw Error(ErrorCode::kBusy, "volume " + *name + " (" + alias +
                                       ") is still mounted on this host at " +
                                       (state->mount_path.empty() ? "?" : state->mount_path) +
@@ -584,7 +572,7 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
     throw Error(ErrorCode::kUnavailable,
                 "volume " + name + " was unmounted while it was being published; retry");
   }
-  if (MountPresent(target)) {
+  if (fsutil::IsMountPoint(target)) {
     // kubelet retried a mount that had worked: keep one reference per target.
     state->refs[target] = 1;
     states_.Save(*state);
@@ -621,7 +609,7 @@ bool Engine::AddStagedRef(const std::string& name, const std::string& target, bo
   VolumeLock lock(config_.state_dir, name);
   auto state = states_.Load(name);
   if (!state || !state->staged || state->detach_pending || (state->read_only && !read_only) ||
-      !MountPresent(state->mount_path) || !backends_.contains(state->backend) ||
+      !fsutil::IsMountPoint(state->mount_path) || !backends_.contains(state->backend) ||
       !BackendFor(state->backend).AttachmentHealthy(state->attachment, state->mount_path)) {
     return false;  // Mount decides, with the registry at hand
   }
@@ -634,7 +622,7 @@ bool Engine::AddStagedRef(const std::string& name, const std::string& target, bo
 void Engine::Unpublish(const std::string& target) {
   auto name = FindState([&](const HostVolumeState& s) { return s.refs.contains(target); });
   if (!name) {
-    if (MountPresent(target)) {
+    if (fsutil::IsMountPoint(target)) {
       spdlog::warn("unpublish {}: no volume references it; unmounting it anyway", target);
       fsutil::Unmount(target);
     }
@@ -655,12 +643,9 @@ void Engine::Unpublish(const std::string& target) {
 uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  VolumeRecord& record = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  VolumeRecord& record = found.first;
+  Backend* backend = found.second;
   if (size < record.spec.size_bytes) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is " + FormatSize(record.spec.size_bytes) +
@@ -686,13 +671,10 @@ uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
 void Engine::GrowFilesystem(const std::string& name) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  const VolumeRecord& record = found->first;
+  auto found = FindOrThrow(name);
+  const VolumeRecord& record = found.first;
   auto state = states_.Load(name);
-  if (!state || !MountPresent(state->mount_path)) {
+  if (!state || !fsutil::IsMountPoint(state->mount_path)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not mounted on this host; its filesystem grows when " +
                     "it is mounted here");
@@ -707,7 +689,7 @@ void Engine::GrowFilesystem(const std::string& name) {
                 "volume " + name + " has no filesystem of its own to grow (an NFS directory)");
   }
   // The storage may have grown on another host (Kubernetes grows it from the controller).
-  Backend* backend = found->second;
+  Backend* backend = found.second;
   VolumeRecord updated = record;
   backend->RefreshAttachment(record, state->attachment, record.spec.size_bytes);
   if (fsutil::GrowFilesystem(record.spec.fstype, device, state->mount_path) ==
@@ -729,11 +711,8 @@ void Engine::GrowFilesystem(const std::string& name) {
 
 VolumeInfo Engine::Get(const std::string& name) {
   ValidateVolumeName(name);
-  auto found = Find(name);
-  if (!found) {
-    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-  }
-  return {found->first, states_.Load(name), found->second->Holders(found->first)};
+  auto found = FindOrThrow(name);
+  return {found.first, states_.Load(name), found.second->Holders(found.first)};
 }
 
 std::vector<VolumeInfo> Engine::List() {

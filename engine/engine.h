@@ -147,6 +147,8 @@ class Engine {
   std::string WorkDir(const std::string& name) const;
   // Looks the volume up in every backend (the registry is per backend).
   std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name);
+  // Find, with a missing volume as kNotFound "volume NAME does not exist".
+  std::pair<VolumeRecord, Backend*> FindOrThrow(const std::string& name);
   void TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state);
   // Under the volume lock: finishes a pending detach or cleans a stale attachment, and returns
   // the state only if it is still usable (mounted and healthy, or staged and attached).

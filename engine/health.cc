@@ -17,10 +17,6 @@ namespace berth::engine {
 
 namespace {
 
-bool MountPresent(const std::string& path) {
-  return !path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), path).has_value();
-}
-
 bool Under(const std::string& path, const std::string& dir) {
   return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
          path[dir.size()] == '/';
@@ -80,13 +76,13 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
       known_work_dirs.insert(WorkDir(name));
       // Recorded before anything can fail, so a volume's own mounts are never orphans.
       known_mounts.insert(MountPath(name));
-      const bool mounted = MountPresent(state->mount_path);
+      const bool mounted = fsutil::IsMountPoint(state->mount_path);
       if (!state->mount_path.empty()) {
         known_mounts.insert(state->mount_path);
       }
       int live_refs = 0;
       for (const auto& [ref, count] : state->refs) {
-        if (ref.starts_with("/") && MountPresent(ref)) {
+        if (ref.starts_with("/") && fsutil::IsMountPoint(ref)) {
           known_mounts.insert(ref);  // a pod directory bind-mounted from the volume
           ++live_refs;
         }

@@ -14,60 +14,39 @@
 
 namespace berth::engine {
 
-namespace {
-
-bool Mounted(const std::string& path) {
-  return !path.empty() && fsutil::FindMount(fsutil::ReadMountInfo(), path).has_value();
-}
-
-Error NoVolume(const std::string& name) {
-  return Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
-}
-
-}  // namespace
-
 void Engine::CreateSnapshot(const std::string& name, const std::string& snap,
                             const ProgressFn& progress) {
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
+  auto found = FindOrThrow(name);
   auto state = states_.Load(name);
-  if (state && !state->read_only && Mounted(state->mount_path) &&
+  if (state && !state->read_only && fsutil::IsMountPoint(state->mount_path) &&
       !state->attachment.value("device", "").empty()) {
     // Frozen, the filesystem is consistent on the device: no half-written journal in the
     // snapshot. A signal now would leave every writer on this host stuck, so none gets in.
     ScopedSignalBlock no_signals;
     fsutil::ScopedFreeze frozen(state->mount_path);
-    found->second->CreateSnapshot(found->first, snap, progress);
+    found.second->CreateSnapshot(found.first, snap, progress);
     spdlog::info("snapshot {}@{} taken with {} frozen", name, snap, state->mount_path);
     return;
   }
-  found->second->CreateSnapshot(found->first, snap, progress);
+  found.second->CreateSnapshot(found.first, snap, progress);
   spdlog::info("snapshot {}@{} taken", name, snap);
 }
 
 std::vector<SnapshotInfo> Engine::ListSnapshots(const std::string& name) {
   ValidateVolumeName(name);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
-  return found->second->ListSnapshots(found->first);
+  auto found = FindOrThrow(name);
+  return found.second->ListSnapshots(found.first);
 }
 
 void Engine::RemoveSnapshot(const std::string& name, const std::string& snap) {
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
-  found->second->RemoveSnapshot(found->first, snap);
+  auto found = FindOrThrow(name);
+  found.second->RemoveSnapshot(found.first, snap);
   spdlog::info("snapshot {}@{} removed", name, snap);
 }
 
@@ -76,12 +55,9 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
-  const VolumeRecord& record = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  const VolumeRecord& record = found.first;
+  Backend* backend = found.second;
   if (auto state = states_.Load(name)) {
     throw Error(ErrorCode::kBusy,
                 "volume " + name + " is attached on this host (" + config_.host_id + ")" +
@@ -111,12 +87,9 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
   ValidateVolumeName(clone);
   rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, clone);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
-  const VolumeRecord& source = found->first;
-  Backend* backend = found->second;
+  auto found = FindOrThrow(name);
+  const VolumeRecord& source = found.first;
+  Backend* backend = found.second;
   VolumeRecord record;
   if (auto existing = Find(clone)) {
     // A clone interrupted after registering finishes here; anything else is a conflict.
@@ -155,23 +128,17 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
 
 Engine::LockState Engine::Locks(const std::string& name) {
   ValidateVolumeName(name);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
-  return {found->second->Holders(found->first), found->second->Watchers(found->first)};
+  auto found = FindOrThrow(name);
+  return {found.second->Holders(found.first), found.second->Watchers(found.first)};
 }
 
 std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
                                           const std::optional<std::vector<HolderInfo>>& expected) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name);
-  auto found = Find(name);
-  if (!found) {
-    throw NoVolume(name);
-  }
+  auto found = FindOrThrow(name);
   std::vector<HolderInfo> holders;
-  for (const auto& holder : found->second->Holders(found->first)) {
+  for (const auto& holder : found.second->Holders(found.first)) {
     const bool confirmed =
         !expected || std::any_of(expected->begin(), expected->end(), [&](const HolderInfo& e) {
           return e.client == holder.client && e.address == holder.address;
@@ -187,7 +154,7 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
     spdlog::warn("AUDIT: breaking the lock of volume {} held by host {} ({} at {}){}, by host {}",
                  name, holder.host_id.empty() ? "unknown" : holder.host_id, holder.client,
                  holder.address, fence ? " after fencing it" : " WITHOUT fencing", config_.host_id);
-    found->second->BreakLock(found->first, holder, fence);
+    found.second->BreakLock(found.first, holder, fence);
   }
   return holders;
 }
@@ -195,7 +162,7 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
 void Engine::Resize(const std::string& name, uint64_t size) {
   GrowStorage(name, size);
   auto state = states_.Load(name);
-  if (state && !state->read_only && Mounted(state->mount_path) &&
+  if (state && !state->read_only && fsutil::IsMountPoint(state->mount_path) &&
       !state->attachment.value("device", "").empty()) {
     GrowFilesystem(name);
   }

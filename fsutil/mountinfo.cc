@@ -170,4 +170,8 @@ std::vector<MountEntry> FindMountsOfSource(const std::vector<MountEntry>& mounts
   return found;
 }
 
+bool IsMountPoint(const std::string& path) {
+  return !path.empty() && FindMount(ReadMountInfo(), path).has_value();
+}
+
 }  // namespace berth::fsutil

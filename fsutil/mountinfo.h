@@ -29,6 +29,9 @@ std::vector<MountEntry> ReadMountInfo();
 std::optional<MountEntry> FindMount(const std::vector<MountEntry>& mounts,
                                     const std::string& mount_point);
 
+// Whether something is mounted at `path` (false for an empty path).
+bool IsMountPoint(const std::string& path);
+
 // Every mount whose source is `source` (a device path), in mountinfo order.
 std::vector<MountEntry> FindMountsOfSource(const std::vector<MountEntry>& mounts,
                                            const std::string& source);

@@ -28,10 +28,6 @@ std::string ImageFile(const MappedDevice& mapped, const std::string& image) {
   return mapped.fuse_dir + "/" + image;
 }
 
-bool IsMounted(const std::string& dir) {
-  return fsutil::FindMount(fsutil::ReadMountInfo(), dir).has_value();
-}
-
 }  // namespace
 
 std::vector<std::string> FuseMapper::FuseCommand(const MapRequest& request,
@@ -52,7 +48,7 @@ bool FuseMapper::Available() const {
 MappedDevice FuseMapper::Map(const MapRequest& request) {
   MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse", request.pool, request.image};
   MakeDirectories(mapped.fuse_dir);
-  if (IsMounted(mapped.fuse_dir)) {
+  if (fsutil::IsMountPoint(mapped.fuse_dir)) {
     // Left by a mapping whose record was lost; nothing can be using it without a record.
     spdlog::warn("unmounting a stale rbd-fuse mount at {}", mapped.fuse_dir);
     fsutil::Unmount(mapped.fuse_dir);
