@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "common/error.h"
 #include "common/fd.h"
@@ -97,9 +99,87 @@ void MakeDirectories(const std::string& path, int mode) {
   std::filesystem::path current;
   for (const auto& part : std::filesystem::path(path)) {
     current /= part;
-    if (::mkdir(current.c_str(), static_cast<mode_t>(mode)) != 0 && errno != EEXIST) {
-      throw ErrnoError(-errno, "cannot create directory " + current.string());
+    if (::mkdir(current.c_str(), static_cast<mode_t>(mode)) != 0) {
+      if (errno != EEXIST) {
+        throw ErrnoError(-errno, "cannot create directory " + current.string());
+      }
+      continue;
     }
+    // The umask narrows or widens nothing: berthd may be started with any (issue 7).
+    if (::chmod(current.c_str(), static_cast<mode_t>(mode)) != 0) {
+      throw ErrnoError(-errno, "cannot set the mode of directory " + current.string());
+    }
+  }
+}
+
+void MakePrivateDirectory(const std::string& path) {
+  MakeDirectories(path, 0700);
+  if (::chmod(path.c_str(), 0700) != 0) {
+    throw ErrnoError(-errno, "cannot make directory " + path + " private (mode 0700)");
+  }
+}
+
+void MakeMountDirectories(const std::string& root, const std::string& relative, int mode) {
+  UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    throw ErrnoError(-errno, "cannot open directory " + root);
+  }
+  struct stat st {};
+  if (::fstat(dir.get(), &st) != 0) {
+    throw ErrnoError(-errno, "cannot stat " + root);
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char shown[8];
+    std::snprintf(shown, sizeof shown, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw Error(ErrorCode::kConflict,
+                root + " is writable by group or others (mode " + shown +
+                    "), so anyone could plant a symlink there and redirect a mount; berth "
+                    "mounts only below a directory only its owner can write (chmod go-w " +
+                    root + ")");
+  }
+  std::vector<std::string> names;
+  for (const auto& part : std::filesystem::path(relative)) {
+    names.push_back(part.string());
+    const std::string& name = names.back();
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+      throw Error(ErrorCode::kInvalidArgument, "path '" + relative + "' below " + root +
+                                                   " must be plain names, without '/', '.' "
+                                                   "or '..' components");
+    }
+  }
+  std::string current = root;
+  for (const auto& name : names) {
+    current += "/" + name;
+    const bool made = ::mkdirat(dir.get(), name.c_str(), static_cast<mode_t>(mode)) == 0;
+    if (!made && errno != EEXIST) {
+      throw ErrnoError(-errno, "cannot create directory " + current);
+    }
+    // O_NOFOLLOW: a symlink is refused (ELOOP), never followed.
+    UniqueFd next(
+        ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) {
+      if (errno == ELOOP || errno == ENOTDIR) {
+        throw Error(ErrorCode::kConflict,
+                    current +
+                        " is a symbolic link or not a directory; berth mounts only on real "
+                        "directories, so nothing is mounted through it. Remove it (it may have "
+                        "been planted to redirect a mount outside " +
+                        root + ")");
+      }
+      throw ErrnoError(-errno, "cannot open directory " + current);
+    }
+    if (::fstat(next.get(), &st) != 0) {
+      throw ErrnoError(-errno, "cannot stat " + current);
+    }
+    if (st.st_uid != ::geteuid()) {
+      throw Error(ErrorCode::kConflict, current + " is owned by uid " + std::to_string(st.st_uid) +
+                                            ", not by berth (uid " + std::to_string(::geteuid()) +
+                                            "); remove it, berth creates it again");
+    }
+    if (made && ::fchmod(next.get(), static_cast<mode_t>(mode)) != 0) {
+      throw ErrnoError(-errno, "cannot set the mode of directory " + current);
+    }
+    dir = std::move(next);
   }
 }
 

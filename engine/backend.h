@@ -62,6 +62,11 @@ class Backend {
                             const std::string& mount_point) = 0;
   // Unmaps and releases the lock. Idempotent.
   virtual void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) = 0;
+  // Undoes an Attach whose process died before it could record the attachment: releases
+  // whatever it may have mapped for this volume under `work_dir`, and this host's lock unless
+  // `read_only`. The engine has already unmounted `mount_point`. Idempotent.
+  virtual void UndoAttach(const VolumeRecord& record, bool read_only,
+                          const std::string& work_dir) = 0;
   virtual bool AttachmentHealthy(const nlohmann::json& attachment_state,
                                  const std::string& mount_point) = 0;
   // Grows the storage to `size` bytes; a smaller size is kInvalidArgument (berth never

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/listen_address.h"
 #include "common/strings.h"
 
 namespace berth::engine {
@@ -36,7 +37,54 @@ std::string StringField(const nlohmann::json& object, const std::string& key,
   return object[key].get<std::string>();
 }
 
+MetricsConfig ParseMetrics(const nlohmann::json& doc) {
+  if (!doc.is_object()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "config key 'metrics' must be an object, e.g. {\"listen\": \"127.0.0.1:9464\"}");
+  }
+  RejectUnknownKeys(doc, {"listen", "socket", "allow_remote"}, "the metrics config");
+  MetricsConfig metrics;
+  metrics.listen = StringField(doc, "listen", "");
+  metrics.socket = StringField(doc, "socket", "");
+  if (doc.contains("allow_remote")) {
+    if (!doc["allow_remote"].is_boolean()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "config key 'allow_remote' in the metrics config must be true or false");
+    }
+    metrics.allow_remote = doc["allow_remote"].get<bool>();
+  }
+  if (!metrics.enabled()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the metrics config needs \"listen\" (TCP HOST:PORT) or \"socket\" (a unix "
+                "socket path); leave \"metrics\" out to serve no metrics");
+  }
+  ValidateMetricsConfig(metrics);
+  return metrics;
+}
+
 }  // namespace
+
+void ValidateMetricsConfig(const MetricsConfig& metrics) {
+  if (!metrics.listen.empty() && !metrics.socket.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "metrics \"listen\" and \"socket\" are both set; choose one");
+  }
+  if (!metrics.socket.empty() && !metrics.socket.starts_with('/')) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "metrics socket '" + metrics.socket + "' must be an absolute path");
+  }
+  if (metrics.listen.empty()) {
+    return;
+  }
+  const ListenAddress address = ParseListenAddress(metrics.listen, "metrics listen address");
+  if (!address.loopback && !metrics.allow_remote) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "metrics listen address '" + metrics.listen +
+                    "' is not a loopback address, and /metrics has no authentication; listen on "
+                    "127.0.0.1 or [::1], or set \"allow_remote\": true in the metrics config "
+                    "(berthd --metrics-allow-remote) to serve it to the network");
+  }
+}
 
 std::string ResolveConfigPath(const std::string& flag_value) {
   if (!flag_value.empty()) {
@@ -52,22 +100,26 @@ Config ParseConfig(const std::string& text) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // A parse_error, or out_of_range for a number no double holds (1e999).
     throw Error(ErrorCode::kInvalidArgument, std::string("config is not valid JSON: ") + e.what());
   }
   if (!doc.is_object()) {
     throw Error(ErrorCode::kInvalidArgument, "config must be a JSON object");
   }
-  RejectUnknownKeys(
-      doc,
-      {"host_id", "state_dir", "mount_root", "socket", "default_backend", "log_level", "backends"},
-      "the config");
+  RejectUnknownKeys(doc,
+                    {"host_id", "state_dir", "mount_root", "socket", "default_backend", "log_level",
+                     "backends", "metrics"},
+                    "the config");
   Config config;
   config.host_id = StringField(doc, "host_id", "");
   config.state_dir = StringField(doc, "state_dir", config.state_dir);
   config.mount_root = StringField(doc, "mount_root", config.mount_root);
   config.socket = StringField(doc, "socket", config.socket);
   config.log_level = StringField(doc, "log_level", config.log_level);
+  if (doc.contains("metrics")) {
+    config.metrics = ParseMetrics(doc["metrics"]);
+  }
   if (config.host_id.empty()) {
     config.host_id = Trim(ReadFileIfExists("/etc/machine-id").value_or(""));
   }

@@ -14,6 +14,18 @@ struct BackendConfig {
   nlohmann::json settings;  // the whole object, parsed by the backend
 };
 
+// berthd's optional Prometheus endpoint: off unless `listen` or `socket` is set.
+struct MetricsConfig {
+  std::string listen;         // TCP HOST:PORT (common/listen_address.h); loopback unless...
+  bool allow_remote = false;  // ...this is set: /metrics has no authentication
+  std::string socket;         // or a unix socket path
+  bool enabled() const { return !listen.empty() || !socket.empty(); }
+};
+
+// Checks `metrics` as ParseConfig does (one of listen or socket, a loopback address unless
+// allow_remote); for berthd's --metrics-listen, which overrides the file.
+void ValidateMetricsConfig(const MetricsConfig& metrics);
+
 struct Config {
   std::string host_id;
   std::string state_dir = "/var/lib/berth";
@@ -22,6 +34,7 @@ struct Config {
   std::string default_backend;
   std::string log_level = "info";
   std::map<std::string, BackendConfig> backends;
+  MetricsConfig metrics;
 };
 
 // --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json.

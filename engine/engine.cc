@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/fault.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "engine/nfs_backend.h"
@@ -126,12 +127,14 @@ void Engine::Create(const std::string& name, const Options& options) {
   backend.CheckNewStorage(record, options.contains("size"));
   ValidateFilesystemSize(record.spec);
   backend.Register(record);
+  FaultPoint("create.registered");
   try {
     backend.EnsureStorage(record);
   } catch (...) {
     backend.Unregister(name);
     throw;
   }
+  FaultPoint("create.storage");
   spdlog::info("created volume {} ({} {} on {})", name, FormatSize(spec.size_bytes), spec.fstype,
                spec.backend);
 }
@@ -169,6 +172,7 @@ void Engine::Remove(const std::string& name) {
                                       "); stop it there first");
   }
   backend->DeleteStorage(record);
+  FaultPoint("remove.storage_deleted");
   backend->Unregister(name);
   spdlog::info("removed volume {}", name);
 }
@@ -213,18 +217,31 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
                                           "; unmount it before mounting volume " + name);
   }
   const std::string work_dir = WorkDir(name);
-  MakeDirectories(work_dir);
-  Attachment attachment = backend.Attach(record, read_only, work_dir, MountPath(name));
+  // Both get mounts: a symlink planted at either would redirect one outside (issue 7).
+  MakeMountDirectories(config_.mount_root, name, 0755);
+  MakeMountDirectories(config_.state_dir, "attach/" + name, 0700);
   HostVolumeState state;
   state.name = name;
   state.backend = record.spec.backend;
   state.read_only = read_only;
-  state.attachment = attachment.state;
   state.staged = staged;
+  state.attaching = true;
+  states_.Save(state);  // a crash from here on leaves a record of what to undo
+  FaultPoint("mount.intent");
+  Attachment attachment;
+  try {
+    attachment = backend.Attach(record, read_only, work_dir, MountPath(name));
+  } catch (...) {
+    UndoAttach(backend, record, state);
+    throw;
+  }
+  state.attaching = false;
+  state.attachment = attachment.state;
   if (attachment.mounted) {
     state.mount_path = MountPath(name);
   }
   states_.Save(state);  // from here on, any process can detach it
+  FaultPoint("mount.attached");
   return state;
 }
 
@@ -247,10 +264,13 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
     backend.Register(record);
   }
   auto outcome = fsutil::FormatAndMount(request, [&] {
+    FaultPoint("mount.formatted");
     record.formatted_at = NowRfc3339();
     record.formatted_by = config_.host_id;
     backend.Register(record);
+    FaultPoint("mount.recorded");
   });
+  FaultPoint("mount.mounted");
   const bool formatted = outcome == fsutil::FormatOutcome::kFormattedNew;
   state.mount_path = mount_point;
   state.fresh_filesystem = formatted;
@@ -301,6 +321,7 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
     const bool formatted = MountAttached(*backend, record, state, MountPath(name));
     state.AddRef(ref_id);
     states_.Save(state);
+    FaultPoint("mount.referenced");
     spdlog::info("mount {} ({}) ends: mounted at {}{}", name, ref_id, state.mount_path,
                  formatted ? " after formatting" : "");
     return {state.mount_path, formatted};
@@ -315,9 +336,24 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
 }
 
 void Engine::TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state) {
+  if (state.attaching) {
+    UndoAttach(backend, record, state);
+    return;
+  }
   fsutil::Unmount(state.mount_path.empty() ? MountPath(record.spec.name) : state.mount_path);
   backend.Detach(record, state.attachment);
+  FaultPoint("detach.released");
   states_.Erase(record.spec.name);
+}
+
+void Engine::UndoAttach(Backend& backend, const VolumeRecord& record,
+                        const HostVolumeState& state) {
+  const std::string& name = record.spec.name;
+  // The attach never recorded a reference, so nothing can be using a mount it made.
+  fsutil::Unmount(MountPath(name));
+  backend.UndoAttach(record, state.read_only, WorkDir(name));
+  states_.Erase(name);
+  spdlog::info("volume {}: undid an attach that did not finish", name);
 }
 
 void Engine::Unmount(const std::string& name, const std::string& ref_id) {
@@ -342,9 +378,11 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
   }
   if (detach_executor_) {
     fsutil::Unmount(state->mount_path);
+    FaultPoint("unmount.unmounted");
     state->mount_path.clear();
     state->detach_pending = true;
     states_.Save(*state);
+    FaultPoint("unmount.pending");
     spdlog::info("unmount {} ({}): unmounted; detaching in the background", name, ref_id);
     detach_executor_([this, name] { FinishDetach(name); });
     return;
@@ -382,14 +420,78 @@ void Engine::FinishDetach(const std::string& name) {
   }
 }
 
-void Engine::FinishPendingDetaches() {
+std::vector<Engine::ReconcileAction> Engine::Reconcile() {
+  std::vector<ReconcileAction> actions;
   for (const auto& name : states_.Names()) {
-    auto state = states_.Load(name);
-    // Pending detaches, and attachments a crash left without any reference.
-    if (state && (state->detach_pending || (state->TotalRefs() == 0 && !state->staged))) {
-      FinishDetach(name);
+    try {
+      VolumeLock lock(config_.state_dir, name);
+      if (auto action = ReconcileVolume(name)) {
+        spdlog::info("reconcile: volume {}: {}", name, action->detail);
+        actions.push_back(std::move(*action));
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("reconcile: volume {}: {}; left as it is", name, e.what());
+      actions.push_back({name, ReconcileAction::Kind::kFailed, e.what()});
     }
   }
+  return actions;
+}
+
+std::optional<Engine::ReconcileAction> Engine::ReconcileVolume(const std::string& name) {
+  using Kind = ReconcileAction::Kind;
+  auto state = states_.Load(name);
+  if (!state) {
+    return std::nullopt;  // another process finished with it meanwhile
+  }
+  const auto backend_it = backends_.find(state->backend);
+  if (backend_it == backends_.end()) {
+    return ReconcileAction{name, Kind::kFailed,
+                           "its backend " + state->backend + " is not configured; left as it is"};
+  }
+  Backend& backend = *backend_it->second;
+  const bool mounted = !state->mount_path.empty() && fsutil::IsMountPoint(state->mount_path);
+  const bool healthy =
+      !state->attaching && backend.AttachmentHealthy(state->attachment, state->mount_path);
+  const bool referenced = state->TotalRefs() > 0 || state->staged;
+  if (!state->attaching && !state->detach_pending && referenced && healthy &&
+      (mounted || (state->staged && state->mount_path.empty()))) {
+    return ReconcileAction{name, Kind::kAdopted,
+                           "adopted: " + std::to_string(state->TotalRefs()) + " reference(s)" +
+                               (mounted ? " on " + state->mount_path : "")};
+  }
+  if (referenced && !state->attaching && !state->detach_pending &&
+      (mounted || AnyTargetMounted(*state))) {
+    // Its mapper or mounter died under live mounts: I/O fails until they go, and unmounting
+    // them here would pull the filesystem from under running containers.
+    return ReconcileAction{name, Kind::kBroken,
+                           "mounted with " + std::to_string(state->TotalRefs()) +
+                               " reference(s) but its attachment is gone; I/O on it fails until "
+                               "its containers stop. Left mounted"};
+  }
+  // Nothing can be using it: an attach that never finished, a pending detach, no reference, or
+  // references whose mounts are all gone (the host restarted, or they were unmounted by hand).
+  auto found = Find(name);
+  if (!found) {
+    return ReconcileAction{name, Kind::kFailed,
+                           "not in any registry any more; its attachment " +
+                               state->attachment.dump() + " is left for an operator"};
+  }
+  const std::string what = state->attaching        ? "undid an attach that did not finish"
+                           : state->detach_pending ? "finished a pending detach"
+                           : !referenced           ? "released an attachment without references"
+                                                   : "released stale references (nothing is "
+                                                     "mounted any more)";
+  TearDown(*found->second, found->first, *state);
+  return ReconcileAction{name, Kind::kReleased, what};
+}
+
+bool Engine::AnyTargetMounted(const HostVolumeState& state) const {
+  for (const auto& [ref, count] : state.refs) {
+    if (ref.starts_with("/") && fsutil::IsMountPoint(ref)) {
+      return true;  // a kubelet pod directory bind-mounted from the volume
+    }
+  }
+  return false;
 }
 
 std::optional<std::string> Engine::FindState(
@@ -661,7 +763,7 @@ uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
     record.spec.size_bytes = size;
     backend->Register(record);
   }
-  if (auto state = states_.Load(name); state && !state->attachment.is_null()) {
+  if (auto state = states_.Load(name); state && !state->attachment.empty()) {
     backend->RefreshAttachment(record, state->attachment, size);
   }
   spdlog::info("volume {}: storage grown to {}", name, FormatSize(size));

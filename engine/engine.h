@@ -132,8 +132,24 @@ class Engine {
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.
   void set_detach_executor(Executor executor) { detach_executor_ = std::move(executor); }
-  // Completes detaches a previous process left pending (call at start-up).
-  void FinishPendingDetaches();
+  // What Reconcile did with one volume's host state.
+  struct ReconcileAction {
+    enum class Kind {
+      kAdopted,   // mounted or attached, healthy and referenced: kept as it is
+      kReleased,  // provably unused: unmounted, unmapped, unlocked, state removed
+      kBroken,    // in use but its mapper or mounter is gone: left mounted, reported
+      kFailed,    // could not be checked or released: left as it is, reported
+    };
+    std::string volume;
+    Kind kind;
+    std::string detail;
+  };
+  // Brings this host's state files in line with the mounts, mappings and mapper processes
+  // that really exist (berthd calls it at start). Each volume is handled under its lock:
+  // what is healthy and referenced is adopted; attaches that never finished are undone;
+  // pending detaches are finished; attachments nothing can be using (no reference, or no
+  // mount left) are released. A mount with live references is never unmounted.
+  std::vector<ReconcileAction> Reconcile();
 
   // Never wait behind an attach: they take no volume lock.
   VolumeInfo Get(const std::string& name);
@@ -168,6 +184,12 @@ class Engine {
   std::optional<std::string> FindState(
       const std::function<bool(const HostVolumeState&)>& matches) const;
   void FinishDetach(const std::string& name);
+  // Under the volume lock: undoes an attach recorded in `state` as not finished.
+  void UndoAttach(Backend& backend, const VolumeRecord& record, const HostVolumeState& state);
+  // Under the volume lock: Reconcile for one volume; nullopt when its state is gone.
+  std::optional<ReconcileAction> ReconcileVolume(const std::string& name);
+  // Whether one of `state`'s references is a kubelet pod directory that is still mounted.
+  bool AnyTargetMounted(const HostVolumeState& state) const;
 
   Config config_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;

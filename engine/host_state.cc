@@ -36,6 +36,7 @@ nlohmann::json StateToJson(const HostVolumeState& state) {
           {"attachment", state.attachment},
           {"mount_path", state.mount_path},
           {"refs", state.refs},
+          {"attaching", state.attaching},
           {"detach_pending", state.detach_pending},
           {"staged", state.staged},
           {"alias", state.alias},
@@ -48,8 +49,12 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   state.backend = json.value("backend", "");
   state.read_only = json.value("read_only", false);
   state.attachment = json.value("attachment", nlohmann::json::object());
+  if (!state.attachment.is_object()) {
+    state.attachment = nlohmann::json::object();  // an attach still under way wrote null
+  }
   state.mount_path = json.value("mount_path", "");
   state.refs = json.value("refs", std::map<std::string, int>{});
+  state.attaching = json.value("attaching", false);
   state.detach_pending = json.value("detach_pending", false);
   state.staged = json.value("staged", false);
   state.alias = json.value("alias", "");
@@ -57,8 +62,10 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   return state;
 }
 
-HostStateStore::HostStateStore(std::string state_dir) : dir_(std::move(state_dir) + "/volumes") {
-  MakeDirectories(dir_);
+HostStateStore::HostStateStore(std::string state_dir) : dir_(state_dir + "/volumes") {
+  // Root-only whatever the umask, and tightened if made more open earlier (issue 7).
+  MakePrivateDirectory(state_dir);
+  MakePrivateDirectory(dir_);
 }
 
 std::string HostStateStore::Path(const std::string& name) const {

@@ -15,9 +15,12 @@ struct HostVolumeState {
   std::string name;
   std::string backend;
   bool read_only = false;
-  nlohmann::json attachment;        // backend-specific: mapper, device, pid, ...
-  std::string mount_path;           // empty until the filesystem is mounted
+  nlohmann::json attachment = nlohmann::json::object();  // backend-specific: mapper, device, ...
+  std::string mount_path;                                // empty until the filesystem is mounted
   std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
+  // Saved before the backend attaches, so a process that dies mid-attach leaves a record of
+  // what may now be locked, mapped or mounted; whoever finds it set undoes that attach.
+  bool attaching = false;
   // The filesystem is unmounted and no reference is left, but the device is still mapped
   // (and locked): the detach runs after the reply. Whoever takes the volume lock next and
   // finds this set finishes the detach first.

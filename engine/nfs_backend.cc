@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <set>
 
 #include "backends/nfs/mounters/mounter.h"
 #include "common/error.h"
+#include "common/files.h"
 #include "common/strings.h"
 
 namespace berth::engine {
@@ -263,6 +265,16 @@ void NfsBackend::Detach(const VolumeRecord& record, const nlohmann::json& attach
     spdlog::warn("cannot clear the mount record of {} on {}: {}", record.spec.name, host_id_,
                  e.what());
   }
+}
+
+void NfsBackend::UndoAttach(const VolumeRecord& record, bool /*read_only*/,
+                            const std::string& work_dir) {
+  // The FUSE mounter exits once its mount is gone; one that never mounted is stopped here.
+  nlohmann::json state = {{"mounter", ""}, {"pid", 0}};
+  if (auto pid = ReadFileIfExists(work_dir + "/berth-nfs-fuse.pid")) {
+    state = {{"mounter", "fuse"}, {"pid", std::strtol(pid->c_str(), nullptr, 10)}};
+  }
+  Detach(record, state);
 }
 
 bool NfsBackend::AttachmentHealthy(const nlohmann::json& attachment_state,

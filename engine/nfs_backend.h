@@ -40,6 +40,7 @@ class NfsBackend : public Backend {
   Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
                     const std::string& mount_point) override;
   void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
+  void UndoAttach(const VolumeRecord& record, bool read_only, const std::string& work_dir) override;
   bool AttachmentHealthy(const nlohmann::json& attachment_state,
                          const std::string& mount_point) override;
   void Grow(const VolumeRecord& record, uint64_t size) override;

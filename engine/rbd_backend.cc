@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "backends/rbd/image.h"
 #include "backends/rbd/keyfile.h"
@@ -11,6 +13,8 @@
 #include "backends/rbd/registry.h"
 #include "backends/rbd/snapshot.h"
 #include "common/error.h"
+#include "common/fault.h"
+#include "common/strings.h"
 
 namespace berth::engine {
 
@@ -30,12 +34,6 @@ rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
 
 }  // namespace
 
-namespace {
-// A fence outlasts any pause of the fenced host (Ceph's default is one hour); operators lift it
-// with `ceph osd blocklist rm` once the host is rebooted.
-constexpr uint32_t kFenceSeconds = 365U * 24 * 3600;
-}  // namespace
-
 void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
                                    const std::vector<std::string>& before) {
   try {
@@ -53,27 +51,56 @@ void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const std::string& imag
   }
 }
 
+namespace {
+
+// The integer settings and their allowed ranges.
+struct IntegerKey {
+  const char* key;
+  int64_t min;
+  int64_t max;
+  const char* what;
+};
+constexpr IntegerKey kIntegerKeys[] = {
+    {"op_timeout_seconds", 1, 3600, "a number of seconds from 1 to 3600"},
+    {"takeover_grace_seconds", 1, 3600, "a number of seconds from 1 to 3600"},
+    {"fence_seconds", 60, 10LL * 365 * 24 * 3600, "a number of seconds from 60 to 315360000"},
+};
+
+}  // namespace
+
 RbdSettings ParseRbdSettings(const BackendConfig& config) {
-  static const std::set<std::string> known = {
-      "type",   "conf",     "user",         "keyring",        "pool",
-      "mapper", "features", "default_size", "default_fstype", "op_timeout_seconds"};
+  static const std::set<std::string> known = {"type",           "conf",
+                                              "user",           "keyring",
+                                              "pool",           "mapper",
+                                              "features",       "default_size",
+                                              "default_fstype", "op_timeout_seconds",
+                                              "takeover",       "takeover_grace_seconds",
+                                              "fence_seconds"};
   for (const auto& [key, value] : config.settings.items()) {
     if (!known.contains(key)) {
       throw Error(ErrorCode::kInvalidArgument,
                   "unknown key '" + key + "' in rbd backend '" + config.name +
                       "'; allowed: conf, user, keyring, pool, mapper, features, default_size, "
-                      "default_fstype, op_timeout_seconds");
+                      "default_fstype, op_timeout_seconds, takeover, takeover_grace_seconds, "
+                      "fence_seconds");
     }
     // Checked here so a wrong JSON type is a config error, not a json::type_error later.
-    const bool ok =
-        key == "op_timeout_seconds"
-            ? value.is_number_integer() && value.get<int64_t>() > 0 && value.get<int64_t>() <= 3600
-            : value.is_string();
+    std::string expected = "a string";
+    bool ok = value.is_string();
+    if (key == "takeover") {
+      expected = "true or false";
+      ok = value.is_boolean();
+    }
+    for (const auto& k : kIntegerKeys) {
+      if (key == k.key) {
+        expected = k.what;
+        ok = value.is_number_integer() && value.get<int64_t>() >= k.min &&
+             value.get<int64_t>() <= k.max;
+      }
+    }
     if (!ok) {
-      throw Error(
-          ErrorCode::kInvalidArgument,
-          "key '" + key + "' in rbd backend '" + config.name + "' must be " +
-              (key == "op_timeout_seconds" ? "a number of seconds from 1 to 3600" : "a string"));
+      throw Error(ErrorCode::kInvalidArgument,
+                  "key '" + key + "' in rbd backend '" + config.name + "' must be " + expected);
     }
   }
   RbdSettings settings;
@@ -83,6 +110,10 @@ RbdSettings ParseRbdSettings(const BackendConfig& config) {
   settings.pool = config.settings.value("pool", settings.pool);
   settings.mapper = config.settings.value("mapper", settings.mapper);
   settings.op_timeout_seconds = config.settings.value("op_timeout_seconds", 30);
+  settings.takeover = config.settings.value("takeover", settings.takeover);
+  settings.takeover_grace_seconds =
+      config.settings.value("takeover_grace_seconds", settings.takeover_grace_seconds);
+  settings.fence_seconds = config.settings.value("fence_seconds", settings.fence_seconds);
   rbd::MakeMapper(settings.mapper == "auto" ? "krbd" : settings.mapper);  // validates the name
   return settings;
 }
@@ -187,6 +218,7 @@ void RbdBackend::DeleteStorage(const VolumeRecord& record) {
   }
   const auto& io = Pool(spec.pool);
   rbd::RemoveImage(io, spec.image, /*force=*/false);
+  FaultPoint("remove.image_deleted");
   rbd::RemoveLockObject(io, spec.image);
 }
 
@@ -199,7 +231,8 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
                                           spec.name + " does not exist");
   }
   if (!read_only) {
-    rbd::AcquireLock(io, spec.image, spec.name, host_id_);
+    AcquireOrTakeOver(io, spec);
+    FaultPoint("attach.locked");
   }
   auto mapper = rbd::MakeMapper(settings_.mapper);
   rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, "",
@@ -215,6 +248,7 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
       watchers_before = rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
     }
     auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
+    FaultPoint("attach.mapped");
     if (!read_only) {
       RecordNewWatchers(io, spec.image, watchers_before);
     }
@@ -228,13 +262,119 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
   }
 }
 
+void RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  try {
+    rbd::AcquireLock(io, spec.image, spec.name, host_id_);
+    return;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kBusy || !settings_.takeover) {
+      throw;
+    }
+    const auto holders = rbd::ListLockHolders(io, spec.image);
+    if (holders.size() != 1 || holders.front().host_id.empty()) {
+      throw;  // not a berth host's lock (or gone meanwhile): never taken over
+    }
+    if (!TakeOver(io, spec, holders.front(), e)) {
+      throw;
+    }
+  }
+  rbd::AcquireLock(io, spec.image, spec.name, host_id_);
+}
+
+bool RbdBackend::TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec,
+                          const rbd::LockHolder& holder, const Error& refusal) {
+  using Clock = std::chrono::steady_clock;
+  // The holder's I/O goes through the mapper clients it recorded when it attached. Without
+  // that record there is nothing certain to fence, so the volume is not taken over.
+  const auto mappers = rbd::RecordedMappers(io, spec.image, holder.host_id);
+  if (mappers.empty()) {
+    throw Error(ErrorCode::kBusy, std::string(refusal.what()) +
+                                      " (no mapper of that host is recorded, so berth cannot "
+                                      "fence it and will not take the volume over)");
+  }
+  const auto holder_watches = [&] {
+    for (const auto& address :
+         rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses()) {
+      if (address == holder.address ||
+          std::find(mappers.begin(), mappers.end(), address) != mappers.end()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto same_holder = [&] {
+    const auto now = rbd::ListLockHolders(io, spec.image);
+    return now.size() == 1 && now.front().client == holder.client &&
+           now.front().cookie == holder.cookie;
+  };
+  if (holder_watches()) {
+    return false;  // alive: the refusal stands
+  }
+  const auto grace = std::chrono::seconds(settings_.takeover_grace_seconds);
+  spdlog::warn(
+      "volume {}: host {} holds its lock but none of its mappers watches the image; taking it "
+      "over in {}s unless one comes back",
+      spec.name, holder.host_id, grace.count());
+  for (const auto deadline = Clock::now() + grace; Clock::now() < deadline;) {
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(std::chrono::milliseconds(500), deadline - Clock::now()));
+    if (!same_holder()) {
+      return true;  // released or taken meanwhile: let AcquireLock decide again
+    }
+    if (holder_watches()) {
+      spdlog::info("volume {}: host {} is watching the image again; not taking it over", spec.name,
+                   holder.host_id);
+      return false;
+    }
+  }
+  // Fence first: once the lock is broken this host writes, so the old one must not be able to.
+  std::vector<std::string> fenced = {holder.address};
+  fenced.insert(fenced.end(), mappers.begin(), mappers.end());
+  for (const auto& address : fenced) {
+    try {
+      cluster().Blocklist(address, static_cast<uint32_t>(settings_.fence_seconds));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kBusy, std::string(refusal.what()) + "; its mappers are gone but " +
+                                        "fencing it failed (" + e.what() +
+                                        "), so berth will not take the volume over");
+    }
+  }
+  if (!same_holder()) {
+    return true;
+  }
+  rbd::BreakLock(io, spec.image, holder);
+  spdlog::warn(
+      "AUDIT: volume {} taken over from host {} ({} at {}) after {}s without a watch; fenced {} "
+      "for {}s",
+      spec.name, holder.host_id, holder.client, holder.address, grace.count(), Join(fenced, ", "),
+      settings_.fence_seconds);
+  return true;
+}
+
 void RbdBackend::Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) {
   const auto mapped = MappedFromJson(attachment_state);
   if (!mapped.mapper.empty()) {
     rbd::MakeMapper(mapped.mapper)->Unmap(mapped);
+    FaultPoint("detach.unmapped");
   }
   if (attachment_state.value("locked", false)) {
     const auto& spec = record.spec;
+    rbd::ReleaseLock(Pool(spec.pool), spec.image, host_id_);
+  }
+}
+
+void RbdBackend::UndoAttach(const VolumeRecord& record, bool read_only,
+                            const std::string& work_dir) {
+  const auto& spec = record.spec;
+  const rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, "",
+                                spec.pool,      spec.image,     read_only,         work_dir};
+  // Which mapper `auto` chose is not recorded yet: ask each one this host has.
+  for (const std::string name : {"krbd", "nbd", "fuse"}) {
+    if (auto mapper = rbd::MakeMapper(name); mapper->Available()) {
+      mapper->UnmapAbandoned(request);
+    }
+  }
+  if (!read_only) {
     rbd::ReleaseLock(Pool(spec.pool), spec.image, host_id_);
   }
 }
@@ -350,7 +490,7 @@ void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder,
     }
     addresses.insert(addresses.end(), mappers.begin(), mappers.end());
     for (const auto& address : addresses) {
-      cluster().Blocklist(address, kFenceSeconds);
+      cluster().Blocklist(address, static_cast<uint32_t>(settings_.fence_seconds));
       spdlog::warn("fenced client {} (host {}) of volume {}", address,
                    holder.host_id.empty() ? "unknown" : holder.host_id, record.spec.name);
     }

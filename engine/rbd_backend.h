@@ -5,7 +5,9 @@
 #include <mutex>
 
 #include "backends/rbd/cluster.h"
+#include "backends/rbd/lock.h"
 #include "backends/rbd/mappers/mapper.h"
+#include "common/error.h"
 #include "engine/backend.h"
 #include "engine/config.h"
 
@@ -21,6 +23,13 @@ struct RbdSettings {
   std::string pool = "rbd";  // also holds the registry object
   std::string mapper = "auto";
   int op_timeout_seconds = 30;
+  // A read-write attach may take the volume over from a host whose mappers have stopped
+  // watching the image for takeover_grace_seconds: it fences that host first.
+  bool takeover = true;
+  int takeover_grace_seconds = 30;
+  // How long a fence (blocklist entry) lasts: longer than any pause of a fenced host (Ceph's
+  // own default is one hour); operators lift it with `ceph osd blocklist rm` after a reboot.
+  int64_t fence_seconds = 365LL * 24 * 3600;
 };
 
 // Reads a backend's settings; unknown keys are kInvalidArgument.
@@ -40,6 +49,7 @@ class RbdBackend : public Backend {
   Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
                     const std::string& mount_point) override;
   void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
+  void UndoAttach(const VolumeRecord& record, bool read_only, const std::string& work_dir) override;
   bool AttachmentHealthy(const nlohmann::json& attachment_state,
                          const std::string& mount_point) override;
   void Grow(const VolumeRecord& record, uint64_t size) override;
@@ -61,6 +71,12 @@ class RbdBackend : public Backend {
   // Connects on first use, so configuring an unreachable cluster does not stop berthd.
   rbd::Cluster& cluster();
   const rbd::IoCtx& Pool(const std::string& pool);
+  // Takes the volume's lock; when another host holds it, takes it over if that host's mappers
+  // have not watched the image for the grace period (fencing it first). Else kBusy.
+  void AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec);
+  // False when `holder` is alive (the refusal stands); true once its lock is broken or gone.
+  bool TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder,
+                const Error& refusal);
   // Records the watchers that appeared while mapping: the mapper's Ceph clients, for fencing.
   void RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
                          const std::vector<std::string>& before);

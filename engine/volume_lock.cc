@@ -12,7 +12,7 @@ namespace berth::engine {
 
 VolumeLock::VolumeLock(const std::string& state_dir, const std::string& volume) {
   const std::string dir = state_dir + "/locks";
-  MakeDirectories(dir);
+  MakePrivateDirectory(dir);
   const std::string path = dir + "/" + volume + ".lock";
   fd_.Reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd_.valid()) {

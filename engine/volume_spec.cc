@@ -87,6 +87,22 @@ std::string ValidateSubdir(const std::string& subdir) {
   return subdir;
 }
 
+// A string setting of `backend`, or `fallback`. The rbd backend checks its settings' types at
+// start, the nfs backend does not check the ones only read here: a number would otherwise end
+// every Create in a json::type_error.
+std::string StringSetting(const BackendConfig& backend, const std::string& key,
+                          const std::string& fallback) {
+  if (!backend.settings.contains(key)) {
+    return fallback;
+  }
+  const auto& value = backend.settings.at(key);
+  if (!value.is_string()) {
+    throw Invalid("setting '" + key + "' of backend '" + backend.name + "' in the config is " +
+                  value.type_name() + ", not a string such as \"" + fallback + "\"");
+  }
+  return value.get<std::string>();
+}
+
 }  // namespace
 
 void ValidateVolumeName(const std::string& name) {
@@ -238,13 +254,15 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     }
     throw Invalid("unknown backend '" + spec.backend + "'; configured backends: " + known);
   }
-  const auto& settings = backend->second.settings;
+  auto setting = [&](const std::string& key, const std::string& fallback) {
+    return StringSetting(backend->second, key, fallback);
+  };
   if (auto size = get("size")) {
     spec.size_bytes = ParseSize(*size);
-  } else if (settings.contains("default_size")) {
-    spec.size_bytes = ParseSize(settings["default_size"].get<std::string>());
+  } else if (backend->second.settings.contains("default_size")) {
+    spec.size_bytes = ParseSize(setting("default_size", "10G"));
   }
-  spec.fstype = get("fstype").value_or(settings.value("default_fstype", "ext4"));
+  spec.fstype = get("fstype").value_or(setting("default_fstype", "ext4"));
   if (backend->second.type == "rbd" && !fsutil::IsSupportedFilesystem(spec.fstype)) {
     throw Invalid("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
   }
@@ -264,12 +282,12 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
         throw Invalid(std::string("option '") + key + "' applies to nfs backends only");
       }
     }
-    spec.pool = get("pool").value_or(settings.value("pool", "rbd"));
+    spec.pool = get("pool").value_or(setting("pool", "rbd"));
     ValidateCephName("pool", spec.pool);
     spec.adopted = get("image").has_value();
     spec.image = get("image").value_or(name);
     ValidateCephName("image", spec.image);
-    spec.features = get("features").value_or(settings.value("features", rbd::kDefaultFeatures));
+    spec.features = get("features").value_or(setting("features", rbd::kDefaultFeatures));
     rbd::ParseFeatures(spec.features);
     if (auto object_size = get("object_size")) {
       spec.object_size = ParseSize(*object_size);
@@ -288,7 +306,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     spec.uid = ParseId("uid", get("uid").value_or("0"));
     spec.gid = ParseId("gid", get("gid").value_or("0"));
     spec.mode = ParseMode(get("mode").value_or("0755"));
-    spec.on_remove = get("on_remove").value_or(settings.value("on_remove", "archive"));
+    spec.on_remove = get("on_remove").value_or(setting("on_remove", "archive"));
     if (spec.on_remove != "retain" && spec.on_remove != "delete" && spec.on_remove != "archive") {
       throw Invalid("on_remove '" + spec.on_remove + "' is not one of retain, delete, archive");
     }

@@ -27,10 +27,15 @@ nlohmann::json VolumeStatus(const VolumeInfo& info, const std::string& host_id) 
     status["held_by"] = holders;
   }
   if (info.local) {
+    // An attach in progress has recorded its intent but no attachment yet (null).
+    const nlohmann::json& attachment = info.local->attachment;
+    auto field = [&](const char* key) {
+      return attachment.is_object() ? attachment.value(key, "") : std::string();
+    };
     status["attached_here"] = {{"host", host_id},
                                {"mount_path", info.local->mount_path},
-                               {"device", info.local->attachment.value("device", "")},
-                               {"mapper", info.local->attachment.value("mapper", "")},
+                               {"device", field("device")},
+                               {"mapper", field("mapper")},
                                {"references", info.local->refs}};
   }
   return status;

@@ -190,7 +190,9 @@ void Unmount(const std::string& target) {
   using namespace std::chrono_literals;
   const auto deadline = std::chrono::steady_clock::now() + 2s;
   while (true) {
-    if (::umount2(target.c_str(), 0) == 0) {
+    // UMOUNT_NOFOLLOW: a symlink planted where a mount was is not followed to unmount
+    // whatever it points at; it is not a mount point, so there is nothing to unmount here.
+    if (::umount2(target.c_str(), UMOUNT_NOFOLLOW) == 0) {
       spdlog::debug("unmounted {}", target);
       return;
     }

@@ -52,7 +52,9 @@ VolumeRequest ParseVolumeRequest(Endpoint endpoint, const std::string& body) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // A parse_error, or out_of_range for a number no double holds (1e999): on a worker thread,
+    // anything but berth::Error would escape the handler.
     throw Invalid(std::string("request body is not valid JSON: ") + e.what());
   }
   if (!json.is_object()) {

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <string_view>
 
 #include "common/error.h"
 
@@ -45,6 +46,18 @@ std::string AbsolutePath(const std::string& what, const std::string& path) {
   if (path.empty() || path.front() != '/' || path.find('\0') != std::string::npos) {
     throw Error(ErrorCode::kInvalidArgument, what + " '" + path + "' must be an absolute path");
   }
+  // kubelet's paths are normalized; a '..' would move a mount (and the reference recorded
+  // for it) somewhere other than the path kubelet later unmounts.
+  for (size_t start = 1; start <= path.size();) {
+    size_t end = path.find('/', start);
+    end = end == std::string::npos ? path.size() : end;
+    const std::string_view part(path.data() + start, end - start);
+    if (part == "." || part == "..") {
+      throw Error(ErrorCode::kInvalidArgument,
+                  what + " '" + path + "' must be an absolute path without '.' or '..' components");
+    }
+    start = end + 1;
+  }
   return path;
 }
 
@@ -72,6 +85,10 @@ FlexOptions ParseOptions(const std::string& json) {
     throw Error(ErrorCode::kInvalidArgument,
                 "the options are not valid JSON (parse error at byte " + std::to_string(e.byte) +
                     "); kubelet passes one JSON object of strings");
+  } catch (const nlohmann::json::out_of_range&) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "the options hold a number too large for a double (such as 1e999); kubelet "
+                "passes one JSON object of strings");
   }
   if (!doc.is_object()) {
     throw Error(ErrorCode::kInvalidArgument, "the options must be a JSON object of strings, not " +

@@ -18,6 +18,7 @@
 #include "backends/nfs/fuse/filesystem.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/version.h"
 
 namespace {
 
@@ -157,6 +158,7 @@ int main(int argc, char** argv) {
   app.add_option("--log", options.log_file, "append logs to this file instead of stderr");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error");
   app.add_option("mountpoint", options.mountpoint, "an existing directory")->required();
+  app.set_version_flag("--version", berth::VersionLine("berth-nfs-fuse"));
   CLI11_PARSE(app, argc, argv);
 
   try {

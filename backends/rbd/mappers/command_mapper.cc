@@ -47,6 +47,17 @@ void CommandMapper::Unmap(const MappedDevice& mapped) {
   }
 }
 
+void CommandMapper::UnmapAbandoned(const MapRequest& request) {
+  for (const auto& device : Devices()) {
+    const MappedDevice mapped{name(), device, 0, "", request.pool, request.image};
+    if (ServesImage(mapped)) {
+      spdlog::warn("unmapping {}: it maps {}/{} for an attach that never finished", device,
+                   request.pool, request.image);
+      Unmap(mapped);
+    }
+  }
+}
+
 bool CommandMapper::Healthy(const MappedDevice& mapped) const {
   return PathExists(mapped.device) && ServesImage(mapped);
 }

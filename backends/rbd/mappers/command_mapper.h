@@ -18,6 +18,7 @@ class CommandMapper : public Mapper {
   // Unmapping a device that is gone or "not mapped" succeeds, as in ceph-csi.
   void Unmap(const MappedDevice& mapped) override;
   bool Healthy(const MappedDevice& mapped) const override;
+  void UnmapAbandoned(const MapRequest& request) override;
 
   // The exact argv Map and Unmap run (unit-tested, since krbd and nbd cannot run everywhere).
   virtual std::vector<std::string> MapCommand(const MapRequest& request) const = 0;
@@ -26,6 +27,8 @@ class CommandMapper : public Mapper {
   // and a stale record must never make berth mount, or unmap, another volume's device. True
   // when the record does not say (older berths).
   virtual bool ServesImage(const MappedDevice& mapped) const = 0;
+  // Every device of this kind on the host, mapped or not ("/dev/rbd0", "/dev/nbd3").
+  virtual std::vector<std::string> Devices() const = 0;
 };
 
 }  // namespace berth::rbd

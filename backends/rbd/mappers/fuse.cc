@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "backends/rbd/mappers/command_mapper.h"
@@ -87,6 +88,24 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
   fsutil::Unmount(mapped.fuse_dir);
   // rbd-fuse exits within milliseconds once the loop device has released the file.
   StopDetached(mapped.pid, "rbd-fuse", kExitTimeout);
+}
+
+void FuseMapper::UnmapAbandoned(const MapRequest& request) {
+  MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse", request.pool, request.image};
+  if (auto pid = ReadFileIfExists(request.work_dir + "/rbd-fuse.pid")) {
+    mapped.pid = static_cast<pid_t>(std::strtol(pid->c_str(), nullptr, 10));
+  }
+  // One loop device at most, normally; a bounded loop in case detaching one is deferred.
+  for (int i = 0; i < 4; ++i) {
+    auto loop = fsutil::FindLoopByBackingFile(ImageFile(mapped, request.image));
+    if (!loop) {
+      break;
+    }
+    spdlog::warn("detaching {}: it serves {} for an attach that never finished", *loop,
+                 request.image);
+    fsutil::DetachLoop(*loop);
+  }
+  Unmap(mapped);
 }
 
 void FuseMapper::Refresh(const MappedDevice& mapped, const std::string& image, uint64_t size) {

@@ -13,6 +13,9 @@ class FuseMapper : public Mapper {
   MappedDevice Map(const MapRequest& request) override;
   void Unmap(const MappedDevice& mapped) override;
   bool Healthy(const MappedDevice& mapped) const override;
+  // The loop device over <work_dir>/fuse/<image>, the rbd-fuse mount there and the rbd-fuse
+  // process named in <work_dir>/rbd-fuse.pid.
+  void UnmapAbandoned(const MapRequest& request) override;
   // rbd-fuse caches the image size from when it opened it; truncating its file to the new
   // size (a no-op resize for librbd) refreshes that cache, then the loop device is resized.
   void Refresh(const MappedDevice& mapped, const std::string& image, uint64_t size) override;

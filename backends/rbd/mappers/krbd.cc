@@ -1,5 +1,7 @@
 #include "backends/rbd/mappers/krbd.h"
 
+#include <filesystem>
+
 #include "common/files.h"
 #include "common/strings.h"
 
@@ -21,6 +23,15 @@ std::vector<std::string> KrbdMapper::UnmapCommand(const std::string& device) con
 }
 
 bool KrbdMapper::Available() const { return PathExists(sysfs_ + "/bus/rbd"); }
+
+std::vector<std::string> KrbdMapper::Devices() const {
+  std::vector<std::string> devices;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(sysfs_ + "/bus/rbd/devices", ec)) {
+    devices.push_back("/dev/rbd" + entry.path().filename().string());
+  }
+  return devices;
+}
 
 bool KrbdMapper::ServesImage(const MappedDevice& mapped) const {
   if (mapped.pool.empty() || mapped.image.empty()) {

@@ -18,6 +18,7 @@ class KrbdMapper : public CommandMapper {
   std::vector<std::string> UnmapCommand(const std::string& device) const override;
   // /sys/bus/rbd/devices/<N>/{pool,name} of /dev/rbd<N>.
   bool ServesImage(const MappedDevice& mapped) const override;
+  std::vector<std::string> Devices() const override;
 
  private:
   std::string sysfs_;

@@ -42,6 +42,10 @@ class Mapper {
   virtual MappedDevice Map(const MapRequest& request) = 0;
   // Idempotent: unmapping something already gone succeeds.
   virtual void Unmap(const MappedDevice& mapped) = 0;
+  // Undoes a Map whose caller died before it recorded the result: unmaps whatever maps
+  // request.pool/request.image (device mappers), or whatever was started under
+  // request.work_dir (fuse). Idempotent.
+  virtual void UnmapAbandoned(const MapRequest& request) = 0;
   // Whether the mapping still serves I/O (device present, process alive).
   virtual bool Healthy(const MappedDevice& mapped) const = 0;
   // Makes the device show the image's new size after it grew (krbd and rbd-nbd follow the

@@ -1,5 +1,7 @@
 #include "backends/rbd/mappers/nbd.h"
 
+#include <filesystem>
+
 #include "common/files.h"
 #include "common/strings.h"
 
@@ -18,6 +20,17 @@ std::vector<std::string> NbdMapper::UnmapCommand(const std::string& device) cons
 }
 
 bool NbdMapper::Available() const { return PathExists(sysfs_ + "/module/nbd"); }
+
+std::vector<std::string> NbdMapper::Devices() const {
+  std::vector<std::string> devices;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(sysfs_ + "/block", ec)) {
+    if (const std::string name = entry.path().filename(); name.starts_with("nbd")) {
+      devices.push_back("/dev/" + name);
+    }
+  }
+  return devices;
+}
 
 bool NbdMapper::ServesImage(const MappedDevice& mapped) const {
   if (mapped.pool.empty() || mapped.image.empty()) {

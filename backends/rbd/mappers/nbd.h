@@ -19,6 +19,7 @@ class NbdMapper : public CommandMapper {
   std::vector<std::string> UnmapCommand(const std::string& device) const override;
   // The rbd-nbd serving /dev/nbd<N> (/sys/block/nbd<N>/pid) was started for pool/image.
   bool ServesImage(const MappedDevice& mapped) const override;
+  std::vector<std::string> Devices() const override;
 
  private:
   std::string sysfs_;

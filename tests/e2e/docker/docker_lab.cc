@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "fsutil/loop_device.h"
 #include "fsutil/mountinfo.h"
+#include "tests/support/process_token.h"
 
 namespace berth::e2e {
 
@@ -98,7 +99,7 @@ HttpReply PluginRequest(const std::string& socket, const std::string& method,
                         const std::string& path, const std::string& body) {
   static std::atomic<int> counter{0};
   const std::string body_file =
-      LabDir() + "/req-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+      LabDir() + "/req-" + testing::ProcessToken() + "-" + std::to_string(counter++);
   WriteFileAtomically(body_file, body);
   auto result = RunCommand({"curl", "-sS", "--max-time", "60", "--unix-socket", socket, "-X",
                             method, "--data-binary", "@" + body_file, "-w", "\n%{http_code}",
@@ -116,7 +117,7 @@ HttpReply PluginRequest(const std::string& socket, const std::string& method,
 
 std::string UniqueVolume(const std::string& stem) {
   static std::atomic<int> counter{0};
-  return stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return stem + "-" + testing::ProcessToken() + "-" + std::to_string(counter++);
 }
 
 bool VolumeMounted(const std::string& volume) {

@@ -28,8 +28,8 @@ std::string LabDir() {
 engine::Config LabConfig(const std::string& host_id) {
   auto config = engine::LoadConfig(LabDir() + "/berth.json");
   static std::atomic<int> counter{0};
-  const std::string base = LabDir() + "/tests/" + std::to_string(::getpid()) + "-" +
-                           std::to_string(counter++) + "-" + host_id;
+  const std::string base =
+      LabDir() + "/tests/" + ProcessToken() + "-" + std::to_string(counter++) + "-" + host_id;
   config.host_id = host_id;
   config.state_dir = base + "/state";
   config.mount_root = base + "/mnt";
@@ -39,7 +39,7 @@ engine::Config LabConfig(const std::string& host_id) {
 
 std::string UniqueName(const std::string& stem) {
   static std::atomic<int> counter{0};
-  return stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return stem + "-" + ProcessToken() + "-" + std::to_string(counter++);
 }
 
 LabCluster::LabCluster() {

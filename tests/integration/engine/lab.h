@@ -4,12 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backends/rbd/cluster.h"
 #include "engine/config.h"
+#include "tests/support/process_token.h"
 
 namespace berth::testing {
 
@@ -71,6 +73,27 @@ class VolumeCleanup {
  private:
   engine::Engine& engine_;
   std::string name_;
+};
+
+// Runs its functions in reverse order when it goes out of scope, whatever the test did.
+class Cleanups {
+ public:
+  Cleanups() = default;
+  Cleanups(const Cleanups&) = delete;
+  Cleanups& operator=(const Cleanups&) = delete;
+  ~Cleanups() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+      try {
+        (*it)();
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "cleanup failed: " << e.what();
+      }
+    }
+  }
+  void Add(std::function<void()> step) { steps_.push_back(std::move(step)); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
 };
 
 // Writes `mib` MiB of random data to `path` and syncs it.

@@ -16,24 +16,6 @@
 namespace berth::testing {
 namespace {
 
-// Runs its functions in reverse order when it goes out of scope, whatever the test did.
-class Cleanups {
- public:
-  ~Cleanups() {
-    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
-      try {
-        (*it)();
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << "cleanup failed: " << e.what();
-      }
-    }
-  }
-  void Add(std::function<void()> step) { steps_.push_back(std::move(step)); }
-
- private:
-  std::vector<std::function<void()>> steps_;
-};
-
 uint64_t FilesystemBytes(const std::string& path) {
   struct statvfs st {};
   EXPECT_EQ(::statvfs(path.c_str(), &st), 0);

@@ -339,6 +339,31 @@ TEST(ParseCall, RefusesEmptyPaths) {
       kInvalid, {"device mount path", "absolute path"});
 }
 
+TEST(ParseCall, RefusesPathsWithDotComponents) {
+  for (const std::string path : {"/var/lib/kubelet/pods/x/../../../../etc",
+                                 "/var/lib/kubelet/./pods/x", "/..", "/a/.", "/a/b/.."}) {
+    SCOPED_TRACE(path);
+    ExpectError(
+        [&] {
+          ParseCall({"mount", path, kJson});
+        },
+        kInvalid, {"target path '" + path + "'", "without '.' or '..' components"});
+    ExpectError([&] { ParseCall({"unmount", path}); }, kInvalid, {"target path", "'..'"});
+    ExpectError(
+        [&] {
+          ParseCall({"mountdevice", path, "/dev/rbd0", kJson});
+        },
+        kInvalid, {"device mount path", "'..'"});
+    ExpectError(
+        [&] {
+          ParseCall({"unmountdevice", path});
+        },
+        kInvalid, {"device mount path", "'..'"});
+  }
+  // Names that merely contain dots are fine.
+  EXPECT_EQ(ParseCall({"unmount", "/a/..b/c.d/..."}).target_path, "/a/..b/c.d/...");
+}
+
 TEST(ParseCall, RefusesPathsWithNul) {
   // Not reachable from argv (C strings). The message is cut at the NUL it echoes, so only its
   // start is checked.

@@ -1,0 +1,164 @@
+// Cluster outages: the OSD of a durable (bluestore) lab stops during Create and Mount, and
+// under a container that keeps writing. Errors must be clear and come within the configured
+// timeouts (well under Docker's 2 minutes); once the OSD is back everything works and no write
+// is lost.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "common/files.h"
+#include "common/strings.h"
+#include "common/subprocess.h"
+#include "tests/e2e/docker/docker_lab.h"
+#include "tests/support/berthd_process.h"
+#include "tests/support/process_token.h"
+
+namespace berth::e2e {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kOpTimeoutSeconds = 5;
+
+std::string Lab(const std::string& command, const std::string& dir,
+                const std::vector<std::string>& options = {}) {
+  std::vector<std::string> argv = {std::string(BERTH_SOURCE_DIR) + "/scripts/lab", command, dir};
+  argv.insert(argv.end(), options.begin(), options.end());
+  auto result = RunCommand(argv, std::chrono::minutes(3));
+  EXPECT_EQ(result.exit_code, 0) << "scripts/lab " << command << ": " << result.err;
+  return result.err;
+}
+
+// A second berthd, on a durable lab of its own, that the lab's dockerd reaches as the volume
+// driver `driver_`.
+class Outage : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char dir[] = "/tmp/berth-outage.XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    lab_ = dir;
+    Lab("up", lab_, {"--durable", "--no-docker", "--no-nfs"});
+    auto config = json::parse(ReadFileIfExists(lab_ + "/berth.json").value());
+    config["host_id"] = "outage";
+    config["state_dir"] = lab_ + "/berthd/state";
+    config["mount_root"] = lab_ + "/berthd/mnt";
+    for (auto& [name, backend] : config["backends"].items()) {
+      backend["op_timeout_seconds"] = kOpTimeoutSeconds;
+    }
+    MakeDirectories(lab_ + "/berthd");
+    WriteFileAtomically(lab_ + "/berthd/berth.json", config.dump(2));
+    driver_ = "berth-outage-" + testing::ProcessToken();
+    socket_ = "/run/docker/plugins/" + driver_ + ".sock";
+    berthd_ = std::make_unique<testing::BerthdProcess>(
+        BERTH_BERTHD_PATH, lab_ + "/berthd/berth.json", socket_, lab_ + "/log/berthd.log");
+  }
+
+  static void TearDownTestSuite() {
+    berthd_.reset();
+    ::unlink(socket_.c_str());
+    Lab("osd-start", lab_);
+    Lab("down", lab_);
+    if (RunCommand({"findmnt", "-rn", "-R", lab_}).out.empty()) {
+      RunCommand({"rm", "-rf", "--", lab_});
+    }
+  }
+
+  json Call(const std::string& endpoint, const json& body) {
+    auto reply = PluginRequest(socket_, "POST", "/VolumeDriver." + endpoint, body.dump());
+    EXPECT_EQ(reply.status, 200) << endpoint << ": no answer";
+    return reply.status == 200 ? json::parse(reply.body) : json{{"Err", "no answer"}};
+  }
+
+  // The call's error, and how long it took to come.
+  std::pair<std::string, Clock::duration> Failing(const std::string& endpoint, const json& body) {
+    const auto start = Clock::now();
+    const std::string err = Call(endpoint, body).value("Err", "");
+    return {err, Clock::now() - start};
+  }
+
+  static std::string lab_;
+  static std::string driver_;
+  static std::string socket_;
+  static std::unique_ptr<testing::BerthdProcess> berthd_;
+};
+
+std::string Outage::lab_;
+std::string Outage::driver_;
+std::string Outage::socket_;
+std::unique_ptr<testing::BerthdProcess> Outage::berthd_;
+
+TEST_F(Outage, CreateAndMountFailClearlyWhileTheOsdIsDownThenSucceed) {
+  const std::string kept = UniqueVolume("outage-kept");
+  const std::string fresh = UniqueVolume("outage-new");
+  const json create_kept = {{"Name", kept}, {"Opts", {{"size", "64M"}}}};
+  const json create_fresh = {{"Name", fresh}, {"Opts", {{"size", "64M"}}}};
+  ASSERT_EQ(Call("Create", create_kept).value("Err", ""), "");
+
+  Lab("osd-stop", lab_);
+  for (const auto& [endpoint, body] : std::vector<std::pair<std::string, json>>{
+           {"Create", create_fresh}, {"Mount", {{"Name", kept}, {"ID", "c1"}}}}) {
+    auto [err, took] = Failing(endpoint, body);
+    EXPECT_NE(err, "") << endpoint << " succeeded without an OSD";
+    EXPECT_NE(err.find("timed out"), std::string::npos) << endpoint << ": " << err;
+    // Within the configured timeouts (a few round trips of kOpTimeoutSeconds), far from
+    // Docker's 2-minute limit on a plugin call.
+    EXPECT_LT(took, std::chrono::seconds(60)) << endpoint << " took too long to fail";
+    std::cout << endpoint << " failed after "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+              << " ms: " << err << "\n";
+  }
+  EXPECT_FALSE(VolumeMounted(kept));
+  EXPECT_FALSE(VolumeMapped(kept));
+  Lab("osd-start", lab_);
+
+  // The same operations now succeed, and the failed ones left nothing half-done.
+  EXPECT_EQ(Call("Create", create_fresh).value("Err", ""), "");
+  for (const auto& name : {kept, fresh}) {
+    const auto mounted = Call("Mount", {{"Name", name}, {"ID", "c1"}});
+    EXPECT_EQ(mounted.value("Err", ""), "") << name;
+    EXPECT_TRUE(PathExists(mounted.value("Mountpoint", "/nonexistent") + "/lost+found"));
+    EXPECT_EQ(Call("Unmount", {{"Name", name}, {"ID", "c1"}}).value("Err", ""), "");
+  }
+  int listed = 0;
+  const json list = Call("List", json::object());
+  for (const auto& v : list.at("Volumes")) {
+    listed += v.value("Name", "") == fresh;
+  }
+  EXPECT_EQ(listed, 1);
+  for (const auto& name : {kept, fresh}) {
+    EXPECT_TRUE(Eventually([&] { return !VolumeMapped(name); }));
+    EXPECT_EQ(Call("Remove", {{"Name", name}}).value("Err", ""), "") << name;
+  }
+}
+
+TEST_F(Outage, AContainerWritingThroughAnOsdRestartLosesNothing) {
+  const std::string volume = UniqueVolume("outage-writer");
+  DockerOk({"volume", "create", "-d", driver_, "-o", "size=128M", volume});
+  // 300 files written and fsynced one after the other, each checksum logged after its file.
+  const std::string writer =
+      "i=0; while [ $i -lt 300 ]; do "
+      "dd if=/dev/urandom of=/data/f$i bs=16k count=1 conv=fsync 2>/dev/null || exit 1; "
+      "sha256sum /data/f$i >> /data/sums; i=$((i+1)); sleep 0.02; done; sync";
+  const std::string container = DockerOk(
+      {"run", "-d", "--network", "none", "-v", volume + ":/data", kImage, "sh", "-c", writer});
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Lab("osd-stop", lab_);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the container's writes now wait
+  Lab("osd-start", lab_);
+  EXPECT_EQ(DockerOk({"wait", container}), "0") << DockerOk({"logs", container});
+  DockerOk({"rm", container});
+
+  // Another container checks every file against the checksums the writer logged.
+  const std::string check =
+      DockerOk({"run", "--rm", "--network", "none", "-v", volume + ":/data", kImage, "sh", "-c",
+                "cd /data && wc -l < sums && sha256sum -c -s sums && echo ok"});
+  EXPECT_EQ(check, "300\nok");
+  DockerOk({"volume", "rm", volume});
+}
+
+}  // namespace
+}  // namespace berth::e2e
