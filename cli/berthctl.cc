@@ -10,6 +10,7 @@
 #include "cli/output.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/version.h"
 
 namespace {
 
@@ -69,6 +70,19 @@ int main(int argc, char** argv) {
   std::string shell = "bash";
   completion->add_option("shell", shell, "bash")->check(CLI::IsMember({"bash"}));
   completion->callback([&] { ctx.run = [&] { std::cout << BashCompletion(app); }; });
+  app.set_version_flag("--version", berth::VersionLine("berthctl"));
+  auto* version = app.add_subcommand("version", "print berthctl's version");
+  version->add_flag("--json", ctx.json, "print {\"version\": ..., \"commit\": ...}");
+  version->callback([&ctx] {
+    ctx.run = [&ctx] {
+      if (ctx.json) {
+        berth::cli::PrintJson({{"version", std::string(berth::kVersion)},
+                               {"commit", std::string(berth::kGitCommit)}});
+      } else {
+        std::cout << berth::VersionLine("berthctl") << "\n";
+      }
+    };
+  });
 
   CLI11_PARSE(app, argc, argv);
 

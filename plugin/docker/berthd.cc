@@ -1,6 +1,7 @@
 // berthd: berth's Docker volume plugin (protocol v1 over a unix socket).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 #include <CLI/CLI.hpp>
 
 #include <boost/asio/post.hpp>
@@ -12,9 +13,19 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "engine/engine.h"
 #include "plugin/docker/handler.h"
+#include "plugin/docker/metrics_server.h"
 #include "plugin/docker/server.h"
+
+namespace {
+
+// Type=notify: systemd (and so docker.service, ordered after berthd) waits for READY=1.
+// sd_notify does nothing when NOTIFY_SOCKET is unset, i.e. outside a notify unit.
+void Notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"berthd: the berth Docker volume plugin (driver name = socket file name)"};
@@ -22,6 +33,7 @@ int main(int argc, char** argv) {
   std::string socket_path;
   std::string log_level;
   size_t workers = 16;
+  bool check_config = false;
   app.add_option("--config", config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
   app.add_option("--socket", socket_path,
@@ -31,7 +43,32 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "threads for Create/Remove/Mount/Unmount")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  app.add_flag("--check-config", check_config,
+               "parse and validate the config (backend settings included, no cluster contact), "
+               "then exit: 0 valid, 2 not");
+  std::string metrics_listen;
+  bool metrics_allow_remote = false;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "serve Prometheus metrics on HOST:PORT (loopback only unless "
+                 "--metrics-allow-remote); overrides the config's metrics section");
+  app.add_flag("--metrics-allow-remote", metrics_allow_remote,
+               "allow --metrics-listen on a non-loopback address (/metrics has no auth)");
+  app.set_version_flag("--version", berth::VersionLine("berthd"));
   CLI11_PARSE(app, argc, argv);
+
+  if (check_config) {
+    const std::string path = berth::engine::ResolveConfigPath(config_path);
+    try {
+      auto config = berth::engine::LoadConfig(path);
+      berth::engine::MakeBackends(config);  // each backend's own keys; nothing connects yet
+      std::cout << path << ": valid; host_id " << config.host_id << ", default backend "
+                << config.default_backend << ", socket " << config.socket << "\n";
+      return 0;
+    } catch (const berth::Error& e) {
+      std::cerr << path << ": " << e.what() << "\n";
+      return 2;
+    }
+  }
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("berthd"));
   try {
@@ -40,24 +77,42 @@ int main(int argc, char** argv) {
     if (socket_path.empty()) {
       socket_path = config.socket;
     }
+    if (!metrics_listen.empty()) {
+      config.metrics = {metrics_listen, metrics_allow_remote || config.metrics.allow_remote, ""};
+      berth::engine::ValidateMetricsConfig(config.metrics);
+    }
+    spdlog::info("{} starting", berth::VersionLine("berthd"));
     // A broken pipe from a client that went away must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
 
+    Notify("STATUS=finishing detaches left pending by the previous run");
     berth::engine::Engine engine(config);
     // The last Unmount of a volume replies once the filesystem is unmounted; unmapping and
     // unlocking finish here, off the request path.
     boost::asio::thread_pool detach_pool(2);
     engine.set_detach_executor(
         [&detach_pool](std::function<void()> work) { boost::asio::post(detach_pool, work); });
-    engine.FinishPendingDetaches();
+    // Before serving: adopt what is still in use, finish or undo what a crash interrupted.
+    engine.Reconcile();
 
-    berth::docker::Handler handler(engine);
-    berth::docker::Server server(handler, {socket_path, workers, 2});
+    // Off unless configured; bound before the plugin socket so a bad address fails the start.
+    std::unique_ptr<berth::docker::PluginMetrics> metrics;
+    std::unique_ptr<berth::docker::MetricsServer> metrics_server;
+    if (config.metrics.enabled()) {
+      metrics = std::make_unique<berth::docker::PluginMetrics>(config);
+      metrics_server = std::make_unique<berth::docker::MetricsServer>(
+          config.metrics, [&metrics] { return metrics->Render(); });
+    }
+    berth::docker::Handler handler(engine, metrics.get());
+    berth::docker::Server server(handler, {socket_path, workers, 2, [&socket_path] {
+                                             Notify("READY=1\nSTATUS=serving " + socket_path);
+                                           }});
     boost::asio::io_context signals_io;
     boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (!ec) {
         spdlog::info("signal {} received", signo);
+        Notify("STOPPING=1\nSTATUS=draining: finishing in-flight requests");
         server.Stop();
       }
     });
@@ -74,9 +129,11 @@ int main(int argc, char** argv) {
     detach_pool.join();
   } catch (const berth::Error& e) {
     spdlog::critical("{}", e.what());
+    Notify(std::string("STATUS=failed: ") + e.what());
     return 1;
   } catch (const std::exception& e) {
     spdlog::critical("internal error: {}", e.what());
+    Notify(std::string("STATUS=failed: internal error: ") + e.what());
     return 1;
   }
   return 0;

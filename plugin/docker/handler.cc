@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "common/error.h"
 #include "engine/volume_status.h"
 
@@ -15,7 +17,45 @@ nlohmann::json Handler::VolumeJson(const engine::VolumeInfo& info) const {
   return volume;
 }
 
-nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request) {
+namespace {
+
+std::string OperationName(Endpoint endpoint) {
+  switch (endpoint) {
+    case Endpoint::kActivate:
+      return "activate";
+    case Endpoint::kCreate:
+      return "create";
+    case Endpoint::kRemove:
+      return "remove";
+    case Endpoint::kMount:
+      return "mount";
+    case Endpoint::kUnmount:
+      return "unmount";
+    case Endpoint::kPath:
+      return "path";
+    case Endpoint::kGet:
+      return "get";
+    case Endpoint::kList:
+      return "list";
+    case Endpoint::kCapabilities:
+      return "capabilities";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void Handler::Learn(const engine::VolumeInfo& info, Outcome* outcome) {
+  if (metrics_ != nullptr) {
+    metrics_->Learn(info.record.spec.name, info.record.spec.backend);
+  }
+  if (outcome != nullptr) {
+    outcome->backend = info.record.spec.backend;
+  }
+}
+
+nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request,
+                                 Outcome& outcome) {
   switch (endpoint) {
     case Endpoint::kActivate:
       return {{"Implements", {"VolumeDriver"}}};
@@ -24,6 +64,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
     case Endpoint::kList: {
       nlohmann::json volumes = nlohmann::json::array();
       for (const auto& info : engine_.List()) {
+        Learn(info);
         volumes.push_back(VolumeJson(info));
       }
       return {{"Volumes", volumes}, {"Err", ""}};
@@ -34,17 +75,29 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
   switch (endpoint) {
     case Endpoint::kCreate:
       engine_.Create(request.name, request.options);
+      if (metrics_ != nullptr) {
+        metrics_->Learn(request.name, outcome.backend);
+      }
       return {{"Err", ""}};
     case Endpoint::kRemove:
       engine_.Remove(request.name);
+      if (metrics_ != nullptr) {
+        metrics_->Forget(request.name);
+      }
       return {{"Err", ""}};
-    case Endpoint::kMount:
-      return {{"Mountpoint", engine_.Mount(request.name, request.id).mount_path}, {"Err", ""}};
+    case Endpoint::kMount: {
+      const std::string mount_path = engine_.Mount(request.name, request.id).mount_path;
+      if (metrics_ != nullptr && outcome.backend.empty()) {
+        outcome.backend = metrics_->BackendOf(request.name);  // the host state has it now
+      }
+      return {{"Mountpoint", mount_path}, {"Err", ""}};
+    }
     case Endpoint::kUnmount:
       engine_.Unmount(request.name, request.id);
       return {{"Err", ""}};
     case Endpoint::kPath: {
       auto info = engine_.Get(request.name);
+      Learn(info, &outcome);
       nlohmann::json reply = {{"Err", ""}};
       if (info.local && !info.local->mount_path.empty()) {
         reply["Mountpoint"] = info.local->mount_path;
@@ -54,6 +107,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
     case Endpoint::kGet: {
       try {
         auto info = engine_.Get(request.name);
+        Learn(info, &outcome);
         auto volume = VolumeJson(info);
         volume["Status"] = engine::VolumeStatus(info, engine_.config().host_id);
         return {{"Volume", volume}, {"Err", ""}};
@@ -72,13 +126,32 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
 
 Reply Handler::Handle(const std::string& method, const std::string& target,
                       const std::string& body) {
+  const auto start = std::chrono::steady_clock::now();
+  Outcome outcome;
+  Reply reply = Serve(method, target, body, outcome);
+  if (metrics_ != nullptr) {
+    try {
+      metrics_->RecordOperation(outcome.operation, outcome.backend,
+                                std::chrono::steady_clock::now() - start, outcome.error);
+    } catch (const std::exception& e) {
+      spdlog::warn("metrics: cannot record {}: {}", outcome.operation, e.what());
+    }
+  }
+  return reply;
+}
+
+Reply Handler::Serve(const std::string& method, const std::string& target, const std::string& body,
+                     Outcome& outcome) {
   auto endpoint = ParseEndpoint(target);
   if (!endpoint) {
+    outcome.error = ErrorCode::kInvalidArgument;
     return {404, ErrorBody("unknown endpoint " + target +
                            "; berthd serves Plugin.Activate and VolumeDriver.{Create, Remove, "
                            "Mount, Unmount, Path, Get, List, Capabilities}")};
   }
+  outcome.operation = OperationName(*endpoint);
   if (method != "POST") {
+    outcome.error = ErrorCode::kInvalidArgument;
     return {405, ErrorBody(method + " is not allowed on " + target + "; use POST")};
   }
   VolumeRequest request;
@@ -87,16 +160,25 @@ Reply Handler::Handle(const std::string& method, const std::string& target,
       request = ParseVolumeRequest(*endpoint, body);
     } catch (const Error& e) {
       spdlog::warn("{}: bad request: {}", target, e.what());
+      outcome.error = e.code();
       return {400, ErrorBody(e.what())};
     }
   }
+  if (metrics_ != nullptr && TakesVolume(*endpoint)) {
+    auto backend = request.options.find("backend");
+    outcome.backend = *endpoint != Endpoint::kCreate     ? metrics_->BackendOf(request.name)
+                      : backend != request.options.end() ? backend->second
+                                                         : engine_.config().default_backend;
+  }
   try {
-    return {200, Dispatch(*endpoint, request)};
+    return {200, Dispatch(*endpoint, request, outcome)};
   } catch (const Error& e) {
     spdlog::error("{} {} failed: {}", target, request.name, e.what());
+    outcome.error = e.code();
     return {200, ErrorBody(e.what())};
   } catch (const std::exception& e) {
     spdlog::error("{} failed: {}", target, e.what());
+    outcome.error = ErrorCode::kInternal;
     return {500, ErrorBody(std::string("internal error: ") + e.what())};
   }
 }

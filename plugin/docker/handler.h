@@ -3,9 +3,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
+#include "common/error.h"
 #include "engine/engine.h"
+#include "plugin/docker/plugin_metrics.h"
 #include "plugin/docker/protocol.h"
 
 namespace berth::docker {
@@ -17,17 +20,30 @@ struct Reply {
 
 class Handler {
  public:
-  explicit Handler(engine::Engine& engine) : engine_(engine) {}
+  // With `metrics`, every request is counted and timed there.
+  explicit Handler(engine::Engine& engine, PluginMetrics* metrics = nullptr)
+      : engine_(engine), metrics_(metrics) {}
 
   // One request in, one reply out; never throws. Engine errors are HTTP 200 with "Err" (what
   // dockerd shows the user); protocol errors (bad JSON, unknown endpoint) are 4xx with "Err".
   Reply Handle(const std::string& method, const std::string& target, const std::string& body);
 
  private:
-  nlohmann::json Dispatch(Endpoint endpoint, const VolumeRequest& request);
+  // What a request was, for its metrics.
+  struct Outcome {
+    std::string operation = "unknown";
+    std::string backend;
+    std::optional<ErrorCode> error;
+  };
+  Reply Serve(const std::string& method, const std::string& target, const std::string& body,
+              Outcome& outcome);
+  nlohmann::json Dispatch(Endpoint endpoint, const VolumeRequest& request, Outcome& outcome);
   nlohmann::json VolumeJson(const engine::VolumeInfo& info) const;
+  // Tells the metrics which backend serves the volume (a no-op without metrics).
+  void Learn(const engine::VolumeInfo& info, Outcome* outcome = nullptr);
 
   engine::Engine& engine_;
+  PluginMetrics* metrics_;
 };
 
 }  // namespace berth::docker

@@ -179,6 +179,9 @@ void Server::Forget(Session* session) {
 void Server::Run() {
   Listen();
   Accept();
+  if (options_.on_listening) {
+    options_.on_listening();
+  }
   io_.run();
   // io_ ran out of work: every session closed after draining. Let handlers still running
   // (their replies can no longer be written) finish their engine calls before returning.

@@ -9,6 +9,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -26,6 +27,9 @@ class Server {
     std::string socket_path;
     size_t slow_workers = 16;  // attaches mostly wait on Ceph and child processes
     size_t fast_workers = 2;
+    // Called once the socket listens (connections queue from then on) and before the first is
+    // served: berthd tells systemd it is ready here.
+    std::function<void()> on_listening;
   };
   Server(Handler& handler, Options options);
   ~Server();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/version.h"
 #include "engine/config.h"
 #include "plugin/flex/call.h"
 #include "plugin/flex/driver.h"
@@ -107,12 +108,17 @@ int main(int argc, char** argv) {
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
   app.add_option("--log-file", log_file,
                  "log file (default: $BERTH_FLEX_LOG, else syslog); never stdout or stderr");
+  // Not a kubelet verb, so plain text: kubelet never asks for it.
+  app.set_version_flag("--version", berth::VersionLine("berth-flex"));
   app.prefix_command();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     const std::string help = app.help();
     return ::write(reply_fd, help.data(), help.size()) < 0 ? 1 : 0;
+  } catch (const CLI::CallForVersion& e) {
+    const std::string version = std::string(e.what()) + "\n";
+    return ::write(reply_fd, version.data(), version.size()) < 0 ? 1 : 0;
   } catch (const CLI::ParseError& e) {
     return Reply(reply_fd, berth::flex::FailureReply(std::string("bad arguments: ") + e.what()));
   }

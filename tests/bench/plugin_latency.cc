@@ -5,9 +5,6 @@
 //   berth_bench_plugin_latency SOCKET remove PREFIX COUNT         Remove them
 //   berth_bench_plugin_latency SOCKET latency PREFIX COUNT ROUNDS
 //       ROUNDS rounds of Capabilities, List, Get (of the volumes in turn), interleaved
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -20,43 +17,32 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/percentile.h"
+#include "tests/support/plugin_client.h"
+
 namespace {
 
-namespace asio = boost::asio;
-namespace http = boost::beast::http;
+using berth::testing::NameBody;
 using Clock = std::chrono::steady_clock;
 
+// One keep-alive connection: a reply that is an error, or that closes it, stops the benchmark.
 class Client {
  public:
-  explicit Client(const std::string& path) : socket_(io_) {
-    socket_.connect(asio::local::stream_protocol::endpoint(path));
-  }
+  explicit Client(const std::string& path) : client_(path) {}
 
-  // POSTs `body` to /`endpoint` and returns the reply's JSON; throws on any HTTP or plugin error.
   nlohmann::json Call(const std::string& endpoint, const std::string& body) {
-    http::request<http::string_body> request{http::verb::post, "/" + endpoint, 11};
-    request.set(http::field::host, "berth");
-    request.set(http::field::accept, "application/vnd.docker.plugins.v1.2+json");
-    request.keep_alive(true);
-    request.body() = body;
-    request.prepare_payload();
-    http::write(socket_, request);
-    http::response<http::string_body> response;
-    http::read(socket_, buffer_, response);
-    auto reply = nlohmann::json::parse(response.body());
-    if (response.result_int() != 200 || !reply.value("Err", std::string()).empty()) {
-      throw std::runtime_error(endpoint + " " + body + ": " + response.body());
+    auto reply = client_.Call(endpoint, body);
+    if (!reply.Ok()) {
+      throw std::runtime_error(endpoint + " " + body + ": " + reply.body);
     }
-    if (!response.keep_alive()) {
+    if (!reply.keep_alive) {
       throw std::runtime_error("berthd closed the connection");
     }
-    return reply;
+    return reply.json;
   }
 
  private:
-  asio::io_context io_;
-  asio::local::stream_protocol::socket socket_;
-  boost::beast::flat_buffer buffer_;
+  berth::testing::PluginClient client_;
 };
 
 std::string VolumeName(const std::string& prefix, int i) {
@@ -64,8 +50,6 @@ std::string VolumeName(const std::string& prefix, int i) {
   std::snprintf(suffix, sizeof suffix, "-%04d", i);
   return prefix + suffix;
 }
-
-std::string NameBody(const std::string& name) { return nlohmann::json{{"Name", name}}.dump(); }
 
 class Samples {
  public:
@@ -82,20 +66,12 @@ class Samples {
     for (double us : us_) {
       total += us;
     }
-    std::printf("%s %zu %.0f %.0f %.1f\n", label.c_str(), us_.size(), Percentile(0.50),
-                Percentile(0.99), total / 1000);
+    std::printf("%s %zu %.0f %.0f %.1f\n", label.c_str(), us_.size(),
+                berth::testing::Percentile(us_, 0.50), berth::testing::Percentile(us_, 0.99),
+                total / 1000);
   }
 
  private:
-  // Nearest rank on the sorted samples.
-  double Percentile(double p) const {
-    if (us_.empty()) {
-      return 0;
-    }
-    size_t rank = static_cast<size_t>(p * static_cast<double>(us_.size()) + 0.999999);
-    return us_[std::clamp<size_t>(rank, 1, us_.size()) - 1];
-  }
-
   std::vector<double> us_;
 };
 

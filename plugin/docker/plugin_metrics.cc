@@ -1,0 +1,150 @@
+#include "plugin/docker/plugin_metrics.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/version.h"
+#include "engine/volume_spec.h"
+
+namespace berth::docker {
+
+namespace {
+
+constexpr ErrorCode kAllCodes[] = {
+    ErrorCode::kInvalidArgument, ErrorCode::kNotFound,    ErrorCode::kBusy,
+    ErrorCode::kConflict,        ErrorCode::kUnavailable, ErrorCode::kInternal};
+
+}  // namespace
+
+std::string_view ErrorCategoryLabel(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kBusy:
+      return "busy";
+    case ErrorCode::kConflict:
+      return "conflict";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+PluginMetrics::PluginMetrics(const engine::Config& config)
+    : config_(config),
+      states_(config.state_dir),
+      operations_(registry_.AddCounter("berth_operations_total",
+                                       "Docker plugin requests handled, by result (ok or error).",
+                                       {"operation", "backend", "result"})),
+      durations_(registry_.AddHistogram(
+          "berth_operation_duration_seconds", "Time to answer a Docker plugin request.",
+          {"operation", "backend"}, metrics::StorageLatencyBuckets())),
+      errors_(registry_.AddCounter("berth_errors_total",
+                                   "Failed Docker plugin requests, by error category.",
+                                   {"category"})) {
+  // Every category exists from the start, so that rate() and alerts see 0 rather than nothing.
+  for (ErrorCode code : kAllCodes) {
+    errors_.Touch({std::string(ErrorCategoryLabel(code))});
+  }
+  registry_.AddGauge("berth_attached_volumes", "Volumes attached (mapped or mounted) on this host.",
+                     {"backend"}, [this] {
+                       std::vector<metrics::GaugeSample> samples;
+                       for (const auto& [backend, n] : CountHostState().attached) {
+                         samples.push_back({{backend}, static_cast<double>(n)});
+                       }
+                       return samples;
+                     });
+  registry_.AddGauge("berth_mount_references",
+                     "Mount references (Docker mount IDs, kubelet paths) held on this host.",
+                     {"backend"}, [this] {
+                       std::vector<metrics::GaugeSample> samples;
+                       for (const auto& [backend, n] : CountHostState().references) {
+                         samples.push_back({{backend}, static_cast<double>(n)});
+                       }
+                       return samples;
+                     });
+  registry_.AddInfo("berth_build_info", "The running berthd's version; always 1.",
+                    {"version", "commit"}, {std::string(kVersion), std::string(kGitCommit)});
+}
+
+std::string PluginMetrics::KnownBackend(const std::string& backend) const {
+  return config_.backends.contains(backend) ? backend : "";
+}
+
+void PluginMetrics::RecordOperation(std::string_view operation, const std::string& backend,
+                                    std::chrono::steady_clock::duration elapsed,
+                                    std::optional<ErrorCode> error) {
+  const std::string op(operation);
+  const std::string known = KnownBackend(backend);
+  operations_.Increment({op, known, error ? "error" : "ok"});
+  durations_.Observe({op, known}, std::chrono::duration<double>(elapsed).count());
+  if (error) {
+    errors_.Increment({std::string(ErrorCategoryLabel(*error))});
+  }
+}
+
+std::string PluginMetrics::BackendOf(const std::string& volume) {
+  {
+    std::lock_guard lock(backends_mu_);
+    if (auto it = backends_.find(volume); it != backends_.end()) {
+      return it->second;
+    }
+  }
+  try {
+    // Validated first: the name comes straight from the request and becomes a path.
+    engine::ValidateVolumeName(volume);
+    if (auto state = states_.Load(volume)) {
+      Learn(volume, state->backend);
+      return KnownBackend(state->backend);
+    }
+  } catch (const std::exception& e) {
+    // Invalid names and corrupt state files are the request's and the engine's to report.
+    spdlog::debug("metrics: no backend label for {}: {}", volume, e.what());
+  }
+  return "";
+}
+
+void PluginMetrics::Learn(const std::string& volume, const std::string& backend) {
+  if (KnownBackend(backend).empty()) {
+    return;
+  }
+  std::lock_guard lock(backends_mu_);
+  backends_[volume] = backend;
+}
+
+void PluginMetrics::Forget(const std::string& volume) {
+  std::lock_guard lock(backends_mu_);
+  backends_.erase(volume);
+}
+
+PluginMetrics::HostCounts PluginMetrics::CountHostState() const {
+  HostCounts counts;
+  for (const auto& [name, backend] : config_.backends) {
+    counts.attached[name] = 0;
+    counts.references[name] = 0;
+  }
+  for (const auto& name : states_.Names()) {
+    std::optional<engine::HostVolumeState> state;
+    try {
+      state = states_.Load(name);
+    } catch (const std::exception& e) {
+      // berthctl health reports it; a warning at every scrape would only flood the log.
+      spdlog::debug("metrics: skipping the host state of {}: {}", name, e.what());
+      continue;
+    }
+    // Erased between Names and Load (its detach finished), or of a backend since unconfigured.
+    if (!state || !counts.attached.contains(state->backend)) {
+      continue;
+    }
+    if (!state->attachment.empty()) {  // null or {} while an attach is under way
+      ++counts.attached[state->backend];
+    }
+    counts.references[state->backend] += state->TotalRefs();
+  }
+  return counts;
+}
+
+}  // namespace berth::docker
