@@ -34,6 +34,13 @@ rbd::MappedDevice MappedFromJson(const nlohmann::json& state) {
 
 }  // namespace
 
+void RbdBackend::ForgetMappers(const rbd::IoCtx& io, const std::string& image) {
+  // A takeover fences the mappers recorded for the lock's host. Those of an earlier attach are
+  // stale: while the record is empty, another host refuses to take over instead of fencing the
+  // wrong clients and breaking a lock that is in use (a rollback holds it without a mapper).
+  rbd::RecordMappers(io, image, host_id_, {});
+}
+
 void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
                                    const std::vector<std::string>& before) {
   try {
@@ -232,6 +239,7 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
   }
   if (!read_only) {
     AcquireOrTakeOver(io, spec);
+    ForgetMappers(io, spec.image);
     FaultPoint("attach.locked");
   }
   auto mapper = rbd::MakeMapper(settings_.mapper);
@@ -438,6 +446,7 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
   // mapper that appeared since the engine's check is caught here.
   rbd::AcquireLock(io, image, record.spec.name, host_id_);
   try {
+    ForgetMappers(io, image);  // held with no mapper: nobody may mistake it for a dead attach
     if (auto watchers = rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
         !watchers.empty()) {
       throw Error(ErrorCode::kBusy, "volume " + record.spec.name + " was mapped by " + watchers[0] +

@@ -77,6 +77,8 @@ class RbdBackend : public Backend {
   // False when `holder` is alive (the refusal stands); true once its lock is broken or gone.
   bool TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder,
                 const Error& refusal);
+  // Clears this host's recorded mappers once it holds the lock, before mapping (or instead).
+  void ForgetMappers(const rbd::IoCtx& io, const std::string& image);
   // Records the watchers that appeared while mapping: the mapper's Ceph clients, for fencing.
   void RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
                          const std::vector<std::string>& before);

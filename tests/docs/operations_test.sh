@@ -83,6 +83,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The lab's berthd, of this build: the Docker e2e tests stop theirs when they end.
+BERTH_LAB_BERTHD=$bin/berthd "$src/scripts/lab" berthd-restart "$BERTH_LAB_DIR" >/dev/null
+
 mapfile -t all < <(commands)
 ((${#all[@]} > 10)) || fail "found only ${#all[@]} commands in $doc"
 ran=0 covered=0 manual=0
