@@ -62,7 +62,7 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   return state;
 }
 
-HostStateStore::HostStateStore(std::string state_dir) : dir_(state_dir + "/volumes") {
+HostStateStore::HostStateStore(const std::string& state_dir) : dir_(state_dir + "/volumes") {
   // Root-only whatever the umask, and tightened if made more open earlier (issue 7).
   MakePrivateDirectory(state_dir);
   MakePrivateDirectory(dir_);

@@ -41,7 +41,7 @@ struct HostVolumeState {
 
 class HostStateStore {
  public:
-  explicit HostStateStore(std::string state_dir);
+  explicit HostStateStore(const std::string& state_dir);
 
   std::optional<HostVolumeState> Load(const std::string& name) const;
   // Atomic: temp file, fsync, rename, fsync of the directory.

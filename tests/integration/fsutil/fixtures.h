@@ -122,10 +122,15 @@ class TempDir {
 class ScopedLoop {
  public:
   ScopedLoop(const std::string& backing_file, bool read_only)
-      : device_(AttachLoop(backing_file, read_only)) {}
+      : device_(AttachLoop(backing_file, read_only)),
+        backing_(std::filesystem::weakly_canonical(backing_file).string()) {}
   ~ScopedLoop() {
     try {
-      DetachLoop(device_);
+      // Only while it still serves our file: a test may have detached it, and tests run in
+      // parallel, so the name may be another test's device by now.
+      if (LoopBackingFile(device_) == backing_) {
+        DetachLoop(device_);
+      }
     } catch (const std::exception& e) {
       spdlog::error("cannot detach {}: {}", device_, e.what());
     }
@@ -137,6 +142,7 @@ class ScopedLoop {
 
  private:
   std::string device_;
+  std::string backing_;
 };
 
 // Unmounts `target` at the end of the scope (whether or not the test mounted it).
