@@ -3,10 +3,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
+#include <thread>
 
+#include "common/fd.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "tests/integration/engine/lab.h"
@@ -22,6 +27,25 @@ int CountLines(const std::string& text, const std::string& a, const std::string&
     count += line.find(a) != std::string::npos && line.find(b) != std::string::npos;
   }
   return count;
+}
+
+// Whether something still accepts connections on `path`. A killed berthd whose main thread is
+// already a zombie may still hold its listening socket while another thread finishes dying.
+bool SocketAccepts(const std::string& path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  return fd.valid() &&
+         ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+void WaitUntilClosed(const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (SocketAccepts(path) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(SocketAccepts(path)) << "the killed berthd still holds " << path;
 }
 
 }  // namespace
@@ -53,6 +77,7 @@ void CrashHost::Kill() {
     ::kill(berthd_->pid(), SIGKILL);
     EXPECT_TRUE(berthd_->WaitForExit(std::chrono::seconds(10)));
     berthd_.reset();
+    WaitUntilClosed(base_ + "/berthd.sock");
   }
 }
 
@@ -70,6 +95,7 @@ bool CrashHost::DiedAtFault() {
   const bool at_fault =
       berthd_->LogText().find("fault injection: killed at " + fault_ + "\n") != std::string::npos;
   berthd_.reset();
+  WaitUntilClosed(base_ + "/berthd.sock");
   return at_fault;
 }
 
