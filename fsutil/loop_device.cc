@@ -5,6 +5,7 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -19,7 +20,6 @@
 
 #include "common/error.h"
 #include "common/fd.h"
-#include "common/files.h"
 
 namespace berth::fsutil {
 
@@ -47,13 +47,40 @@ std::string BackingFilePath(const std::string& loop_name) {
   return "/sys/block/" + loop_name + "/loop/backing_file";
 }
 
+// The file a loop device serves, or nothing when it serves none. A device detaches by itself
+// (autoclear at its last close, or another detach) at any moment: sysfs then answers ENOENT for
+// the attribute, or ENODEV/ENXIO for one opened just before. That is "not attached", not an
+// error, for every caller: a detach that meets it has succeeded.
 std::optional<std::string> ReadBackingFile(const std::string& loop_name) {
-  auto content = ReadFileIfExists(BackingFilePath(loop_name));
-  if (!content) {
-    return std::nullopt;
+  const std::string path = BackingFilePath(loop_name);
+  const auto gone = [](int err) { return err == ENOENT || err == ENODEV || err == ENXIO; };
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (gone(errno)) {
+      return std::nullopt;
+    }
+    throw ErrnoError(-errno, "cannot read " + path);
   }
-  while (!content->empty() && content->back() == '\n') {
-    content->pop_back();
+  std::string content;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      if (gone(errno)) {
+        return std::nullopt;
+      }
+      throw ErrnoError(-errno, "cannot read " + path);
+    }
+    if (n == 0) {
+      break;
+    }
+    content.append(buf, static_cast<size_t>(n));
+  }
+  while (!content.empty() && content.back() == '\n') {
+    content.pop_back();
   }
   return content;
 }
@@ -143,16 +170,16 @@ void DetachLoop(const std::string& device) {
   {
     UniqueFd loop(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
     if (!loop.valid()) {
-      if (errno == ENOENT || errno == ENXIO) {
-        return;
+      if (errno == ENOENT || errno == ENXIO || errno == ENODEV) {
+        return;  // the device is gone with its attachment
       }
       throw ErrnoError(-errno, "cannot open " + device + " to detach it");
     }
     const auto deadline = std::chrono::steady_clock::now() + 1s;
     while (::ioctl(loop.get(), LOOP_CLR_FD) != 0) {
       const int err = errno;
-      if (err == ENXIO) {
-        return;  // not attached
+      if (err == ENXIO || err == ENODEV) {
+        return;  // not attached (any more)
       }
       if (err == EBUSY && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(50ms);

@@ -5,13 +5,14 @@
 # not know fails the test, so a new command in the docs needs a check here. Substitutions: the
 # lab already has client.berth (with its own pool's caps), so the docs' user is made as
 # client.docs-berth; the snapshot date is today's; the blocklisted address is the one this test
-# fenced.
+# fenced; the Docker driver `berth` is this lab's berth-<lab id> (BERTH_DRIVER).
 #
 #   operations_test.sh SOURCE_DIR BIN_DIR     (needs the lab's env: BERTH_LAB_DIR, DOCKER_HOST)
 set -euo pipefail
 src=$1 bin=$2
 doc=$src/docs/operations.md
 : "${BERTH_LAB_DIR:?run through scripts/test, with the lab env}" "${DOCKER_HOST:?no lab dockerd}"
+: "${BERTH_DRIVER:?no lab driver name}"
 export PATH=$bin:$PATH BERTH_CONFIG=$BERTH_LAB_DIR/berth.json
 work=$(mktemp -d "$BERTH_LAB_DIR/docs-test.XXXXXX")
 today=$(date +%F)
@@ -78,7 +79,7 @@ cleanup() {
     berthctl volume inspect db >/dev/null 2>&1 || break
     sleep 0.5
   done
-  findmnt -rn -R "$work" >/dev/null || rm -rf -- "$work"
+  findmnt -rn -o TARGET | grep -qF -- "$work/" || rm -rf --one-file-system -- "$work"
   exit "$rc"
 }
 trap cleanup EXIT
@@ -108,6 +109,7 @@ for cmd in "${all[@]}"; do
   [[ $(classify "$cmd") == run ]] || continue
   cmd=${cmd//nightly-2026-11-26/nightly-$today}
   cmd=${cmd//client.berth /client.docs-berth }
+  cmd=${cmd//-d berth /-d $BERTH_DRIVER }
   say "$cmd"
   case $cmd in
     "ceph auth get-or-create "*)
@@ -121,7 +123,7 @@ for cmd in "${all[@]}"; do
       kill -9 "$pid"
       berthctl --config "$work/host-b.json" health --fix >"$work/fix.out" 2>&1 || true
       [[ ! -e $work/host-b/state/volumes/db.json ]] || fail "$cmd left host B's state: $(cat "$work/fix.out")"
-      findmnt -rn -R "$work/host-b" >/dev/null && fail "$cmd left a mount under host B" ;;
+      ! findmnt -rn -o TARGET | grep -F -- "$work/host-b/" || fail "$cmd left a mount under host B" ;;
     "berthctl health"*)
       # 0, or 7 when something on this host needs a look (other tests' leftovers, say).
       rc=0 && eval "$cmd" >"$work/health.out" || rc=$?

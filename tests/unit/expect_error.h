@@ -12,6 +12,8 @@
 
 namespace berth::testing {
 
+inline constexpr ErrorCode kInvalid = ErrorCode::kInvalidArgument;
+
 inline void ExpectError(const std::function<void()>& call, ErrorCode code,
                         const std::vector<std::string>& fragments) {
   try {

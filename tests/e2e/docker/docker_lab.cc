@@ -26,6 +26,22 @@ std::string LabDir() {
   return dir;
 }
 
+namespace {
+
+std::string LabEnv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error(std::string(name) + " not set; run through scripts/test");
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string Driver() { return LabEnv("BERTH_DRIVER"); }
+
+std::string PluginSocket() { return LabEnv("BERTH_PLUGIN_SOCKET"); }
+
 CommandResult Docker(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"docker"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -70,8 +86,9 @@ void StopBerthd(int pid) {
   WaitForExit(pid);
 }
 
-void RestartBerthd(int signal, const std::string& config, const std::string& socket,
+void RestartBerthd(int signal, const std::string& config, const std::string& socket_in,
                    const std::string& pid_file_in) {
+  const std::string socket = socket_in.empty() ? PluginSocket() : socket_in;
   const std::string pid_file = pid_file_in.empty() ? LabDir() + "/run/berthd.pid" : pid_file_in;
   if (auto text = ReadFileIfExists(pid_file)) {
     const int pid = std::stoi(Trim(*text));

@@ -10,10 +10,14 @@
 
 namespace berth::e2e {
 
-inline constexpr const char* kPluginSocket = "/run/docker/plugins/berth.sock";
 inline constexpr const char* kImage = "lab/busybox";
 
 std::string LabDir();
+// The lab's Docker volume driver, berth-<lab id>, and the socket its berthd serves it on
+// ($BERTH_DRIVER and $BERTH_PLUGIN_SOCKET from the lab's env): each lab has its own, so labs
+// run side by side on one machine.
+std::string Driver();
+std::string PluginSocket();
 
 // `docker ARGS...` against the lab's dockerd ($DOCKER_HOST).
 CommandResult Docker(const std::vector<std::string>& args);
@@ -22,7 +26,8 @@ std::string DockerOk(const std::vector<std::string>& args);
 
 // Stops the lab's berthd (`signal`: SIGTERM drains, SIGKILL crashes it) and starts this
 // build's berthd with `config` on `socket`, recording its pid where `scripts/lab down` finds it.
-void RestartBerthd(int signal, const std::string& config, const std::string& socket = kPluginSocket,
+// `socket` defaults to PluginSocket().
+void RestartBerthd(int signal, const std::string& config, const std::string& socket = "",
                    const std::string& pid_file = "");
 // Starts another berthd (a second "host"); returns its pid. Stopped by StopBerthd.
 int StartBerthd(const std::string& config, const std::string& socket, const std::string& pid_file);

@@ -72,7 +72,7 @@ class DockerTest : public ::testing::Test {
 
 TEST_F(DockerTest, DataSurvivesContainerRemoval) {
   const auto v = Volume("v1");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=300M", "-o", "fstype=xfs", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=300M", "-o", "fstype=xfs", v});
   const auto sum =
       DockerOk(RunArgs(v + ":/data",
                        "dd if=/dev/urandom of=/data/blob bs=1M count=32 2>/dev/null && "
@@ -85,7 +85,7 @@ TEST_F(DockerTest, DataSurvivesContainerRemoval) {
 
 TEST_F(DockerTest, StaysMountedUntilTheLastContainerStops) {
   const auto v = Volume("shared");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=64M", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=64M", v});
   const auto a = Detached(v, "echo a > /data/a; sleep 300");
   const auto b = Detached(v, "echo b > /data/b; sleep 300");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
@@ -99,15 +99,16 @@ TEST_F(DockerTest, StaysMountedUntilTheLastContainerStops) {
 
 TEST_F(DockerTest, ImplicitCreateAndVolumeOpts) {
   const auto v2 = Volume("implicit");
-  DockerOk({"run", "--rm", "--network", "none", "--volume-driver", "berth", "-v", v2 + ":/data",
+  DockerOk({"run", "--rm", "--network", "none", "--volume-driver", Driver(), "-v", v2 + ":/data",
             kImage, "touch", "/data/x"});
   auto inspect = nlohmann::json::parse(DockerOk({"volume", "inspect", v2}));
-  EXPECT_EQ(inspect[0]["Driver"], "berth");
+  EXPECT_EQ(inspect[0]["Driver"], Driver());
   EXPECT_EQ(inspect[0]["Status"]["size"], "1 GiB");
 
   const auto v3 = Volume("opts");
   DockerOk({"run", "--rm", "--network", "none", "--mount",
-            "type=volume,source=" + v3 + ",target=/data,volume-driver=berth,volume-opt=size=128M",
+            "type=volume,source=" + v3 + ",target=/data,volume-driver=" + Driver() +
+                ",volume-opt=size=128M",
             kImage, "true"});
   inspect = nlohmann::json::parse(DockerOk({"volume", "inspect", v3}));
   EXPECT_EQ(inspect[0]["Status"]["size"], "128 MiB");
@@ -120,28 +121,28 @@ TEST_F(DockerTest, ImplicitCreateAndVolumeOpts) {
 
 TEST_F(DockerTest, LsInspectRmAndBadInput) {
   const auto v = Volume("cmds");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=64M", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=64M", v});
   EXPECT_NE(DockerOk({"volume", "ls", "-q"}).find(v), std::string::npos);
   DockerOk({"volume", "rm", v});
   EXPECT_EQ(DockerOk({"volume", "ls", "-q"}).find(v), std::string::npos);
 
-  auto bogus = Docker({"volume", "create", "-d", "berth", "-o", "bogus=1", UniqueVolume("b")});
+  auto bogus = Docker({"volume", "create", "-d", Driver(), "-o", "bogus=1", UniqueVolume("b")});
   EXPECT_NE(bogus.exit_code, 0);
   EXPECT_NE(bogus.err.find("bogus"), std::string::npos) << bogus.err;
-  auto bad_name = Docker({"volume", "create", "-d", "berth", "bad..name"});
+  auto bad_name = Docker({"volume", "create", "-d", Driver(), "bad..name"});
   EXPECT_NE(bad_name.exit_code, 0);
   EXPECT_NE(bad_name.err.find("'..'"), std::string::npos) << bad_name.err;
 }
 
 TEST_F(DockerTest, RemoveRefusedWhileMounted) {
   const auto v = Volume("busy");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=64M", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=64M", v});
   const auto c = Detached(v, "sleep 300");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
   // dockerd itself refuses while a container uses it; the plugin's own check is exercised by
   // asking it directly.
   auto reply =
-      PluginRequest(kPluginSocket, "POST", "/VolumeDriver.Remove", R"({"Name":")" + v + R"("})");
+      PluginRequest(PluginSocket(), "POST", "/VolumeDriver.Remove", R"({"Name":")" + v + R"("})");
   EXPECT_EQ(reply.status, 200);
   EXPECT_NE(reply.body.find("lab-host-1"), std::string::npos) << reply.body;
   DockerOk({"rm", "-f", c});
@@ -170,13 +171,13 @@ void ExpectIoSurvivesBerthdCrash(DockerTest& test, const std::string& v, const s
 
 TEST_F(DockerTest, BerthdCrashDoesNotInterruptIo) {
   const auto v = Volume("crash");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=128M", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=128M", v});
   ExpectIoSurvivesBerthdCrash(*this, v, "&& sync /data/n");
 }
 
 TEST_F(DockerTest, DockerdLiveRestoreThenStopUnmountsCleanly) {
   const auto v = Volume("live");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=64M", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=64M", v});
   const auto c = Detached(v, "while true; do date > /data/t || exit 7; sleep 0.1; done");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
   auto restart =
@@ -206,20 +207,20 @@ TEST_F(DockerTest, HostileRequestsGetErrorsAndBerthdKeepsServing) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.method + " " + c.path);
-    auto reply = PluginRequest(kPluginSocket, c.method, c.path, c.body);
+    auto reply = PluginRequest(PluginSocket(), c.method, c.path, c.body);
     EXPECT_EQ(reply.status, c.status) << reply.body;
     auto json = nlohmann::json::parse(reply.body, nullptr, false);
     ASSERT_FALSE(json.is_discarded()) << reply.body;
     EXPECT_FALSE(json.value("Err", "").empty()) << reply.body;
   }
-  auto caps = PluginRequest(kPluginSocket, "POST", "/VolumeDriver.Capabilities", "{}");
+  auto caps = PluginRequest(PluginSocket(), "POST", "/VolumeDriver.Capabilities", "{}");
   EXPECT_EQ(caps.status, 200);
   EXPECT_EQ(nlohmann::json::parse(caps.body)["Capabilities"]["Scope"], "global");
 }
 
 TEST_F(DockerTest, SecondHostIsRefusedThenVolumeFollowsTheWorkload) {
   const auto v = Volume("move");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "size=128M", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=128M", v});
   const auto c = Detached(v,
                           "dd if=/dev/urandom of=/data/blob bs=1M count=16 2>/dev/null; "
                           "sync; sleep 300");
@@ -249,7 +250,7 @@ TEST_F(DockerTest, SecondHostIsRefusedThenVolumeFollowsTheWorkload) {
 
 TEST_F(DockerTest, NfsVolumeRoundTripAndTwoHostsShareIt) {
   const auto v = Volume("nfs");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "backend=nfs", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "backend=nfs", v});
   DockerOk(RunArgs(v + ":/data", "echo from-container-1 > /data/one"));
   EXPECT_EQ(DockerOk(RunArgs(v + ":/data", "cat /data/one")), "from-container-1");
 
@@ -277,7 +278,7 @@ TEST_F(DockerTest, NfsVolumeRoundTripAndTwoHostsShareIt) {
 
 TEST_F(DockerTest, NfsBerthdCrashDoesNotInterruptIo) {
   const auto v = Volume("nfs-crash");
-  DockerOk({"volume", "create", "-d", "berth", "-o", "backend=nfs", v});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "backend=nfs", v});
   ExpectIoSurvivesBerthdCrash(*this, v, "");
 }
 

@@ -11,6 +11,11 @@
 
 namespace berth::e2e {
 
+// A Mount or Unmount body: the volume and Docker's mount ID.
+inline nlohmann::json Ref(const std::string& name, const std::string& id) {
+  return {{"Name", name}, {"ID", id}};
+}
+
 class CrashHost {
  public:
   explicit CrashHost(std::string host_id);

@@ -34,7 +34,6 @@ int Repeats() {
 }
 
 json Named(const std::string& name) { return {{"Name", name}}; }
-json Ref(const std::string& name, const std::string& id) { return {{"Name", name}, {"ID", id}}; }
 
 class Crash : public ::testing::TestWithParam<std::string> {
  protected:

@@ -6,14 +6,12 @@
 #include <stdlib.h>
 
 #include <chrono>
-#include <memory>
 #include <thread>
 
 #include "common/files.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "tests/e2e/docker/docker_lab.h"
-#include "tests/support/berthd_process.h"
 #include "tests/support/process_token.h"
 
 namespace berth::e2e {
@@ -33,38 +31,56 @@ std::string Lab(const std::string& command, const std::string& dir,
   return result.err;
 }
 
-// A second berthd, on a durable lab of its own, that the lab's dockerd reaches as the volume
-// driver `driver_`.
+// A durable lab of its own, with its own dockerd and berthd (driver berth-<its id>): the test
+// stops that lab's OSD, so nothing another test uses may depend on it, and its teardown stops
+// the container before it unmaps and before Ceph goes (scripts/lab down).
 class Outage : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     char dir[] = "/tmp/berth-outage.XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
     lab_ = dir;
-    Lab("up", lab_, {"--durable", "--no-docker", "--no-nfs"});
+    // This build's berthd (perhaps sanitized) serves the lab's driver.
+    ::setenv("BERTH_LAB_BERTHD", BERTH_BERTHD_PATH, 1);
+    Lab("up", lab_, {"--durable", "--no-nfs"});
     auto config = json::parse(ReadFileIfExists(lab_ + "/berth.json").value());
-    config["host_id"] = "outage";
-    config["state_dir"] = lab_ + "/berthd/state";
-    config["mount_root"] = lab_ + "/berthd/mnt";
     for (auto& [name, backend] : config["backends"].items()) {
       backend["op_timeout_seconds"] = kOpTimeoutSeconds;
     }
-    MakeDirectories(lab_ + "/berthd");
-    WriteFileAtomically(lab_ + "/berthd/berth.json", config.dump(2));
-    driver_ = "berth-outage-" + testing::ProcessToken();
-    socket_ = "/run/docker/plugins/" + driver_ + ".sock";
-    berthd_ = std::make_unique<testing::BerthdProcess>(
-        BERTH_BERTHD_PATH, lab_ + "/berthd/berth.json", socket_, lab_ + "/log/berthd.log");
+    WriteFileAtomically(lab_ + "/berth.json", config.dump(2));
+    Lab("berthd-restart", lab_);
+    // From here on every helper (docker CLI, mounts, mappings) looks at this lab.
+    for (const char* name :
+         {"BERTH_LAB_DIR", "DOCKER_HOST", "BERTH_DRIVER", "BERTH_PLUGIN_SOCKET"}) {
+      const std::string value = LabVariable(name);
+      ASSERT_FALSE(value.empty()) << name << " not in " << lab_ << "/env";
+      ::setenv(name, value.c_str(), 1);
+    }
+    socket_ = PluginSocket();
+    log_start_ = ReadFileIfExists(lab_ + "/log/berthd.log").value_or("").size();
   }
 
   static void TearDownTestSuite() {
-    berthd_.reset();
-    ::unlink(socket_.c_str());
     Lab("osd-start", lab_);
-    Lab("down", lab_);
-    if (RunCommand({"findmnt", "-rn", "-R", lab_}).out.empty()) {
-      RunCommand({"rm", "-rf", "--", lab_});
+    const std::string log = ReadFileIfExists(lab_ + "/log/berthd.log").value_or("");
+    for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
+      EXPECT_EQ(log.find(report, log_start_), std::string::npos) << "berthd log: " << log;
     }
+    Lab("down", lab_);
+    if (RunCommand({"findmnt", "-rn", "-o", "TARGET"}).out.find(lab_ + "/") == std::string::npos) {
+      RunCommand({"rm", "-rf", "--one-file-system", "--", lab_});
+    }
+  }
+
+  // export NAME='VALUE' from the lab's env file.
+  static std::string LabVariable(const std::string& name) {
+    const std::string prefix = "export " + name + "='";
+    for (const auto& line : Split(ReadFileIfExists(lab_ + "/env").value_or(""), '\n')) {
+      if (line.starts_with(prefix) && line.ends_with("'")) {
+        return line.substr(prefix.size(), line.size() - prefix.size() - 1);
+      }
+    }
+    return "";
   }
 
   json Call(const std::string& endpoint, const json& body) {
@@ -81,15 +97,13 @@ class Outage : public ::testing::Test {
   }
 
   static std::string lab_;
-  static std::string driver_;
   static std::string socket_;
-  static std::unique_ptr<testing::BerthdProcess> berthd_;
+  static size_t log_start_;
 };
 
 std::string Outage::lab_;
-std::string Outage::driver_;
 std::string Outage::socket_;
-std::unique_ptr<testing::BerthdProcess> Outage::berthd_;
+size_t Outage::log_start_ = 0;
 
 TEST_F(Outage, CreateAndMountFailClearlyWhileTheOsdIsDownThenSucceed) {
   const std::string kept = UniqueVolume("outage-kept");
@@ -137,7 +151,7 @@ TEST_F(Outage, CreateAndMountFailClearlyWhileTheOsdIsDownThenSucceed) {
 
 TEST_F(Outage, AContainerWritingThroughAnOsdRestartLosesNothing) {
   const std::string volume = UniqueVolume("outage-writer");
-  DockerOk({"volume", "create", "-d", driver_, "-o", "size=128M", volume});
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=128M", volume});
   // 300 files written and fsynced one after the other, each checksum logged after its file.
   const std::string writer =
       "i=0; while [ $i -lt 300 ]; do "

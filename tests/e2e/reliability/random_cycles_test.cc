@@ -28,8 +28,6 @@ int Cycles() {
   return text != nullptr ? std::atoi(text) : BERTH_RANDOM_CYCLES_DEFAULT;
 }
 
-json Ref(const std::string& name, const std::string& id) { return {{"Name", name}, {"ID", id}}; }
-
 // What the test knows each volume must hold.
 struct Volume {
   std::string name;

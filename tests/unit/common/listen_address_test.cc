@@ -10,7 +10,7 @@ namespace {
 
 using ::berth::testing::ExpectError;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 ListenAddress Parse(const std::string& text) { return ParseListenAddress(text, "listen"); }
 

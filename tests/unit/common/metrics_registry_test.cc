@@ -19,7 +19,7 @@ using ::berth::testing::ExpectError;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 TEST(Registry, RendersEveryKindExactly) {
   Registry registry;

@@ -18,7 +18,7 @@ using ::berth::testing::ExpectError;
 using ::testing::ElementsAre;
 using ::testing::Key;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 TEST(ParseConfig, ReadsEveryField) {
   const Config config = ParseConfig(R"({

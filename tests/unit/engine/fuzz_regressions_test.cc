@@ -14,7 +14,7 @@ namespace {
 
 using ::berth::testing::ExpectError;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 // nlohmann::json throws out_of_range, not parse_error, for a number no double holds.
 TEST(FuzzRegressions, ConfigNumberTooLargeIsInvalidJson) {

@@ -12,7 +12,7 @@ namespace {
 
 using ::berth::testing::ExpectError;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 Config WithMetrics(const std::string& metrics) {
   return ParseConfig(R"({"host_id": "h", "backends": {"rbd": {"type": "rbd"}}, "metrics": )" +

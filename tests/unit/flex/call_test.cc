@@ -19,7 +19,7 @@ using ::testing::Not;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 // What kubelet passes for an RBD PV (driver-call.go AppendSpec): fsType, readwrite, the PV name,
 // and the user's flexVolume.options.

@@ -20,7 +20,7 @@ using ::testing::Not;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 constexpr auto kRbd = DriverKind::kRbd;
 constexpr auto kNfs = DriverKind::kNfs;
 

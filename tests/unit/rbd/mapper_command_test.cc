@@ -19,7 +19,7 @@ using ::berth::testing::ExpectError;
 using ::testing::ElementsAre;
 using ::testing::Optional;
 
-constexpr auto kInvalid = ErrorCode::kInvalidArgument;
+using ::berth::testing::kInvalid;
 
 MapRequest Request(bool read_only, const std::string& keyring = "") {
   MapRequest request;
