@@ -7,12 +7,20 @@
 # client.docs-berth; the snapshot date is today's; the blocklisted address is the one this test
 # fenced; the Docker driver `berth` is this lab's berth-<lab id> (BERTH_DRIVER).
 #
-#   operations_test.sh SOURCE_DIR BIN_DIR     (needs the lab's env: BERTH_LAB_DIR, DOCKER_HOST)
+# It runs on a lab of its own (this build's berthd), since it fences, restarts and breaks locks.
+#
+#   operations_test.sh SOURCE_DIR BIN_DIR     (needs root)
 set -euo pipefail
 src=$1 bin=$2
 doc=$src/docs/operations.md
-: "${BERTH_LAB_DIR:?run through scripts/test, with the lab env}" "${DOCKER_HOST:?no lab dockerd}"
-: "${BERTH_DRIVER:?no lab driver name}"
+lab=$(mktemp -d /tmp/berth-docs.XXXXXX)
+lab_down() {
+  "$src/scripts/lab" down "$lab" >/dev/null || return 1
+  findmnt -rn -o TARGET | grep -qF -- "$lab/" || rm -rf --one-file-system -- "$lab"
+}
+BERTH_LAB_BERTHD=$bin/berthd "$src/scripts/lab" up "$lab" >/dev/null || { lab_down; exit 1; }
+# shellcheck source=/dev/null
+source "$lab/env"
 export PATH=$bin:$PATH BERTH_CONFIG=$BERTH_LAB_DIR/berth.json
 work=$(mktemp -d "$BERTH_LAB_DIR/docs-test.XXXXXX")
 today=$(date +%F)
@@ -62,30 +70,13 @@ host_b_config() {
 # Answers "y" on a terminal, for commands that ask before they act.
 confirm_yes() { script -qec "$1" /dev/null <<<y; }
 
+# Everything the commands made is in the lab, which goes down whole (its mappers, host B's too).
 cleanup() {
   local rc=$?
-  docker volume rm -f pgdata >/dev/null 2>&1 || true
-  if [[ -f $work/host-b.json ]]; then
-    pid=$(jq -r '.attachment.pid // empty' "$work/host-b/state/volumes/db.json" 2>/dev/null || true)
-    [[ -z $pid ]] || kill -9 "$pid" 2>/dev/null || true
-    berthctl --config "$work/host-b.json" health --fix >/dev/null 2>&1 || true
-  fi
-  berthctl volume rm db-restore-test >/dev/null 2>&1 || true
-  for snap in $(berthctl --json snapshot ls db 2>/dev/null | jq -r '.[].name' 2>/dev/null); do
-    berthctl snapshot rm "db@$snap" >/dev/null 2>&1 || true
-  done
-  for _ in $(seq 1 40); do # a fenced mapper's watch lasts until the OSD times it out
-    berthctl volume rm db >/dev/null 2>&1 && break
-    berthctl volume inspect db >/dev/null 2>&1 || break
-    sleep 0.5
-  done
-  findmnt -rn -o TARGET | grep -qF -- "$work/" || rm -rf --one-file-system -- "$work"
+  lab_down || rc=1
   exit "$rc"
 }
 trap cleanup EXIT
-
-# The lab's berthd, of this build: the Docker e2e tests stop theirs when they end.
-BERTH_LAB_BERTHD=$bin/berthd "$src/scripts/lab" berthd-restart "$BERTH_LAB_DIR" >/dev/null
 
 mapfile -t all < <(commands)
 ((${#all[@]} > 10)) || fail "found only ${#all[@]} commands in $doc"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# packaging/docker-plugin/build.sh against the lab's dockerd: the rootfs built from this build's
+# packaging/docker-plugin/build.sh against a dockerd: the rootfs built from this build's
 # binaries becomes a managed plugin (docker plugin create, set, enable) that serves an RBD volume
 # (rbd-fuse, a loop device, ext4) and an NFS volume (berth-nfs-fuse) from inside its container.
 # A container writes, the plugin restarts, a second container reads the data back; the volume
 # is mounted on the host under the plugin's propagated-mount directory, as dockerd expects; after
 # volume rm, disable and rm nothing of the plugin stays mounted and no loop device serves its
-# files. Needs root and the lab (BERTH_LAB_DIR, DOCKER_HOST; scripts/test provides both).
+# files. Needs root; runs on a lab of its own (Ceph, NFS, dockerd), whatever else runs.
 # Usage: docker_plugin_test.sh BIN_DIR SOURCE_DIR
 set -euo pipefail
 
@@ -22,10 +22,17 @@ ok() { echo "ok: $*"; }
 # Milliseconds since $1 (an $EPOCHREALTIME), whatever the locale's decimal mark.
 ms_since() { echo $(((${EPOCHREALTIME//[!0-9]/} - ${1//[!0-9]/}) / 1000)); }
 
-if [ -z "${BERTH_LAB_DIR:-}" ] || [ -z "${DOCKER_HOST:-}" ]; then
-  fail "BERTH_LAB_DIR/DOCKER_HOST not set; run through scripts/test"
-fi
 [ "$(id -u)" = 0 ] || fail "needs root (the plugin mounts, loop devices)"
+# A lab of its own: the plugin is created, enabled and disabled in the lab's dockerd.
+lab=$(mktemp -d /tmp/berth-plugin-lab.XXXXXX)
+lab_down() {
+  "$(dirname "$build_sh")/../../scripts/lab" down "$lab" >/dev/null || return 1
+  findmnt -rn -o TARGET | grep -qF -- "$lab/" || rm -rf --one-file-system -- "$lab"
+}
+BERTH_LAB_BERTHD=$bin_dir/berthd "$(dirname "$build_sh")/../../scripts/lab" up "$lab" >/dev/null ||
+  { lab_down; fail "scripts/lab up $lab failed"; }
+# shellcheck source=/dev/null
+source "$lab/env"
 
 # Names no other run shares: volumes are cluster-wide, in the lab's pool and export.
 plugin=berth-test-$$:latest
@@ -54,11 +61,12 @@ cleanup() {
   fi
   # Only remove the directory once nothing is mounted under it any more.
   if [ -z "$(mounted_under "$tmp")" ]; then
-    rm -rf -- "$tmp"
+    rm -rf --one-file-system -- "$tmp"
   else
     echo "left $tmp: still mounted under it" >&2
     rc=1
   fi
+  lab_down || rc=1
   exit "$rc"
 }
 trap cleanup EXIT

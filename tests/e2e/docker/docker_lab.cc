@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -18,10 +19,59 @@
 
 namespace berth::e2e {
 
+namespace {
+
+CommandResult RunLab(const std::string& command, const std::string& dir,
+                     const std::vector<std::string>& options = {}) {
+  std::vector<std::string> argv = {std::string(BERTH_SOURCE_DIR) + "/scripts/lab", command, dir};
+  argv.insert(argv.end(), options.begin(), options.end());
+  return RunCommand(argv, std::chrono::minutes(3));
+}
+
+}  // namespace
+
+OwnLab::OwnLab(const std::vector<std::string>& options) {
+  char dir[] = "/tmp/berth-e2e.XXXXXX";
+  if (::mkdtemp(dir) == nullptr) {
+    throw std::runtime_error("mkdtemp /tmp/berth-e2e.XXXXXX failed");
+  }
+  dir_ = dir;
+  ::setenv("BERTH_LAB_BERTHD", BERTH_BERTHD_PATH, 1);  // this build's, perhaps sanitized
+  auto up = RunLab("up", dir_, options);
+  if (up.exit_code != 0) {
+    RunLab("down", dir_);
+    throw std::runtime_error("scripts/lab up " + dir_ + " failed: " + up.err);
+  }
+  // export NAME='VALUE' lines: the lab's paths never hold a quote (scripts/lab refuses them).
+  for (const auto& line : Split(ReadFileIfExists(dir_ + "/env").value_or(""), '\n')) {
+    const auto eq = line.find("='");
+    if (line.starts_with("export ") && eq != std::string::npos && line.ends_with("'")) {
+      const std::string name = line.substr(7, eq - 7);
+      const std::string value = line.substr(eq + 2, line.size() - eq - 3);
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+}
+
+OwnLab::~OwnLab() {
+  auto down = RunLab("down", dir_);
+  EXPECT_EQ(down.exit_code, 0) << "scripts/lab down " << dir_ << ": " << down.err;
+  const bool mounted =
+      RunCommand({"findmnt", "-rn", "-o", "TARGET"}).out.find(dir_ + "/") != std::string::npos;
+  if (!mounted) {
+    RunCommand({"rm", "-rf", "--one-file-system", "--", dir_});
+  }
+}
+
+void OwnLab::Run(const std::string& command) const {
+  auto result = RunLab(command, dir_);
+  EXPECT_EQ(result.exit_code, 0) << "scripts/lab " << command << ": " << result.err;
+}
+
 std::string LabDir() {
   const char* dir = std::getenv("BERTH_LAB_DIR");
-  if (dir == nullptr || std::getenv("DOCKER_HOST") == nullptr) {
-    throw std::runtime_error("BERTH_LAB_DIR/DOCKER_HOST not set; run through scripts/test");
+  if (dir == nullptr || *dir == '\0') {
+    throw std::runtime_error("BERTH_LAB_DIR not set; run through scripts/test");
   }
   return dir;
 }

@@ -12,6 +12,27 @@ namespace berth::e2e {
 
 inline constexpr const char* kImage = "lab/busybox";
 
+// A lab of the test's own: `scripts/lab up` in a temp dir with this build's berthd, for tests
+// that stop or restart its daemons (dockerd, berthd, the OSD), which no other test may be using.
+// While it lives, this process's environment is the lab's env file (BERTH_LAB_DIR, DOCKER_HOST,
+// BERTH_DRIVER, BERTH_PLUGIN_SOCKET, ...), so every helper below works on it. `scripts/lab down`
+// on destruction (containers first, then unmount and unmap, Ceph last).
+class OwnLab {
+ public:
+  explicit OwnLab(const std::vector<std::string>& options = {});
+  ~OwnLab();
+  OwnLab(const OwnLab&) = delete;
+  OwnLab& operator=(const OwnLab&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  // `scripts/lab COMMAND DIR`: osd-stop, osd-start, berthd-restart, dockerd-restart. A failure
+  // fails the test.
+  void Run(const std::string& command) const;
+
+ private:
+  std::string dir_;
+};
+
 std::string LabDir();
 // The lab's Docker volume driver, berth-<lab id>, and the socket its berthd serves it on
 // ($BERTH_DRIVER and $BERTH_PLUGIN_SOCKET from the lab's env): each lab has its own, so labs

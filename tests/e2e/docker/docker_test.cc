@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -12,30 +13,31 @@
 namespace berth::e2e {
 namespace {
 
-// The lab started the release berthd; run this build's (perhaps sanitized) berthd instead.
-// At the end it stops berthd gracefully and fails if berthd's log shows a sanitizer report.
+// Each test process gets a lab of its own (with this build's berthd): the tests restart its
+// berthd and dockerd under running containers, which no other test may be using. At the end
+// berthd is stopped gracefully, and the test fails if a berthd log shows a sanitizer report.
 class BerthdEnvironment : public ::testing::Environment {
  public:
-  void SetUp() override {
-    log_start_ = ReadFileIfExists(Log()).value_or("").size();
-    RestartBerthd(SIGTERM, LabDir() + "/berth.json");
-  }
+  void SetUp() override { lab_ = std::make_unique<OwnLab>(); }
   void TearDown() override {
     const std::string pid_file = LabDir() + "/run/berthd.pid";
     if (auto pid = ReadFileIfExists(pid_file)) {
       StopBerthd(std::stoi(Trim(*pid)));
     }
-    const std::string log = ReadFileIfExists(Log()).value_or("").substr(log_start_);
+    std::string log;
+    for (const char* name : {"/log/berthd.log", "/log/berthd-e2e.log"}) {
+      log += ReadFileIfExists(LabDir() + name).value_or("");
+    }
     for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
       EXPECT_EQ(log.find(report), std::string::npos) << "berthd log: " << log;
     }
-    EXPECT_NE(log.find("berthd stopped"), std::string::npos)
+    EXPECT_NE(log.rfind("berthd stopped"), std::string::npos)
         << "berthd drains and exits on SIGTERM";
+    lab_.reset();
   }
 
  private:
-  static std::string Log() { return LabDir() + "/log/berthd-e2e.log"; }
-  size_t log_start_ = 0;
+  std::unique_ptr<OwnLab> lab_;
 };
 const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new BerthdEnvironment);
 

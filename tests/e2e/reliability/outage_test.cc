@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "common/files.h"
@@ -22,65 +23,30 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kOpTimeoutSeconds = 5;
 
-std::string Lab(const std::string& command, const std::string& dir,
-                const std::vector<std::string>& options = {}) {
-  std::vector<std::string> argv = {std::string(BERTH_SOURCE_DIR) + "/scripts/lab", command, dir};
-  argv.insert(argv.end(), options.begin(), options.end());
-  auto result = RunCommand(argv, std::chrono::minutes(3));
-  EXPECT_EQ(result.exit_code, 0) << "scripts/lab " << command << ": " << result.err;
-  return result.err;
-}
-
 // A durable lab of its own, with its own dockerd and berthd (driver berth-<its id>): the test
 // stops that lab's OSD, so nothing another test uses may depend on it, and its teardown stops
 // the container before it unmaps and before Ceph goes (scripts/lab down).
 class Outage : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char dir[] = "/tmp/berth-outage.XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    lab_ = dir;
-    // This build's berthd (perhaps sanitized) serves the lab's driver.
-    ::setenv("BERTH_LAB_BERTHD", BERTH_BERTHD_PATH, 1);
-    Lab("up", lab_, {"--durable", "--no-nfs"});
-    auto config = json::parse(ReadFileIfExists(lab_ + "/berth.json").value());
+    lab_ = std::make_unique<OwnLab>(std::vector<std::string>{"--durable", "--no-nfs"});
+    auto config = json::parse(ReadFileIfExists(LabDir() + "/berth.json").value());
     for (auto& [name, backend] : config["backends"].items()) {
       backend["op_timeout_seconds"] = kOpTimeoutSeconds;
     }
-    WriteFileAtomically(lab_ + "/berth.json", config.dump(2));
-    Lab("berthd-restart", lab_);
-    // From here on every helper (docker CLI, mounts, mappings) looks at this lab.
-    for (const char* name :
-         {"BERTH_LAB_DIR", "DOCKER_HOST", "BERTH_DRIVER", "BERTH_PLUGIN_SOCKET"}) {
-      const std::string value = LabVariable(name);
-      ASSERT_FALSE(value.empty()) << name << " not in " << lab_ << "/env";
-      ::setenv(name, value.c_str(), 1);
-    }
+    WriteFileAtomically(LabDir() + "/berth.json", config.dump(2));
+    lab_->Run("berthd-restart");
     socket_ = PluginSocket();
-    log_start_ = ReadFileIfExists(lab_ + "/log/berthd.log").value_or("").size();
+    log_start_ = ReadFileIfExists(LabDir() + "/log/berthd.log").value_or("").size();
   }
 
   static void TearDownTestSuite() {
-    Lab("osd-start", lab_);
-    const std::string log = ReadFileIfExists(lab_ + "/log/berthd.log").value_or("");
+    lab_->Run("osd-start");
+    const std::string log = ReadFileIfExists(LabDir() + "/log/berthd.log").value_or("");
     for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
       EXPECT_EQ(log.find(report, log_start_), std::string::npos) << "berthd log: " << log;
     }
-    Lab("down", lab_);
-    if (RunCommand({"findmnt", "-rn", "-o", "TARGET"}).out.find(lab_ + "/") == std::string::npos) {
-      RunCommand({"rm", "-rf", "--one-file-system", "--", lab_});
-    }
-  }
-
-  // export NAME='VALUE' from the lab's env file.
-  static std::string LabVariable(const std::string& name) {
-    const std::string prefix = "export " + name + "='";
-    for (const auto& line : Split(ReadFileIfExists(lab_ + "/env").value_or(""), '\n')) {
-      if (line.starts_with(prefix) && line.ends_with("'")) {
-        return line.substr(prefix.size(), line.size() - prefix.size() - 1);
-      }
-    }
-    return "";
+    lab_.reset();
   }
 
   json Call(const std::string& endpoint, const json& body) {
@@ -96,12 +62,12 @@ class Outage : public ::testing::Test {
     return {err, Clock::now() - start};
   }
 
-  static std::string lab_;
+  static std::unique_ptr<OwnLab> lab_;
   static std::string socket_;
   static size_t log_start_;
 };
 
-std::string Outage::lab_;
+std::unique_ptr<OwnLab> Outage::lab_;
 std::string Outage::socket_;
 size_t Outage::log_start_ = 0;
 
@@ -112,7 +78,7 @@ TEST_F(Outage, CreateAndMountFailClearlyWhileTheOsdIsDownThenSucceed) {
   const json create_fresh = {{"Name", fresh}, {"Opts", {{"size", "64M"}}}};
   ASSERT_EQ(Call("Create", create_kept).value("Err", ""), "");
 
-  Lab("osd-stop", lab_);
+  lab_->Run("osd-stop");
   for (const auto& [endpoint, body] : std::vector<std::pair<std::string, json>>{
            {"Create", create_fresh}, {"Mount", {{"Name", kept}, {"ID", "c1"}}}}) {
     auto [err, took] = Failing(endpoint, body);
@@ -127,7 +93,7 @@ TEST_F(Outage, CreateAndMountFailClearlyWhileTheOsdIsDownThenSucceed) {
   }
   EXPECT_FALSE(VolumeMounted(kept));
   EXPECT_FALSE(VolumeMapped(kept));
-  Lab("osd-start", lab_);
+  lab_->Run("osd-start");
 
   // The same operations now succeed, and the failed ones left nothing half-done.
   EXPECT_EQ(Call("Create", create_fresh).value("Err", ""), "");
@@ -160,9 +126,9 @@ TEST_F(Outage, AContainerWritingThroughAnOsdRestartLosesNothing) {
   const std::string container = DockerOk(
       {"run", "-d", "--network", "none", "-v", volume + ":/data", kImage, "sh", "-c", writer});
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  Lab("osd-stop", lab_);
+  lab_->Run("osd-stop");
   std::this_thread::sleep_for(std::chrono::seconds(3));  // the container's writes now wait
-  Lab("osd-start", lab_);
+  lab_->Run("osd-start");
   EXPECT_EQ(DockerOk({"wait", container}), "0") << DockerOk({"logs", container});
   DockerOk({"rm", container});
 

@@ -103,6 +103,27 @@ TEST_F(LoopDeviceTest, DetachWaitsUntilTheLastOpenerReleasesTheBackingFile) {
   EXPECT_EQ(LoopBackingFile(device), std::nullopt);
 }
 
+// The device clears itself (autoclear at the last close) at any moment of a detach: sysfs then
+// answers ENOENT, or ENODEV for an attribute opened just before. Either is a finished detach,
+// never an error. The last opener closes at a different moment in each round.
+TEST_F(LoopDeviceTest, DetachRacingTheLastCloseAlwaysSucceeds) {
+  for (int round = 0; round < 60; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string device = AttachLoop(image_, /*read_only=*/false);
+    UniqueFd holder(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(holder.valid());
+    std::thread closer([&holder, round] {
+      std::this_thread::sleep_for(std::chrono::microseconds(round * 500));
+      holder.Reset();
+    });
+    EXPECT_NO_THROW(DetachLoop(device));
+    closer.join();
+    EXPECT_EQ(LoopBackingFile(device), std::nullopt);
+    // A second detach of a device that is gone is a no-op as well.
+    EXPECT_NO_THROW(DetachLoop(device));
+  }
+}
+
 TEST_F(LoopDeviceTest, ReadOnlyAttachRejectsWrites) {
   const std::string before = Sha256(image_);
   ScopedLoop loop(image_, /*read_only=*/true);

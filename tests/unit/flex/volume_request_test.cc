@@ -284,8 +284,9 @@ TEST(ParseVolumeRequest, NfsCreateOptions) {
 }
 
 TEST(ParseVolumeRequest, RefusesBadSizeEvenWhenNotCreating) {
-  for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [bad_size, says] : std::vector<std::pair<std::string, std::string>>{
            {"abc", "is not a number"}, {"0", "is zero"}, {"-1G", "is negative"}}) {
+    const std::string& bad = bad_size;  // lambdas cannot capture a structured binding in clang 14
     SCOPED_TRACE("size '" + bad + "'");
     ExpectError(
         [&] {
