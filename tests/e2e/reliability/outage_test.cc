@@ -13,7 +13,6 @@
 #include "common/strings.h"
 #include "common/subprocess.h"
 #include "tests/e2e/docker/docker_lab.h"
-#include "tests/support/process_token.h"
 
 namespace berth::e2e {
 namespace {
