@@ -91,8 +91,9 @@ cp "$BERTH_CEPH_KEYRING" "$tmp/ceph/ceph.client.$BERTH_CEPH_USER.keyring"
 python3 - "$BERTH_LAB_DIR/berth.json" "$tmp/berth/berth.json" "$BERTH_CEPH_USER" <<'EOF'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config.update(state_dir="/var/lib/berth/state", mount_root="/var/lib/berth/mounts",
-              socket="/run/docker/plugins/berth.sock")
+# Its own host id: an installation with its own state dir is a host of its own (issue 14).
+config.update(host_id="docker-plugin-test", state_dir="/var/lib/berth/state",
+              mount_root="/var/lib/berth/mounts", socket="/run/docker/plugins/berth.sock")
 for backend in config["backends"].values():
     if backend["type"] == "rbd":
         backend.update(conf="/etc/ceph/ceph.conf", mapper="fuse",

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
@@ -40,7 +41,9 @@ bool Answers(const std::string& socket) {
 
 std::string WriteBerthdConfig(const std::string& base, const std::string& host_id) {
   auto config = nlohmann::json::parse(ReadFileIfExists(LabDir() + "/berth.json").value());
-  config["host_id"] = host_id;
+  // A state dir is an installation, and a host id belongs to one (issue 14): a new base is a
+  // new host, so the id gets the base's name (unique per test) after `host_id`.
+  config["host_id"] = host_id + "-" + std::filesystem::path(base).filename().string();
   config["state_dir"] = base + "/state";
   config["mount_root"] = base + "/mnt";
   config["socket"] = base + "/berthd.sock";

@@ -66,7 +66,7 @@ TEST_F(BerthctlTest, EveryCommandSpeaksJson) {
   EXPECT_TRUE(IsMounted(mountpoint));
   auto locks = Json({"lock", "ls", name});
   ASSERT_EQ(locks["holders"].size(), 1u);
-  EXPECT_EQ(locks["holders"][0]["host_id"], "host-cli");
+  EXPECT_EQ(locks["holders"][0]["host_id"], config_.host_id);
   EXPECT_TRUE(Json({"volume", "unmount", name, "--ref", "cli"})["unmounted"]);
 
   EXPECT_TRUE(Json({"snapshot", "create", name + "@s1"})["created"]);
@@ -104,14 +104,15 @@ TEST_F(BerthctlTest, EveryCommandSpeaksJson) {
 
   // Another host holds the volume: lock ls names it, lock break (unfenced here, since the
   // holder's client is this test process's own) breaks it.
-  engine::Engine holder(LabConfig("host-holder"));
+  const auto holder_config = LabConfig("host-holder");
+  engine::Engine holder(holder_config);
   holder.Mount(name, "held");
   auto held = Json({"lock", "ls", name});
   ASSERT_EQ(held["holders"].size(), 1u);
-  EXPECT_EQ(held["holders"][0]["host_id"], "host-holder");
+  EXPECT_EQ(held["holders"][0]["host_id"], holder_config.host_id);
   EXPECT_FALSE(held["watchers"].empty());
   auto broken = Json({"lock", "break", name, "--yes"});
-  EXPECT_EQ(broken["broken"][0]["host_id"], "host-holder");
+  EXPECT_EQ(broken["broken"][0]["host_id"], holder_config.host_id);
   EXPECT_EQ(broken["fenced"], false);
   EXPECT_TRUE(Json({"lock", "ls", name})["holders"].empty());
   holder.Unmount(name, "held");

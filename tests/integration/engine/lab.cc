@@ -28,9 +28,11 @@ std::string LabDir() {
 engine::Config LabConfig(const std::string& host_id) {
   auto config = engine::LoadConfig(LabDir() + "/berth.json");
   static std::atomic<int> counter{0};
-  const std::string base =
-      LabDir() + "/tests/" + ProcessToken() + "-" + std::to_string(counter++) + "-" + host_id;
-  config.host_id = host_id;
+  const std::string unique = ProcessToken() + "-" + std::to_string(counter++);
+  const std::string base = LabDir() + "/tests/" + unique + "-" + host_id;
+  // A state dir is an installation, and a host id belongs to one installation (issue 14): each
+  // config is a host of its own, named `host_id` and a suffix, so messages still start with it.
+  config.host_id = host_id + "-" + unique;
   config.state_dir = base + "/state";
   config.mount_root = base + "/mnt";
   MakeDirectories(config.state_dir);

@@ -17,8 +17,8 @@ namespace berth::testing {
 
 std::string LabDir();
 
-// The lab's berth.json with host_id replaced and state_dir/mount_root moved to a fresh
-// directory under the lab, so tests never share host state.
+// The lab's berth.json as a new host: host_id is `host_id` plus a suffix unique to the call, and
+// state_dir/mount_root are a fresh directory under the lab, so tests never share host state.
 engine::Config LabConfig(const std::string& host_id);
 
 // A volume name unique to this test run.

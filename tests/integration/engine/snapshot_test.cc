@@ -214,7 +214,7 @@ TEST(LockBreak, FencingStopsAFrozenHolderAndTheVolumeMovesWithItsData) {
   ExpectCode([&] { b.Mount(name, "c2"); }, ErrorCode::kBusy, "host host-a");
   auto locks = b.Locks(name);
   ASSERT_EQ(locks.holders.size(), 1u);
-  EXPECT_EQ(locks.holders[0].host_id, "host-a");
+  EXPECT_EQ(locks.holders[0].host_id, config_a.host_id);
   EXPECT_FALSE(locks.watchers.empty());
 
   auto broken = b.BreakLock(name, /*fence=*/true);

@@ -78,7 +78,7 @@ TEST(Takeover, ADeadHostIsFencedAndTheVolumeMovesWithItsData) {
   // Without takeover (the operator's choice), the dead host's lock stands.
   engine::Engine c(WithTakeover(LabConfig("host-c"), false, 2));
   ExpectError([&] { c.Mount(name, "c3"); }, ErrorCode::kBusy, {"host host-a"});
-  EXPECT_EQ(b.Locks(name).holders.at(0).host_id, "host-a");
+  EXPECT_EQ(b.Locks(name).holders.at(0).host_id, config_a.host_id);
 
   // With takeover: B waits out the grace period, fences A, breaks its lock and mounts.
   const auto started = std::chrono::steady_clock::now();
@@ -88,7 +88,7 @@ TEST(Takeover, ADeadHostIsFencedAndTheVolumeMovesWithItsData) {
   EXPECT_FALSE(mb.formatted);
   EXPECT_EQ(Sha256(mb.mount_path + "/data"), sum);
   ASSERT_EQ(b.Locks(name).holders.size(), 1u);
-  EXPECT_EQ(b.Locks(name).holders.at(0).host_id, "host-b");
+  EXPECT_EQ(b.Locks(name).holders.at(0).host_id, config_b.host_id);
   WriteRandomFile(mb.mount_path + "/from-b", 2);
   const std::string sum_b = Sha256(mb.mount_path + "/from-b");
 

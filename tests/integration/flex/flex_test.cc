@@ -168,7 +168,7 @@ TEST_F(FlexTest, PodMovesToAnotherNodeWithItsData) {
   EXPECT_EQ(Sha256(node2_.PodDir("pod-1", pv) + "/data"), sum);
   auto holders = engine::Engine(node1_.config()).Get(name).holders;
   ASSERT_EQ(holders.size(), 1u);
-  EXPECT_EQ(holders[0].host_id, "node-2");
+  EXPECT_EQ(holders[0].host_id, node2_.host_id());
 }
 
 TEST_F(FlexTest, ReadOnlyMountsReadOnly) {

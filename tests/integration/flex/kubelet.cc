@@ -12,10 +12,11 @@
 
 namespace berth::testing {
 
-Node::Node(const std::string& host_id) : host_id_(host_id), config_(LabConfig(host_id)) {
+Node::Node(const std::string& host_id) : config_(LabConfig(host_id)) {
+  host_id_ = config_.host_id;
   base_ = std::filesystem::path(config_.state_dir).parent_path().string();
   auto doc = nlohmann::json::parse(*ReadFileIfExists(LabDir() + "/berth.json"));
-  doc["host_id"] = host_id;
+  doc["host_id"] = host_id_;
   doc["state_dir"] = config_.state_dir;
   doc["mount_root"] = config_.mount_root;
   config_path_ = base_ + "/berth.json";
