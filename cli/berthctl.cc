@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   berth::cli::AddVolumeCommands(app, ctx);
   berth::cli::AddSnapshotCommands(app, ctx);
   berth::cli::AddLockCommands(app, ctx);
+  berth::cli::AddHostCommands(app, ctx);
   int exit_code = 0;
   berth::cli::AddHealthCommand(app, ctx, exit_code);
   auto* completion = app.add_subcommand("completion", "print a shell completion script");

@@ -39,6 +39,7 @@ std::pair<std::string, std::string> SplitSnapshotSpec(const std::string& spec);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddSnapshotCommands(CLI::App& app, Context& ctx);
 void AddLockCommands(CLI::App& app, Context& ctx);
+void AddHostCommands(CLI::App& app, Context& ctx);
 // Sets `exit_code` to 7 when problems remain.
 void AddHealthCommand(CLI::App& app, Context& ctx, int& exit_code);
 

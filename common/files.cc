@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "common/error.h"
@@ -110,6 +113,15 @@ void MakeDirectories(const std::string& path, int mode) {
       throw ErrnoError(-errno, "cannot set the mode of directory " + current.string());
     }
   }
+}
+
+std::string RealPath(const std::string& path) {
+  std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(path.c_str(), nullptr),
+                                                       std::free);
+  if (!resolved) {
+    throw ErrnoError(-errno, "cannot resolve the path " + path);
+  }
+  return resolved.get();
 }
 
 void MakePrivateDirectory(const std::string& path) {

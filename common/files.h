@@ -15,6 +15,9 @@ std::optional<std::string> ReadFileIfExists(const std::string& path);
 
 bool PathExists(const std::string& path);
 
+// The absolute path with every symlink, "." and ".." resolved (realpath(3)); the path must exist.
+std::string RealPath(const std::string& path);
+
 // mkdir -p with exactly the given mode (whatever the umask) for the directories it creates.
 void MakeDirectories(const std::string& path, int mode = 0700);
 

@@ -41,10 +41,19 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
+  // Records come back with `stored` set to the entry as read.
   virtual std::optional<VolumeRecord> Lookup(const std::string& name) = 0;
   virtual std::vector<VolumeRecord> List() = 0;
-  virtual void Register(const VolumeRecord& record) = 0;
-  virtual void Unregister(const std::string& name) = 0;
+  // Registers a new volume by one atomic exclusive write: false, with nothing written, when the
+  // name is registered already (another host won the race to create it). Sets `stored`.
+  virtual bool RegisterNew(VolumeRecord& record) = 0;
+  // Writes `updated` over the entry if it still is `read.stored` (a compare-and-set on the
+  // version that was read); false, with nothing written, when it changed or went meanwhile.
+  // Sets `updated.stored`.
+  virtual bool UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) = 0;
+  // Removes the entry; when `record.stored` is set, only if the entry still is that (so an
+  // undo never removes what another host wrote since).
+  virtual void Unregister(const VolumeRecord& record) = 0;
 
   // Before a new volume is registered: its storage must not exist yet, unless the volume
   // adopts existing storage, which then must exist; an adopted volume takes the storage's
@@ -93,6 +102,9 @@ class Backend {
   virtual void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) = 0;
   // The hosts holding the volume read-write, from the cluster's point of view.
   virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
+  // Drops the record that `host_id` belongs to a berth installation, so that another
+  // installation may use that host id (the operator's word that the old one is gone).
+  virtual void ForgetHost(const std::string& host_id) = 0;
 };
 
 }  // namespace berth::engine

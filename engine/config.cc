@@ -109,7 +109,7 @@ Config ParseConfig(const std::string& text) {
   }
   RejectUnknownKeys(doc,
                     {"host_id", "state_dir", "mount_root", "socket", "default_backend", "log_level",
-                     "backends", "metrics"},
+                     "backends", "metrics", "busy_wait_seconds"},
                     "the config");
   Config config;
   config.host_id = StringField(doc, "host_id", "");
@@ -117,6 +117,15 @@ Config ParseConfig(const std::string& text) {
   config.mount_root = StringField(doc, "mount_root", config.mount_root);
   config.socket = StringField(doc, "socket", config.socket);
   config.log_level = StringField(doc, "log_level", config.log_level);
+  if (doc.contains("busy_wait_seconds")) {
+    const auto& wait = doc["busy_wait_seconds"];
+    if (!wait.is_number_integer() || wait.get<int64_t>() < 1 || wait.get<int64_t>() > 110) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "\"busy_wait_seconds\" must be a whole number of seconds from 1 to 110 "
+                  "(Docker gives a request 120)");
+    }
+    config.busy_wait_seconds = static_cast<int>(wait.get<int64_t>());
+  }
   if (doc.contains("metrics")) {
     config.metrics = ParseMetrics(doc["metrics"]);
   }

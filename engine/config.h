@@ -33,6 +33,10 @@ struct Config {
   std::string socket = "/run/docker/plugins/berth.sock";
   std::string default_backend;
   std::string log_level = "info";
+  // How long a request waits for a volume that another one is working on (a mount's fsck, a
+  // takeover grace, a rollback) before it is refused as busy, naming that work: well inside
+  // Docker's 2-minute timeout, and never on a worker that other volumes need.
+  int busy_wait_seconds = 45;
   std::map<std::string, BackendConfig> backends;
   MetricsConfig metrics;
 };

@@ -4,12 +4,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+
+#include "backends/rbd/keyfile.h"
 #include "common/error.h"
 #include "common/fault.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "engine/instance_id.h"
 #include "engine/nfs_backend.h"
 #include "engine/rbd_backend.h"
+#include "engine/record_update.h"
 #include "engine/volume_lock.h"
 #include "fsutil/format_and_mount.h"
 #include "fsutil/grow.h"
@@ -20,9 +26,14 @@ namespace berth::engine {
 
 std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config) {
   std::map<std::string, std::unique_ptr<Backend>> backends;
+  std::string instance_id;
   for (const auto& [name, backend] : config.backends) {
     if (backend.type == "rbd") {
-      backends[name] = std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id);
+      if (instance_id.empty()) {
+        instance_id = LoadOrCreateInstanceId(config.state_dir);
+      }
+      backends[name] =
+          std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id, instance_id);
     } else if (backend.type == "nfs") {
       backends[name] = std::make_unique<NfsBackend>(ParseNfsSettings(backend), config.host_id);
     } else {
@@ -33,11 +44,36 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& confi
   return backends;
 }
 
+namespace {
+
+// state_dir and mount_root as real paths, created if missing. Mountinfo shows real paths: with
+// a symlink in either, berth's own live mounts would look gone, and the next Mount would tear
+// down the mount a container is using. mount_root is 0700: only root walks to the volumes'
+// data on the host; containers reach it through their own bind mounts.
+Config WithRealPaths(Config config) {
+  MakeDirectories(config.state_dir, 0700);
+  MakeDirectories(config.mount_root, 0700);
+  config.state_dir = RealPath(config.state_dir);
+  config.mount_root = RealPath(config.mount_root);
+  struct stat st {};
+  if (::stat(config.mount_root.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    if (::chmod(config.mount_root.c_str(), 0700) != 0) {
+      throw ErrnoError(-errno, "cannot make mount_root " + config.mount_root + " private (0700)");
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
 Engine::Engine(const Config& config) : Engine(config, MakeBackends(config)) {}
 
 Engine::Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends)
-    : config_(std::move(config)), backends_(std::move(backends)), states_(config_.state_dir) {
-  MakeDirectories(config_.mount_root, 0755);
+    : config_(WithRealPaths(std::move(config))),
+      backends_(std::move(backends)),
+      states_(config_.state_dir) {
+  // Left by a process killed while a mapper started (its key file lives only that long).
+  rbd::SweepOrphanedKeyFiles(config_.state_dir + "/attach");
 }
 
 Backend& Engine::BackendFor(const std::string& backend_name) {
@@ -102,37 +138,43 @@ std::pair<VolumeRecord, Backend*> Engine::FindOrThrow(const std::string& name) {
 void Engine::Create(const std::string& name, const Options& options) {
   VolumeSpec spec = ParseVolumeSpec(name, options, config_);
   Backend& backend = BackendFor(spec.backend);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "create", BusyWait());
 
-  if (auto existing = Find(name)) {
-    auto diffs = SpecDifferences(existing->first.spec, options, spec);
-    if (!diffs.empty()) {
-      std::string joined;
-      for (const auto& d : diffs) {
-        joined += (joined.empty() ? "" : "; ") + d;
+  // Decided by one exclusive write: of two hosts creating one name at once, one registers and
+  // the other finds the winner's entry on its second pass and treats it as a repeated Create.
+  for (int pass = 0;; ++pass) {
+    if (auto existing = Find(name)) {
+      auto diffs = SpecDifferences(existing->first.spec, options, spec);
+      if (!diffs.empty()) {
+        throw Error(
+            ErrorCode::kConflict,
+            "volume " + name + " already exists with a different spec: " + Join(diffs, "; "));
       }
-      throw Error(ErrorCode::kConflict, "volume " + name +
-                                            " already exists with a different "
-                                            "spec: " +
-                                            joined);
+      // A Create that died after registering finishes here.
+      existing->second->EnsureStorage(existing->first);
+      return;
     }
-    // A Create that died after registering finishes here.
-    existing->second->EnsureStorage(existing->first);
-    return;
-  }
-  VolumeRecord record;
-  record.spec = spec;
-  record.created_at = NowRfc3339();
-  record.created_by = config_.host_id;
-  backend.CheckNewStorage(record, options.contains("size"));
-  ValidateFilesystemSize(record.spec);
-  backend.Register(record);
-  FaultPoint("create.registered");
-  try {
-    backend.EnsureStorage(record);
-  } catch (...) {
-    backend.Unregister(name);
-    throw;
+    if (pass > 0) {
+      throw Error(ErrorCode::kUnavailable,
+                  "volume " + name + " was registered and removed again meanwhile; retry");
+    }
+    VolumeRecord record;
+    record.spec = spec;
+    record.created_at = NowRfc3339();
+    record.created_by = config_.host_id;
+    backend.CheckNewStorage(record, options.contains("size"));
+    ValidateFilesystemSize(record.spec);
+    if (!backend.RegisterNew(record)) {
+      continue;
+    }
+    FaultPoint("create.registered");
+    try {
+      backend.EnsureStorage(record);
+    } catch (...) {
+      backend.Unregister(record);  // only our entry, as we wrote it
+      throw;
+    }
+    break;
   }
   FaultPoint("create.storage");
   spdlog::info("created volume {} ({} {} on {})", name, FormatSize(spec.size_bytes), spec.fstype,
@@ -141,7 +183,7 @@ void Engine::Create(const std::string& name, const Options& options) {
 
 void Engine::Remove(const std::string& name) {
   ValidateVolumeName(name);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "remove", BusyWait());
   auto found = FindOrThrow(name);
   VolumeRecord& record = found.first;
   Backend* backend = found.second;
@@ -173,7 +215,8 @@ void Engine::Remove(const std::string& name) {
   }
   backend->DeleteStorage(record);
   FaultPoint("remove.storage_deleted");
-  backend->Unregister(name);
+  record.stored.clear();  // the storage is gone: the entry goes whatever changed in it
+  backend->Unregister(record);
   spdlog::info("removed volume {}", name);
 }
 
@@ -256,18 +299,24 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
   if (!record.spec.mount_options.empty()) {
     request.mount_options = Split(record.spec.mount_options, ',');
   }
+  // After the user's, so they win: no device files, and no set-user-ID unless the volume asks.
+  request.mount_options.emplace_back("nodev");
+  if (!record.spec.suid) {
+    request.mount_options.emplace_back("nosuid");
+  }
   request.read_only = state.read_only;
   request.recorded_formatted = record.formatted();
   if (record.grow_pending && record.formatted() && !state.read_only) {
     fsutil::GrowUnmountedFilesystem(record.spec.fstype, request.device);
-    record.grow_pending = false;
-    backend.Register(record);
+    ChangeRecord(backend, record, [](VolumeRecord& r) { r.grow_pending = false; });
   }
   auto outcome = fsutil::FormatAndMount(request, [&] {
     FaultPoint("mount.formatted");
-    record.formatted_at = NowRfc3339();
-    record.formatted_by = config_.host_id;
-    backend.Register(record);
+    const std::string now = NowRfc3339();
+    ChangeRecord(backend, record, [&](VolumeRecord& r) {
+      r.formatted_at = now;
+      r.formatted_by = config_.host_id;
+    });
     FaultPoint("mount.recorded");
   });
   FaultPoint("mount.mounted");
@@ -283,7 +332,7 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   if (ref_id.empty()) {
     throw Error(ErrorCode::kInvalidArgument, "mount of volume " + name + " needs a reference id");
   }
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "mount", BusyWait());
   // Logged under the volume lock, so overlapping begin/end pairs in the log show real
   // parallelism across volumes.
   spdlog::info("mount {} ({}) begins", name, ref_id);
@@ -358,7 +407,7 @@ void Engine::UndoAttach(Backend& backend, const VolumeRecord& record,
 
 void Engine::Unmount(const std::string& name, const std::string& ref_id) {
   ValidateVolumeName(name);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "unmount", BusyWait());
   auto state = states_.Load(name);
   if (!state) {
     spdlog::warn("unmount of {} ({}): volume is not mounted on this host; nothing to do", name,
@@ -399,7 +448,7 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
 
 void Engine::FinishDetach(const std::string& name) {
   try {
-    VolumeLock lock(config_.state_dir, name);
+    VolumeLock lock(config_.state_dir, name, "finish detach", BusyWait());
     auto state = states_.Load(name);
     if (!state || (!state->detach_pending && (state->TotalRefs() > 0 || state->staged))) {
       return;  // a Mount came first and already finished it, or kubelet owns it
@@ -424,7 +473,7 @@ std::vector<Engine::ReconcileAction> Engine::Reconcile() {
   std::vector<ReconcileAction> actions;
   for (const auto& name : states_.Names()) {
     try {
-      VolumeLock lock(config_.state_dir, name);
+      VolumeLock lock(config_.state_dir, name, "reconcile", BusyWait());
       if (auto action = ReconcileVolume(name)) {
         spdlog::info("reconcile: volume {}: {}", name, action->detail);
         actions.push_back(std::move(*action));
@@ -510,7 +559,7 @@ std::optional<std::string> Engine::FindState(
 
 std::string Engine::StageAttach(const std::string& name, bool read_only, const std::string& alias) {
   ValidateVolumeName(name);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "stage attach", BusyWait());
   auto found = FindOrThrow(name);
   VolumeRecord& record = found.first;
   Backend* backend = found.second;
@@ -547,7 +596,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
   if (path.empty() || path.front() != '/') {
     throw Error(ErrorCode::kInvalidArgument, "mount path '" + path + "' must be absolute");
   }
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "stage mount", BusyWait());
   auto found = FindOrThrow(name);
   VolumeRecord& record = found.first;
   Backend* backend = found.second;
@@ -602,7 +651,7 @@ void Engine::Unstage(const std::string& path) {
     spdlog::info("unstage {}: not mounted, nothing to do", path);
     return;
   }
-  VolumeLock lock(config_.state_dir, *name);
+  VolumeLock lock(config_.state_dir, *name, "unstage", BusyWait());
   auto state = states_.Load(*name);
   if (!state || !state->staged || state->mount_path != path) {
     return;  // another process unstaged it meanwhile
@@ -638,7 +687,7 @@ void Engine::ReleaseAlias(const std::string& alias) {
     spdlog::info("detach {}: nothing attached on this host", alias);
     return;
   }
-  VolumeLock lock(config_.state_dir, *name);
+  VolumeLock lock(config_.state_dir, *name, "release alias", BusyWait());
   auto state = states_.Load(*name);
   if (!state || state->alias != alias) {
     return;
@@ -668,7 +717,7 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
   if (!AddStagedRef(name, target, read_only, result)) {
     result = Mount(name, target, read_only);
   }
-  auto lock = std::make_optional<VolumeLock>(config_.state_dir, name);
+  auto lock = std::make_optional<VolumeLock>(config_.state_dir, name, "publish", BusyWait());
   auto state = states_.Load(name);
   if (!state || !state->refs.contains(target)) {
     throw Error(ErrorCode::kUnavailable,
@@ -708,7 +757,7 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
 
 bool Engine::AddStagedRef(const std::string& name, const std::string& target, bool read_only,
                           MountResult& result) {
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "publish", BusyWait());
   auto state = states_.Load(name);
   if (!state || !state->staged || state->detach_pending || (state->read_only && !read_only) ||
       !fsutil::IsMountPoint(state->mount_path) || !backends_.contains(state->backend) ||
@@ -731,7 +780,7 @@ void Engine::Unpublish(const std::string& target) {
     return;
   }
   {
-    VolumeLock lock(config_.state_dir, *name);
+    VolumeLock lock(config_.state_dir, *name, "unpublish", BusyWait());
     fsutil::Unmount(target);
     auto state = states_.Load(*name);
     if (state && state->refs.contains(target)) {
@@ -744,7 +793,7 @@ void Engine::Unpublish(const std::string& target) {
 
 uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
   ValidateVolumeName(name);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "grow storage", BusyWait());
   auto found = FindOrThrow(name);
   VolumeRecord& record = found.first;
   Backend* backend = found.second;
@@ -760,8 +809,9 @@ uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
   }
   backend->Grow(record, size);
   if (record.spec.size_bytes != size) {
-    record.spec.size_bytes = size;
-    backend->Register(record);
+    ChangeRecord(*backend, record, [size](VolumeRecord& r) {
+      r.spec.size_bytes = std::max(r.spec.size_bytes, size);
+    });
   }
   if (auto state = states_.Load(name); state && !state->attachment.empty()) {
     backend->RefreshAttachment(record, state->attachment, size);
@@ -772,7 +822,7 @@ uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
 
 void Engine::GrowFilesystem(const std::string& name) {
   ValidateVolumeName(name);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "grow filesystem", BusyWait());
   auto found = FindOrThrow(name);
   const VolumeRecord& record = found.first;
   auto state = states_.Load(name);
@@ -797,13 +847,11 @@ void Engine::GrowFilesystem(const std::string& name) {
   if (fsutil::GrowFilesystem(record.spec.fstype, device, state->mount_path) ==
       fsutil::GrowOutcome::kGrown) {
     if (updated.grow_pending) {
-      updated.grow_pending = false;
-      backend->Register(updated);
+      ChangeRecord(*backend, updated, [](VolumeRecord& r) { r.grow_pending = false; });
     }
     return;
   }
-  updated.grow_pending = true;
-  backend->Register(updated);
+  ChangeRecord(*backend, updated, [](VolumeRecord& r) { r.grow_pending = true; });
   throw Error(ErrorCode::kUnavailable,
               "volume " + name + "'s storage is " + FormatSize(record.spec.size_bytes) +
                   ", but the kernel refused to grow its mounted " + record.spec.fstype +

@@ -2,6 +2,7 @@
 // unmount, inspect. Safe to call from many threads and many processes at once.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -114,6 +115,10 @@ class Engine {
       const std::string& name, bool fence,
       const std::optional<std::vector<HolderInfo>>& expected = std::nullopt);
 
+  // Forgets, in every backend, which berth installation `host_id` belongs to (see
+  // engine/instance_id.h), for a host reinstalled with a new state dir.
+  void ForgetHost(const std::string& host_id);
+
   // One finding of Health: what was checked, whether it is fine, and what --fix did.
   struct HealthCheck {
     std::string check;  // "backend rbd", "mapper fuse", "volume db", "orphan mount /x", ...
@@ -160,6 +165,10 @@ class Engine {
 
  private:
   std::string MountPath(const std::string& name) const;
+  // How long an operation waits for its volume's lock (config busy_wait_seconds).
+  std::chrono::milliseconds BusyWait() const {
+    return std::chrono::seconds(config_.busy_wait_seconds);
+  }
   std::string WorkDir(const std::string& name) const;
   // Looks the volume up in every backend (the registry is per backend).
   std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name);

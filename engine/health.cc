@@ -68,7 +68,7 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
   for (const auto& name : states_.Names()) {
     HealthCheck c{"volume " + name, true, "", false};
     try {
-      VolumeLock lock(config_.state_dir, name);
+      VolumeLock lock(config_.state_dir, name, "health check", BusyWait());
       auto state = states_.Load(name);
       if (!state) {
         continue;
@@ -144,7 +144,7 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
         std::optional<VolumeLock> lock;
         if (Under(path, config_.mount_root)) {
           ValidateVolumeName(volume);
-          lock.emplace(config_.state_dir, volume);
+          lock.emplace(config_.state_dir, volume, "health check", BusyWait());
           if (states_.Load(volume)) {
             throw Error(ErrorCode::kBusy, "volume " + volume + " is being mounted");
           }

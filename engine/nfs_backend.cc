@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <ctime>
 #include <set>
@@ -10,6 +11,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "engine/volume_spec.h"
 
 namespace berth::engine {
 
@@ -62,6 +64,12 @@ NfsSettings ParseNfsSettings(const BackendConfig& config) {
     throw Error(ErrorCode::kInvalidArgument,
                 "nfs backend '" + config.name + "': export must be an absolute path");
   }
+  try {
+    ValidateVolumeMountOptions(settings.mount_options, "nfs");
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "nfs backend '" + config.name + "': setting mount_options: " + e.what());
+  }
   if (settings.version != 3 && settings.version != 4) {
     throw Error(ErrorCode::kInvalidArgument,
                 "nfs backend '" + config.name + "': version must be 3 or 4");
@@ -113,12 +121,21 @@ std::optional<VolumeRecord> NfsBackend::Lookup(const std::string& name) {
   if (!text) {
     return std::nullopt;
   }
-  return RecordFromString(name, *text);
+  auto record = RecordFromString(name, *text);
+  record.stored = *text;
+  return record;
 }
 
 std::vector<VolumeRecord> NfsBackend::List() {
   TreeLock lock(*this);
+  return ListLocked();
+}
+
+std::vector<VolumeRecord> NfsBackend::ListLocked() {
   std::vector<VolumeRecord> records;
+  if (!Tree().Exists(kRegistryDir)) {
+    return records;
+  }
   for (const auto& file : Tree().List(kRegistryDir)) {
     if (file.size() <= 5 || file.substr(file.size() - 5) != ".json") {
       continue;  // temp files of a write in progress
@@ -127,6 +144,7 @@ std::vector<VolumeRecord> NfsBackend::List() {
     try {
       if (auto text = Tree().ReadFile(std::string(kRegistryDir) + "/" + file)) {
         records.push_back(RecordFromString(name, *text));
+        records.back().stored = *text;
       }
     } catch (const Error& e) {
       spdlog::warn("skipping NFS registry entry {}: {}", file, e.what());
@@ -135,20 +153,105 @@ std::vector<VolumeRecord> NfsBackend::List() {
   return records;
 }
 
-void NfsBackend::Register(const VolumeRecord& record) {
+bool NfsBackend::RegisterNew(VolumeRecord& record) {
   TreeLock lock(*this);
   Tree().MakeDirectories(kRegistryDir);
-  Tree().WriteFile(RecordPath(record.spec.name), RecordToString(record));
+  const std::string text = RecordToString(record);
+  if (!Tree().CreateFile(RecordPath(record.spec.name), text)) {
+    return false;
+  }
+  record.stored = text;
+  return true;
 }
 
-void NfsBackend::Unregister(const std::string& name) {
+bool NfsBackend::UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) {
   TreeLock lock(*this);
-  Tree().RemoveFile(RecordPath(name));
+  // A version check, then a rename of this writer's own temp file. NFS has no compare-and-set,
+  // so two updates within one round trip of each other can still race; entries change rarely
+  // on NFS (no format ledger, no resize), and each update re-reads and re-applies its change.
+  const auto current = Tree().ReadFile(RecordPath(read.spec.name));
+  if (read.stored.empty() || !current || *current != read.stored) {
+    return false;
+  }
+  const std::string text = RecordToString(updated);
+  Tree().WriteFile(RecordPath(read.spec.name), text);
+  updated.stored = text;
+  return true;
+}
+
+void NfsBackend::Unregister(const VolumeRecord& record) {
+  TreeLock lock(*this);
+  const std::string path = RecordPath(record.spec.name);
+  if (!record.stored.empty() && Tree().ReadFile(path) != record.stored) {
+    spdlog::warn("volume {} changed in the registry meanwhile; its entry is left",
+                 record.spec.name);
+    return;
+  }
+  Tree().RemoveFile(path);
+}
+
+namespace {
+
+std::string Lower(std::string text) {
+  for (auto& c : text) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+// One directory is the other, or holds it. Without case: "Data" and "data/x" overlap.
+bool DirectoriesOverlap(const std::string& a, const std::string& b) {
+  const std::string x = Lower(a) + "/";
+  const std::string y = Lower(b) + "/";
+  return x.starts_with(y) || y.starts_with(x);
+}
+
+}  // namespace
+
+void NfsBackend::CheckNoOverlap(const VolumeSpec& spec) {
+  for (const auto& other : ListLocked()) {
+    if (other.spec.name == spec.name) {
+      continue;
+    }
+    if (DirectoriesOverlap(other.spec.subdir, spec.subdir)) {
+      const std::string relation = Lower(other.spec.subdir) == Lower(spec.subdir)
+                                       ? "is the directory of"
+                                   : Lower(other.spec.subdir).size() < Lower(spec.subdir).size()
+                                       ? "is inside the directory of"
+                                       : "holds the directory of";
+      throw Error(ErrorCode::kConflict,
+                  "subdir " + spec.subdir + " of volume " + spec.name + " " + relation +
+                      " volume " + other.spec.name + " (subdir " + other.spec.subdir +
+                      "); volumes may not share or nest directories, since removing one would "
+                      "delete or move the other's data. Pick a subdir outside " +
+                      other.spec.subdir);
+    }
+  }
+}
+
+void NfsBackend::CheckNotMounted(const VolumeSpec& spec, const std::string& doing) {
+  if (!Tree().Exists(AttachedDir(spec))) {
+    return;
+  }
+  std::vector<std::string> hosts;
+  for (const auto& host : Tree().List(AttachedDir(spec))) {
+    if (!host.ends_with(".tmp")) {
+      hosts.push_back(host);
+    }
+  }
+  if (!hosts.empty()) {
+    throw Error(ErrorCode::kBusy,
+                "volume " + spec.name + " is mounted on host(s) " + Join(hosts, ", ") +
+                    "; unmount it there before " + doing +
+                    " (a host that is gone for good: see \"NFS volume mounted on a host that "
+                    "is gone\" in docs/operations.md)");
+  }
 }
 
 void NfsBackend::CheckNewStorage(VolumeRecord& record, bool /*size_given*/) {
   TreeLock lock(*this);
   const auto& spec = record.spec;
+  CheckNoOverlap(spec);
   const bool exists = Tree().Exists(VolumeDir(spec));
   if (exists && !spec.adopted) {
     throw Error(ErrorCode::kConflict, "directory " + VolumeDir(spec) + " already exists on " +
@@ -160,6 +263,9 @@ void NfsBackend::CheckNewStorage(VolumeRecord& record, bool /*size_given*/) {
 void NfsBackend::EnsureStorage(const VolumeRecord& record) {
   TreeLock lock(*this);
   const auto& spec = record.spec;
+  // Again once registered: two hosts creating overlapping volumes at once both passed
+  // CheckNewStorage, and now each sees the other (both fail; a retry lets one win).
+  CheckNoOverlap(spec);
   const std::string dir = VolumeDir(spec);
   if (Tree().IsDirectory(dir)) {
     return;
@@ -176,6 +282,7 @@ void NfsBackend::DeleteStorage(const VolumeRecord& record) {
   TreeLock lock(*this);
   const auto& spec = record.spec;
   const std::string dir = VolumeDir(spec);
+  CheckNotMounted(spec, "removing it");
   // As with RBD: a volume's snapshots go first, so a later volume of the same name never
   // finds (and rolls back to) them.
   if (const std::string snaps = "/.berth-snapshots/" + spec.name; Tree().Exists(snaps)) {
@@ -235,6 +342,7 @@ Attachment NfsBackend::Attach(const VolumeRecord& record, bool read_only,
     }
   }
   request.read_only = read_only;
+  request.allow_suid = spec.suid;
   request.timeout_ms = settings_.timeout_ms;
   request.mount_point = mount_point;
   request.work_dir = work_dir;

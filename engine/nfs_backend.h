@@ -32,8 +32,9 @@ class NfsBackend : public Backend {
 
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
-  void Register(const VolumeRecord& record) override;
-  void Unregister(const std::string& name) override;
+  bool RegisterNew(VolumeRecord& record) override;
+  bool UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) override;
+  void Unregister(const VolumeRecord& record) override;
   void CheckNewStorage(VolumeRecord& record, bool size_given) override;
   void EnsureStorage(const VolumeRecord& record) override;
   void DeleteStorage(const VolumeRecord& record) override;
@@ -57,11 +58,20 @@ class NfsBackend : public Backend {
   std::vector<std::string> Watchers(const VolumeRecord& record) override;
   void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
+  // NFS keeps no host registrations (its mount records are per volume): nothing to forget.
+  void ForgetHost(const std::string& /*host_id*/) override {}
 
  private:
   // One libnfs context, connected on first use; a sync context is not thread-safe, so every
   // call on it holds mu_ (these are metadata calls of a few ms; I/O goes through mounts).
   nfs::ExportTree& Tree();
+  // The registry's records; the caller holds a TreeLock.
+  std::vector<VolumeRecord> ListLocked();
+  // kConflict when another registered volume's directory is `spec`'s, inside it, or holds
+  // it (compared without case: an export may be case-insensitive). The caller holds a TreeLock.
+  void CheckNoOverlap(const VolumeSpec& spec);
+  // kBusy naming the hosts that record the volume as mounted. The caller holds a TreeLock.
+  void CheckNotMounted(const VolumeSpec& spec, const std::string& doing);
   // Holds mu_ for a call on the tree; marks the connection broken if the call throws.
   class TreeLock {
    public:

@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "backends/rbd/claim.h"
 #include "backends/rbd/image.h"
 #include "backends/rbd/keyfile.h"
 #include "backends/rbd/lock.h"
@@ -125,8 +126,14 @@ RbdSettings ParseRbdSettings(const BackendConfig& config) {
   return settings;
 }
 
-RbdBackend::RbdBackend(RbdSettings settings, std::string host_id)
-    : settings_(std::move(settings)), host_id_(std::move(host_id)) {}
+RbdBackend::RbdBackend(RbdSettings settings, std::string host_id, std::string instance_id)
+    : settings_(std::move(settings)),
+      host_id_(std::move(host_id)),
+      instance_id_(std::move(instance_id)) {}
+
+rbd::LockOwner RbdBackend::Owner(const std::string& volume) const {
+  return {host_id_, instance_id_, volume};
+}
 
 rbd::Cluster& RbdBackend::cluster() {
   std::lock_guard lock(mu_);
@@ -153,7 +160,9 @@ std::optional<VolumeRecord> RbdBackend::Lookup(const std::string& name) {
   if (!text) {
     return std::nullopt;
   }
-  return RecordFromString(name, *text);
+  auto record = RecordFromString(name, *text);
+  record.stored = *text;
+  return record;
 }
 
 std::vector<VolumeRecord> RbdBackend::List() {
@@ -161,6 +170,7 @@ std::vector<VolumeRecord> RbdBackend::List() {
   for (const auto& [name, text] : rbd::Registry(Pool(settings_.pool)).List()) {
     try {
       records.push_back(RecordFromString(name, text));
+      records.back().stored = text;
     } catch (const Error& e) {
       spdlog::warn("skipping registry entry: {}", e.what());
     }
@@ -168,17 +178,105 @@ std::vector<VolumeRecord> RbdBackend::List() {
   return records;
 }
 
-void RbdBackend::Register(const VolumeRecord& record) {
-  rbd::Registry(Pool(settings_.pool)).Put(record.spec.name, RecordToString(record));
+bool RbdBackend::RegisterNew(VolumeRecord& record) {
+  const std::string text = RecordToString(record);
+  if (!rbd::Registry(Pool(settings_.pool)).PutNew(record.spec.name, text)) {
+    return false;
+  }
+  record.stored = text;
+  return true;
 }
 
-void RbdBackend::Unregister(const std::string& name) {
-  rbd::Registry(Pool(settings_.pool)).Remove(name);
+bool RbdBackend::UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) {
+  const std::string text = RecordToString(updated);
+  if (read.stored.empty() ||
+      !rbd::Registry(Pool(settings_.pool)).Replace(read.spec.name, read.stored, text)) {
+    return false;
+  }
+  updated.stored = text;
+  return true;
+}
+
+void RbdBackend::Unregister(const VolumeRecord& record) {
+  const std::string& name = record.spec.name;
+  rbd::Registry registry(Pool(settings_.pool));
+  const auto expected =
+      record.stored.empty() ? std::nullopt : std::optional<std::string>(record.stored);
+  if (!registry.Remove(name, expected)) {
+    spdlog::warn("volume {} changed in the registry meanwhile; its entry is left", name);
+    return;
+  }
+  // A Create that failed after claiming its image leaves no claim behind.
+  rbd::ReleaseClaim(Pool(record.spec.pool), rbd::ImageClaim(record.spec.image), ClaimOwner(name));
+}
+
+std::string RbdBackend::ClaimOwner(const std::string& volume) const {
+  return settings_.pool + "/" + volume;
+}
+
+namespace {
+
+Error OwnedByAnother(const VolumeSpec& spec, const std::string& owner) {
+  return Error(ErrorCode::kConflict,
+               "RBD image " + spec.pool + "/" + spec.image + " belongs to volume " + owner +
+                   " (registry pool/volume); volume " + spec.name +
+                   " cannot use it too: two volumes on one image would mount one filesystem "
+                   "twice. Use that volume, or give this one another image");
+}
+
+}  // namespace
+
+void RbdBackend::CheckHostClaim() {
+  if (host_claimed_) {
+    return;
+  }
+  const auto& io = Pool(settings_.pool);
+  const std::string holder = rbd::Claim(io, rbd::HostClaim(host_id_), instance_id_);
+  if (holder != instance_id_) {
+    throw Error(
+        ErrorCode::kConflict,
+        "host id " + host_id_ +
+            " belongs to another berth installation on this Ceph cluster "
+            "(instance " +
+            holder + "; this one is instance " + instance_id_ +
+            "). Two installations with one host id could write one image at once, so this one "
+            "refuses to attach. Give it its own \"host_id\" in berth.json (a cloned "
+            "/etc/machine-id? run systemd-machine-id-setup on a fresh id), or let berth-flex and "
+            "berthd share one state_dir. If the other installation is gone for good (this host was "
+            "reinstalled), run `berthctl host forget " +
+            host_id_ + "` once");
+  }
+  host_claimed_ = true;
+}
+
+void RbdBackend::ForgetHost(const std::string& host_id) {
+  rbd::ForgetClaim(Pool(settings_.pool), rbd::HostClaim(host_id));
+  if (host_id == host_id_) {
+    host_claimed_ = false;
+  }
+}
+
+void RbdBackend::EnsureClaim(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  const std::string me = ClaimOwner(spec.name);
+  if (const std::string holder = rbd::Claim(io, rbd::ImageClaim(spec.image), me); holder != me) {
+    throw OwnedByAnother(spec, holder);
+  }
 }
 
 void RbdBackend::CheckNewStorage(VolumeRecord& record, bool size_given) {
   auto& spec = record.spec;
   const auto& io = Pool(spec.pool);
+  if (auto owner = rbd::ClaimHolder(io, rbd::ImageClaim(spec.image));
+      owner && *owner != ClaimOwner(spec.name)) {
+    throw OwnedByAnother(spec, *owner);
+  }
+  // Volumes of an older berth own their images without a claim (they claim on first attach).
+  for (const auto& other : List()) {
+    if (other.spec.name != spec.name && other.spec.pool == spec.pool &&
+        other.spec.image == spec.image) {
+      throw OwnedByAnother(spec, ClaimOwner(other.spec.name));
+    }
+  }
   const bool exists = rbd::ImageExists(io, spec.image);
   if (spec.adopted && !exists) {
     throw Error(ErrorCode::kNotFound,
@@ -205,6 +303,8 @@ void RbdBackend::CheckNewStorage(VolumeRecord& record, bool size_given) {
 void RbdBackend::EnsureStorage(const VolumeRecord& record) {
   const auto& spec = record.spec;
   const auto& io = Pool(spec.pool);
+  // Before the image: of two volumes created at once on one image, only one gets here.
+  EnsureClaim(io, spec);
   if (rbd::ImageExists(io, spec.image)) {
     return;
   }
@@ -219,14 +319,15 @@ void RbdBackend::EnsureStorage(const VolumeRecord& record) {
 
 void RbdBackend::DeleteStorage(const VolumeRecord& record) {
   const auto& spec = record.spec;
+  const auto& io = Pool(spec.pool);
   if (spec.adopted) {
     spdlog::info("volume {} adopted {}/{}; the image is kept", spec.name, spec.pool, spec.image);
-    return;
+  } else {
+    rbd::RemoveImage(io, spec.image, /*force=*/false);
+    FaultPoint("remove.image_deleted");
+    rbd::RemoveLockObject(io, spec.image);
   }
-  const auto& io = Pool(spec.pool);
-  rbd::RemoveImage(io, spec.image, /*force=*/false);
-  FaultPoint("remove.image_deleted");
-  rbd::RemoveLockObject(io, spec.image);
+  rbd::ReleaseClaim(io, rbd::ImageClaim(spec.image), ClaimOwner(spec.name));
 }
 
 Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
@@ -237,8 +338,13 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
     throw Error(ErrorCode::kNotFound, "RBD image " + spec.pool + "/" + spec.image + " of volume " +
                                           spec.name + " does not exist");
   }
+  CheckHostClaim();
+  EnsureClaim(io, spec);
+  // Released on failure only when this attach took it: a lock this installation held already
+  // belongs to whatever took it, and this attach's errors must not break it.
+  bool locked_now = false;
   if (!read_only) {
-    AcquireOrTakeOver(io, spec);
+    locked_now = AcquireOrTakeOver(io, spec);
     ForgetMappers(io, spec.image);
     FaultPoint("attach.locked");
   }
@@ -263,17 +369,16 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
     spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
     return {mapped.device, false, MappedToJson(mapped, spec, !read_only)};
   } catch (...) {
-    if (!read_only) {
-      rbd::ReleaseLock(io, spec.image, host_id_);
+    if (locked_now) {
+      rbd::ReleaseLock(io, spec.image, Owner(spec.name));
     }
     throw;
   }
 }
 
-void RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec) {
+bool RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec) {
   try {
-    rbd::AcquireLock(io, spec.image, spec.name, host_id_);
-    return;
+    return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kBusy || !settings_.takeover) {
       throw;
@@ -286,7 +391,7 @@ void RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec)
       throw;
     }
   }
-  rbd::AcquireLock(io, spec.image, spec.name, host_id_);
+  return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
 }
 
 bool RbdBackend::TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec,
@@ -367,7 +472,7 @@ void RbdBackend::Detach(const VolumeRecord& record, const nlohmann::json& attach
   }
   if (attachment_state.value("locked", false)) {
     const auto& spec = record.spec;
-    rbd::ReleaseLock(Pool(spec.pool), spec.image, host_id_);
+    rbd::ReleaseLock(Pool(spec.pool), spec.image, Owner(spec.name));
   }
 }
 
@@ -383,7 +488,7 @@ void RbdBackend::UndoAttach(const VolumeRecord& record, bool read_only,
     }
   }
   if (!read_only) {
-    rbd::ReleaseLock(Pool(spec.pool), spec.image, host_id_);
+    rbd::ReleaseLock(Pool(spec.pool), spec.image, Owner(spec.name));
   }
 }
 
@@ -444,7 +549,13 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
   const auto& image = record.spec.image;
   // Held for the whole rollback, so no host can attach read-write meanwhile; a read-only
   // mapper that appeared since the engine's check is caught here.
-  rbd::AcquireLock(io, image, record.spec.name, host_id_);
+  if (!rbd::AcquireLock(io, image, record.spec.name, Owner(record.spec.name))) {
+    // The engine checked that nothing is attached here: a lock of ours is left from an attach
+    // whose state is gone. Not this rollback's to take over or to release.
+    throw Error(ErrorCode::kBusy, "volume " + record.spec.name +
+                                      " is still locked by this host with no attachment on "
+                                      "record; run `berthctl health --fix`, then retry");
+  }
   try {
     ForgetMappers(io, image);  // held with no mapper: nobody may mistake it for a dead attach
     if (auto watchers = rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
@@ -454,15 +565,16 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
     }
     rbd::RollbackSnapshot(io, image, snap, progress);
   } catch (...) {
-    rbd::ReleaseLock(io, image, host_id_);
+    rbd::ReleaseLock(io, image, Owner(record.spec.name));
     throw;
   }
-  rbd::ReleaseLock(io, image, host_id_);
+  rbd::ReleaseLock(io, image, Owner(record.spec.name));
 }
 
 void RbdBackend::Clone(const VolumeRecord& record, const std::string& snap,
                        const VolumeRecord& clone, bool flatten, const ProgressFn& progress) {
   const auto& clone_io = Pool(clone.spec.pool);
+  EnsureClaim(clone_io, clone.spec);
   if (!rbd::ImageExists(clone_io, clone.spec.image)) {
     rbd::CloneSnapshot(Pool(record.spec.pool), record.spec.image, snap, clone_io, clone.spec.image,
                        rbd::ParseFeatures(clone.spec.features));

@@ -1,6 +1,7 @@
 // The engine's Backend on Ceph RBD: registry omap, images, advisory locks and mappers.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -37,12 +38,14 @@ RbdSettings ParseRbdSettings(const BackendConfig& config);
 
 class RbdBackend : public Backend {
  public:
-  RbdBackend(RbdSettings settings, std::string host_id);
+  // `instance_id` is this installation's (engine/instance_id.h): locks carry it with the host id.
+  RbdBackend(RbdSettings settings, std::string host_id, std::string instance_id);
 
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
-  void Register(const VolumeRecord& record) override;
-  void Unregister(const std::string& name) override;
+  bool RegisterNew(VolumeRecord& record) override;
+  bool UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) override;
+  void Unregister(const VolumeRecord& record) override;
   void CheckNewStorage(VolumeRecord& record, bool size_given) override;
   void EnsureStorage(const VolumeRecord& record) override;
   void DeleteStorage(const VolumeRecord& record) override;
@@ -66,14 +69,27 @@ class RbdBackend : public Backend {
   std::vector<std::string> Watchers(const VolumeRecord& record) override;
   void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
+  void ForgetHost(const std::string& host_id) override;
 
  private:
   // Connects on first use, so configuring an unreachable cluster does not stop berthd.
   rbd::Cluster& cluster();
   const rbd::IoCtx& Pool(const std::string& pool);
   // Takes the volume's lock; when another host holds it, takes it over if that host's mappers
-  // have not watched the image for the grace period (fencing it first). Else kBusy.
-  void AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec);
+  // have not watched the image for the grace period (fencing it first). Else kBusy. True when
+  // this call took it (see rbd::AcquireLock).
+  bool AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec);
+  // The claim that `spec`'s volume owns its image (backends/rbd/claim.h): made if missing (a
+  // volume of an older berth claims on first use); kConflict naming the owner when another
+  // volume holds it.
+  void EnsureClaim(const rbd::IoCtx& io, const VolumeSpec& spec);
+  // Claims this host id for this installation in the registry pool, once per process;
+  // kConflict, saying how to fix it, when another installation claimed it.
+  void CheckHostClaim();
+  // The identity of this installation's lock on `volume`'s image.
+  rbd::LockOwner Owner(const std::string& volume) const;
+  // This backend's name for a volume in claims: "<registry pool>/<volume>".
+  std::string ClaimOwner(const std::string& volume) const;
   // False when `holder` is alive (the refusal stands); true once its lock is broken or gone.
   bool TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder,
                 const Error& refusal);
@@ -85,6 +101,8 @@ class RbdBackend : public Backend {
 
   RbdSettings settings_;
   std::string host_id_;
+  std::string instance_id_;
+  std::atomic<bool> host_claimed_ = false;
   std::mutex mu_;
   std::shared_ptr<rbd::Cluster> cluster_;
   std::map<std::string, std::unique_ptr<rbd::IoCtx>> pools_;

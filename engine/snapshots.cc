@@ -18,7 +18,7 @@ void Engine::CreateSnapshot(const std::string& name, const std::string& snap,
                             const ProgressFn& progress) {
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "create snapshot", BusyWait());
   auto found = FindOrThrow(name);
   auto state = states_.Load(name);
   if (state && !state->read_only && fsutil::IsMountPoint(state->mount_path) &&
@@ -44,7 +44,7 @@ std::vector<SnapshotInfo> Engine::ListSnapshots(const std::string& name) {
 void Engine::RemoveSnapshot(const std::string& name, const std::string& snap) {
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "remove snapshot", BusyWait());
   auto found = FindOrThrow(name);
   found.second->RemoveSnapshot(found.first, snap);
   spdlog::info("snapshot {}@{} removed", name, snap);
@@ -54,7 +54,7 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
                       const ProgressFn& progress) {
   ValidateVolumeName(name);
   rbd::ValidateSnapshotName(snap);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "rollback", BusyWait());
   auto found = FindOrThrow(name);
   const VolumeRecord& record = found.first;
   Backend* backend = found.second;
@@ -86,7 +86,7 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
   ValidateVolumeName(name);
   ValidateVolumeName(clone);
   rbd::ValidateSnapshotName(snap);
-  VolumeLock lock(config_.state_dir, clone);
+  VolumeLock lock(config_.state_dir, clone, "clone", BusyWait());
   auto found = FindOrThrow(name);
   const VolumeRecord& source = found.first;
   Backend* backend = found.second;
@@ -120,7 +120,9 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
     record.formatted_by = source.formatted_by;
     record.cloned_from = name + "@" + snap;
     backend->CheckNewStorage(record, true);
-    backend->Register(record);
+    if (!backend->RegisterNew(record)) {
+      throw Error(ErrorCode::kConflict, "volume " + clone + " was created meanwhile");
+    }
   }
   backend->Clone(source, snap, record, flatten, progress);
   spdlog::info("volume {} cloned from {}@{}{}", clone, name, snap, flatten ? ", flattened" : "");
@@ -135,7 +137,7 @@ Engine::LockState Engine::Locks(const std::string& name) {
 std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
                                           const std::optional<std::vector<HolderInfo>>& expected) {
   ValidateVolumeName(name);
-  VolumeLock lock(config_.state_dir, name);
+  VolumeLock lock(config_.state_dir, name, "break lock", BusyWait());
   auto found = FindOrThrow(name);
   std::vector<HolderInfo> holders;
   for (const auto& holder : found.second->Holders(found.first)) {
@@ -157,6 +159,17 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
     found.second->BreakLock(found.first, holder, fence);
   }
   return holders;
+}
+
+void Engine::ForgetHost(const std::string& host_id) {
+  if (host_id.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "host id is empty");
+  }
+  for (auto& [name, backend] : backends_) {
+    backend->ForgetHost(host_id);
+  }
+  spdlog::warn("AUDIT: forgot the berth installation of host id {}, by host {}", host_id,
+               config_.host_id);
 }
 
 void Engine::Resize(const std::string& name, uint64_t size) {

@@ -21,6 +21,10 @@ struct VolumeRecord {
   bool grow_pending = false;
   std::string cloned_from;  // "volume@snapshot" for a clone
 
+  // Not stored: the registry entry exactly as this record was read from it, the version that
+  // an update compares and sets against (empty for a record not read from the registry).
+  std::string stored;
+
   bool formatted() const { return !formatted_at.empty(); }
 };
 

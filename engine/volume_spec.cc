@@ -18,6 +18,13 @@ namespace {
 
 Error Invalid(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
 
+std::string Lower(std::string text) {
+  for (auto& c : text) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
 bool ParseBool(const std::string& key, const std::string& value) {
   if (value == "true" || value == "1" || value == "yes") {
     return true;
@@ -59,8 +66,15 @@ int ParseMode(const std::string& value) {
   return std::stoi(value, nullptr, 8);
 }
 
+std::string OctalMode(int mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode) & 07777U);
+  return buf;
+}
+
 // A relative path of plain names: never absolute, never "..", so it cannot leave the export.
-std::string ValidateSubdir(const std::string& subdir) {
+// Returned in one spelling ("./a//b/" is "a/b"), so that volumes' directories compare.
+std::string NormalizeSubdir(const std::string& subdir) {
   const std::string hint = "; use a relative path of plain names such as team/uploads";
   if (subdir.empty() || subdir.size() > 1024) {
     throw Invalid("subdir must be 1-1024 characters" + hint);
@@ -68,9 +82,13 @@ std::string ValidateSubdir(const std::string& subdir) {
   if (subdir.front() == '/') {
     throw Invalid("subdir '" + subdir + "' is absolute" + hint);
   }
+  std::vector<std::string> parts;
   for (const auto& part : Split(subdir, '/')) {
-    if (part.empty() || part == "." || part == "..") {
-      throw Invalid("subdir '" + subdir + "' escapes or is not a plain path" + hint);
+    if (part.empty() || part == ".") {
+      continue;
+    }
+    if (part == "..") {
+      throw Invalid("subdir '" + subdir + "' escapes the export with '..'" + hint);
     }
     for (char c : part) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
@@ -80,11 +98,16 @@ std::string ValidateSubdir(const std::string& subdir) {
                       hint);
       }
     }
-    if (part.rfind(".berth", 0) == 0) {
+    if (Lower(part).rfind(".berth", 0) == 0) {
       throw Invalid("subdir '" + subdir + "' uses the reserved name .berth");
     }
+    parts.push_back(part);
   }
-  return subdir;
+  if (parts.empty()) {
+    throw Invalid("subdir '" + subdir + "' names the export itself, which holds every volume" +
+                  hint);
+  }
+  return Join(parts, "/");
 }
 
 // A string setting of `backend`, or `fallback`. The rbd backend checks its settings' types at
@@ -104,6 +127,43 @@ std::string StringSetting(const BackendConfig& backend, const std::string& key,
 }
 
 }  // namespace
+
+const std::vector<std::string>& NfsOptionsSetByBerth() {
+  static const std::vector<std::string> keys = {"addr",      "port",      "vers",       "nfsvers",
+                                                "proto",     "mountport", "mountproto", "mountaddr",
+                                                "mountvers", "timeo"};
+  return keys;
+}
+
+void ValidateVolumeMountOptions(const std::string& mount_options, const std::string& backend_type) {
+  if (mount_options.empty()) {
+    return;
+  }
+  const auto items = Split(mount_options, ',');
+  fsutil::ParseMountOptions(items);  // empty items, binds and remounts
+  for (const auto& item : items) {
+    if (item == "suid") {
+      throw Invalid(
+          "mount option 'suid' is not allowed in mount_options; volumes are mounted "
+          "nosuid unless created with the option suid=true");
+    }
+    if (item == "dev") {
+      throw Invalid(
+          "mount option 'dev' is not allowed: volumes are always mounted nodev, so a "
+          "container cannot reach host devices through device files on a volume");
+    }
+    const std::string key = item.substr(0, item.find('='));
+    const auto& reserved = NfsOptionsSetByBerth();
+    if (backend_type == "nfs" &&
+        std::find(reserved.begin(), reserved.end(), key) != reserved.end()) {
+      throw Invalid("mount option '" + item +
+                    "' is set by berth from the nfs backend's settings (server, nfs_port, "
+                    "mount_port, version, timeout_ms) and cannot be overridden per volume; "
+                    "berth sets: " +
+                    Join(reserved, ", "));
+    }
+  }
+}
 
 void ValidateVolumeName(const std::string& name) {
   const std::string allowed =
@@ -221,9 +281,9 @@ void ValidateFilesystemSize(const VolumeSpec& spec) {
 
 const std::vector<std::string>& KnownOptions() {
   static const std::vector<std::string> options = {
-      "backend",   "size", "fstype", "mkfs_options", "mount_options",
-      "read_only", "pool", "image",  "features",     "object_size",
-      "subdir",    "uid",  "gid",    "mode",         "on_remove"};
+      "backend", "size", "fstype", "mkfs_options", "mount_options", "read_only",
+      "suid",    "pool", "image",  "features",     "object_size",   "subdir",
+      "uid",     "gid",  "mode",   "on_remove"};
   return options;
 }
 
@@ -271,10 +331,9 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   spec.mkfs_options = get("mkfs_options").value_or("");
   fsutil::MkfsCommand(spec.fstype, "/dev/null", SplitWords(spec.mkfs_options));  // validates
   spec.mount_options = get("mount_options").value_or("");
-  if (!spec.mount_options.empty()) {
-    fsutil::ParseMountOptions(Split(spec.mount_options, ','));  // validates
-  }
+  ValidateVolumeMountOptions(spec.mount_options, backend->second.type);
   spec.read_only = ParseBool("read_only", get("read_only").value_or("false"));
+  spec.suid = ParseBool("suid", get("suid").value_or("false"));
 
   if (backend->second.type == "rbd") {
     for (const char* key : {"subdir", "uid", "gid", "mode", "on_remove"}) {
@@ -302,7 +361,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     spec.fstype = "nfs";
     spec.mkfs_options.clear();
     spec.adopted = get("subdir").has_value();
-    spec.subdir = ValidateSubdir(get("subdir").value_or(name));
+    spec.subdir = NormalizeSubdir(get("subdir").value_or(name));
     spec.uid = ParseId("uid", get("uid").value_or("0"));
     spec.gid = ParseId("gid", get("gid").value_or("0"));
     spec.mode = ParseMode(get("mode").value_or("0755"));
@@ -342,10 +401,16 @@ std::vector<std::string> SpecDifferences(const VolumeSpec& existing, const Optio
   differ("mount_options", existing.mount_options, requested.mount_options);
   differ("read_only", existing.read_only ? "true" : "false",
          requested.read_only ? "true" : "false");
+  differ("suid", existing.suid ? "true" : "false", requested.suid ? "true" : "false");
   differ("pool", existing.pool, requested.pool);
   differ("image", existing.image, requested.image);
   differ("features", existing.features, requested.features);
   differ_size("object_size", existing.object_size, requested.object_size);
+  differ("subdir", existing.subdir, requested.subdir);
+  differ("uid", std::to_string(existing.uid), std::to_string(requested.uid));
+  differ("gid", std::to_string(existing.gid), std::to_string(requested.gid));
+  differ("mode", OctalMode(existing.mode), OctalMode(requested.mode));
+  differ("on_remove", existing.on_remove, requested.on_remove);
   return diffs;
 }
 
@@ -357,6 +422,7 @@ nlohmann::json SpecToJson(const VolumeSpec& spec) {
           {"mkfs_options", spec.mkfs_options},
           {"mount_options", spec.mount_options},
           {"read_only", spec.read_only},
+          {"suid", spec.suid},
           {"pool", spec.pool},
           {"image", spec.image},
           {"adopted", spec.adopted},
@@ -378,6 +444,7 @@ VolumeSpec SpecFromJson(const nlohmann::json& json) {
   spec.mkfs_options = json.value("mkfs_options", "");
   spec.mount_options = json.value("mount_options", "");
   spec.read_only = json.value("read_only", false);
+  spec.suid = json.value("suid", false);
   spec.pool = json.value("pool", "");
   spec.image = json.value("image", "");
   spec.adopted = json.value("adopted", false);

@@ -29,6 +29,9 @@ struct VolumeSpec {
   std::string mkfs_options;   // as the user wrote them, split on whitespace when used
   std::string mount_options;  // comma-separated
   bool read_only = false;
+  // Mounted without nosuid: set-user-ID binaries on the volume work. Off by default; device
+  // files never work (nodev is always set).
+  bool suid = false;
   // RBD
   std::string pool;      // where the image lives; defaults to the backend's pool
   std::string image;     // defaults to the volume name
@@ -55,6 +58,12 @@ std::string FormatSize(uint64_t bytes);
 // Refuses sizes the filesystem cannot be made on (xfs under 300M).
 void ValidateFilesystemSize(const VolumeSpec& spec);
 
+// Checks a volume's mount_options: what fsutil::ParseMountOptions refuses, "suid" and "dev"
+// (berth always mounts nosuid unless suid=true, and always nodev), and for nfs backends the
+// options berth derives from the backend's settings (NfsOptionsSetByBerth). kInvalidArgument.
+void ValidateVolumeMountOptions(const std::string& mount_options, const std::string& backend_type);
+const std::vector<std::string>& NfsOptionsSetByBerth();
+
 // The option names a user may pass, for messages.
 const std::vector<std::string>& KnownOptions();
 
@@ -63,7 +72,8 @@ const std::vector<std::string>& KnownOptions();
 VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, const Config& config);
 
 // The differences between an existing spec and the options of a repeated Create, as
-// "size is 1 GiB, not 2 GiB". Options the repeated Create did not give are not differences.
+// "size is 1 GiB, not 2 GiB". Every option the repeated Create gives is compared; options it
+// did not give are not differences.
 std::vector<std::string> SpecDifferences(const VolumeSpec& existing, const Options& options,
                                          const VolumeSpec& requested);
 

@@ -3,7 +3,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <random>
 #include <vector>
 
 #include "common/error.h"
@@ -120,8 +123,19 @@ std::optional<std::string> ExportTree::ReadFile(const std::string& path) {
   }
 }
 
-void ExportTree::WriteFile(const std::string& path, const std::string& content) {
-  const std::string temp = path + ".tmp";
+std::string ExportTree::TempName(const std::string& path) {
+  // Unique per writer: two hosts writing one file at once never share (and tear) a temp file.
+  static std::atomic<uint64_t> counter{0};
+  static const std::string token = [] {
+    std::random_device random;
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%08x%08x", random(), random());
+    return std::string(buf);
+  }();
+  return path + "." + token + "-" + std::to_string(counter++) + ".tmp";
+}
+
+void ExportTree::WriteTemp(const std::string& temp, const std::string& content) {
   nfsfh* raw = nullptr;
   int rc = nfs_create(ctx(), temp.c_str(), O_WRONLY | O_TRUNC, 0644, &raw);
   if (rc != 0) {
@@ -142,7 +156,38 @@ void ExportTree::WriteFile(const std::string& path, const std::string& content) 
       throw NfsError(rc, "cannot sync " + temp + " on the NFS export", *context_);
     }
   }
-  Rename(temp, path);
+}
+
+void ExportTree::WriteFile(const std::string& path, const std::string& content) {
+  const std::string temp = TempName(path);
+  try {
+    WriteTemp(temp, content);
+    Rename(temp, path);
+  } catch (...) {
+    nfs_unlink(ctx(), temp.c_str());
+    throw;
+  }
+}
+
+bool ExportTree::CreateFile(const std::string& path, const std::string& content) {
+  const std::string temp = TempName(path);
+  int rc = 0;
+  try {
+    WriteTemp(temp, content);
+    // A hard link fails if the name exists: the file appears whole, and only once.
+    rc = nfs_link(ctx(), temp.c_str(), path.c_str());
+  } catch (...) {
+    nfs_unlink(ctx(), temp.c_str());
+    throw;
+  }
+  nfs_unlink(ctx(), temp.c_str());
+  if (rc == -EEXIST) {
+    return false;
+  }
+  if (rc != 0) {
+    throw NfsError(rc, "cannot create " + path + " on the NFS export", *context_);
+  }
+  return true;
 }
 
 void ExportTree::Rename(const std::string& from, const std::string& to) {

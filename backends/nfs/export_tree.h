@@ -25,8 +25,12 @@ class ExportTree {
   void MakeDirectories(const std::string& path);          // mkdir -p with mode 0755
   std::vector<std::string> List(const std::string& dir);  // without "." and ".."
   std::optional<std::string> ReadFile(const std::string& path);
-  // Write to a temp name, then rename: readers never see half a file.
+  // Write to a temp name of this writer's own ("<path>.<token>-<n>.tmp"), then rename: readers
+  // never see half a file, and two writers never share a temp file.
   void WriteFile(const std::string& path, const std::string& content);
+  // Like WriteFile, but only if `path` does not exist (a hard link of the temp file, which
+  // fails if the name exists): false, with nothing changed, when it does.
+  bool CreateFile(const std::string& path, const std::string& content);
   void Rename(const std::string& from, const std::string& to);
   void RemoveFile(const std::string& path);
   void RemoveTree(const std::string& path);  // rm -rf through NFS
@@ -40,6 +44,8 @@ class ExportTree {
 
  private:
   nfs_context* ctx() { return context_->get(); }
+  static std::string TempName(const std::string& path);
+  void WriteTemp(const std::string& temp, const std::string& content);
   void CopyNode(const std::string& from, const std::string& to, uint64_t total, uint64_t& done,
                 const std::function<void(uint64_t, uint64_t)>& progress);
   std::unique_ptr<NfsContext> context_;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "backends/rbd/keyfile.h"
 #include "common/error.h"
 
 namespace berth::rbd {
@@ -52,6 +53,7 @@ std::shared_ptr<Cluster> Cluster::Connect(const ClusterOptions& options) {
     SetConf(pending.rados, "keyring", options.keyring);
   }
   if (!options.key.empty()) {
+    ValidateCephxKey(options.key);  // librados would print a key it cannot decode to stderr
     SetConf(pending.rados, "key", options.key);  // the message names the option, not the value
   }
   const std::string timeout = std::to_string(options.op_timeout.count());

@@ -10,6 +10,8 @@ namespace berth::rbd {
 namespace {
 
 constexpr std::string_view kCookiePrefix = "berth host=";
+constexpr std::string_view kInstanceSeparator = " instance=";
+constexpr std::string_view kVolumeSeparator = " volume=";
 constexpr const char* kLockName = "berth";
 
 // librados returns each list as NUL-separated strings in one buffer.
@@ -37,13 +39,36 @@ Error HeldElsewhere(const std::string& volume, const LockHolder& holder) {
 
 std::string LockObject(const std::string& image) { return "berth.lock." + image; }
 
-std::string LockCookie(const std::string& host_id) { return std::string(kCookiePrefix) + host_id; }
+std::string LockCookie(const LockOwner& owner) {
+  std::string cookie = std::string(kCookiePrefix) + owner.host_id;
+  if (!owner.instance_id.empty()) {
+    cookie += std::string(kInstanceSeparator) + owner.instance_id + std::string(kVolumeSeparator) +
+              owner.volume;
+  }
+  return cookie;
+}
 
-std::optional<std::string> HostFromCookie(const std::string& cookie) {
+std::optional<LockOwner> OwnerFromCookie(const std::string& cookie) {
   if (cookie.rfind(kCookiePrefix, 0) != 0) {
     return std::nullopt;
   }
-  return cookie.substr(kCookiePrefix.size());
+  LockOwner owner;
+  owner.host_id = cookie.substr(kCookiePrefix.size());
+  if (const auto at = owner.host_id.find(kInstanceSeparator); at != std::string::npos) {
+    owner.instance_id = owner.host_id.substr(at + kInstanceSeparator.size());
+    owner.host_id.resize(at);
+    if (const auto v = owner.instance_id.find(kVolumeSeparator); v != std::string::npos) {
+      owner.volume = owner.instance_id.substr(v + kVolumeSeparator.size());
+      owner.instance_id.resize(v);
+    }
+  }
+  return owner;
+}
+
+bool IsOwnLock(const LockHolder& holder, const LockOwner& owner) {
+  return !holder.host_id.empty() && holder.host_id == owner.host_id &&
+         (holder.instance_id.empty() ||
+          (holder.instance_id == owner.instance_id && holder.volume == owner.volume));
 }
 
 std::vector<LockHolder> ListLockHolders(const IoCtx& io, const std::string& image) {
@@ -73,31 +98,52 @@ std::vector<LockHolder> ListLockHolders(const IoCtx& io, const std::string& imag
     auto a = SplitNul(addrs, addrs_len);
     std::vector<LockHolder> holders;
     for (size_t i = 0; i < c.size() && i < k.size() && i < a.size(); ++i) {
-      holders.push_back({c[i], k[i], a[i], HostFromCookie(k[i]).value_or("")});
+      const auto owner = OwnerFromCookie(k[i]).value_or(LockOwner{});
+      holders.push_back({c[i], k[i], a[i], owner.host_id, owner.instance_id, owner.volume});
     }
     return holders;
   }
 }
 
-void AcquireLock(const IoCtx& io, const std::string& image, const std::string& volume,
-                 const std::string& host_id) {
+bool AcquireLock(const IoCtx& io, const std::string& image, const std::string& volume,
+                 const LockOwner& owner) {
   const std::string object = LockObject(image);
-  const std::string cookie = LockCookie(host_id);
+  const std::string cookie = LockCookie(owner);
   for (int attempt = 0; attempt < 2; ++attempt) {
     const auto holders = ListLockHolders(io, image);
     for (const auto& holder : holders) {
-      if (holder.host_id != host_id) {
-        throw HeldElsewhere(volume, holder);
+      if (IsOwnLock(holder, owner)) {
+        continue;
       }
+      if (holder.host_id == owner.host_id && holder.instance_id == owner.instance_id) {
+        throw Error(ErrorCode::kConflict,
+                    "RBD image " + image + " is attached read-write on this host as volume " +
+                        holder.volume + "; volume " + volume + " cannot attach it too");
+      }
+      if (holder.host_id == owner.host_id) {
+        throw Error(ErrorCode::kConflict,
+                    "volume " + volume +
+                        " is attached read-write by another berth installation "
+                        "that uses this host id (" +
+                        owner.host_id + ", instance " + holder.instance_id + "; this is instance " +
+                        owner.instance_id +
+                        "): two installations share a host id, say a cloned /etc/machine-id, or "
+                        "berth-flex beside the managed plugin with another state dir. Give each "
+                        "its own \"host_id\" in berth.json, or let them share one state dir");
+      }
+      throw HeldElsewhere(volume, holder);
     }
     if (!holders.empty()) {
-      return;  // ours already, perhaps from an earlier berthd on this host
+      return false;  // ours already, perhaps from an earlier berthd with this state dir
     }
     const std::string description = "berth volume " + volume;
     int r = rados_lock_exclusive(io.get(), object.c_str(), kLockName, cookie.c_str(),
                                  description.c_str(), nullptr, 0);
-    if (r == 0 || r == -EEXIST) {
-      return;
+    if (r == 0) {
+      return true;
+    }
+    if (r == -EEXIST) {
+      return false;
     }
     if (r != -EBUSY) {
       throw ErrnoError(r, "cannot lock RBD image " + image);
@@ -107,9 +153,9 @@ void AcquireLock(const IoCtx& io, const std::string& image, const std::string& v
   throw Error(ErrorCode::kBusy, "volume " + volume + " is being locked by another host; retry");
 }
 
-void ReleaseLock(const IoCtx& io, const std::string& image, const std::string& host_id) {
+void ReleaseLock(const IoCtx& io, const std::string& image, const LockOwner& owner) {
   for (const auto& holder : ListLockHolders(io, image)) {
-    if (holder.host_id == host_id) {
+    if (IsOwnLock(holder, owner)) {
       BreakLock(io, image, holder);
     }
   }

@@ -16,28 +16,43 @@
 
 namespace berth::rbd {
 
+// Who attached an image read-write: the host, the berth installation (instance) on it, and
+// the volume it attached the image as. An attach only ever takes or releases its own.
+struct LockOwner {
+  std::string host_id;
+  std::string instance_id;  // empty in a lock taken by a berth before instance ids
+  std::string volume;       // empty in a lock taken by a berth before instance ids
+};
+
 struct LockHolder {
   std::string client;   // "client.4121"
-  std::string cookie;   // "berth host=<host id>"
+  std::string cookie;   // "berth host=<host id> instance=<instance id> volume=<volume>"
   std::string address;  // "127.0.0.1:0/3141592"
   std::string host_id;  // parsed from a berth cookie; empty for a foreign lock
+  std::string instance_id;
+  std::string volume;
 };
 
 std::string LockObject(const std::string& image);
-std::string LockCookie(const std::string& host_id);
-// The host id in a berth cookie, or nullopt for a cookie berth did not write.
-std::optional<std::string> HostFromCookie(const std::string& cookie);
+std::string LockCookie(const LockOwner& owner);
+// The owner in a berth cookie, or nullopt for a cookie berth did not write.
+std::optional<LockOwner> OwnerFromCookie(const std::string& cookie);
+// Whether `holder` is `owner`'s lock: the same host, instance and volume, or the same host in a
+// cookie without an instance (taken by an older berth, adopted on upgrade).
+bool IsOwnLock(const LockHolder& holder, const LockOwner& owner);
 
 std::vector<LockHolder> ListLockHolders(const IoCtx& io, const std::string& image);
 
-// Takes the lock for `host_id`. Succeeds when that host already holds it (an earlier berthd
-// on this host took it). Another holder means kBusy, naming the holder's host, client and
-// address so the user knows where to stop the volume.
-void AcquireLock(const IoCtx& io, const std::string& image, const std::string& volume,
-                 const std::string& host_id);
+// Takes the lock for `owner`; true when this call took it, false when `owner` held it already
+// (then a failure of the caller's attach must not release it: it was not taken for that
+// attach). Another host's lock is kBusy naming that host, client and address. A lock of the
+// same host id under another instance is kConflict (two installations claim one host id), and
+// so is one of this installation under another volume (two volumes on one image).
+bool AcquireLock(const IoCtx& io, const std::string& image, const std::string& volume,
+                 const LockOwner& owner);
 
-// Releases every lock held under `host_id`'s cookie, whichever client took it.
-void ReleaseLock(const IoCtx& io, const std::string& image, const std::string& host_id);
+// Releases `owner`'s own locks (IsOwnLock), never another instance's or host's.
+void ReleaseLock(const IoCtx& io, const std::string& image, const LockOwner& owner);
 
 // Breaks any holder's lock (for the operator's `berthctl lock break`).
 void BreakLock(const IoCtx& io, const std::string& image, const LockHolder& holder);

@@ -87,27 +87,69 @@ std::map<std::string, std::string> Registry::List() const {
   return out;
 }
 
-void Registry::Put(const std::string& name, const std::string& value) const {
+namespace {
+
+// Runs `write` on the registry object. -ECANCELED (a comparison failed) and, with
+// `missing_is_conflict`, -ENOENT are conflicts: false. Other errors throw.
+bool Operate(const IoCtx& io, WriteOp& write, const std::string& what, bool missing_is_conflict) {
+  const int r = rados_write_op_operate(write.op, io.get(), kRegistryObject, nullptr, 0);
+  if (r == -ECANCELED || (missing_is_conflict && r == -ENOENT)) {
+    return false;
+  }
+  if (r < 0) {
+    throw ErrnoError(r, "cannot " + what + " in the berth registry");
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Registry::PutNew(const std::string& name, const std::string& value) const {
   WriteOp write;
   rados_write_op_create(write.op, LIBRADOS_CREATE_IDEMPOTENT, nullptr);
   const char* keys[] = {name.c_str()};
   const char* vals[] = {value.data()};
   const size_t lens[] = {value.size()};
+  // An absent key compares as an empty value, and no entry is ever empty.
+  int prval = 0;
+  rados_write_op_omap_cmp(write.op, name.c_str(), LIBRADOS_CMPXATTR_OP_EQ, "", 0, &prval);
   rados_write_op_omap_set(write.op, keys, vals, lens, 1);
-  int r = rados_write_op_operate(write.op, io_.get(), kRegistryObject, nullptr, 0);
-  if (r < 0) {
-    throw ErrnoError(r, "cannot write volume " + name + " to the berth registry");
-  }
+  return Operate(io_, write, "register volume " + name, false);
 }
 
-void Registry::Remove(const std::string& name) const {
+bool Registry::Replace(const std::string& name, const std::string& expected,
+                       const std::string& value) const {
   WriteOp write;
   const char* keys[] = {name.c_str()};
+  const char* vals[] = {value.data()};
+  const size_t lens[] = {value.size()};
+  int prval = 0;
+  rados_write_op_omap_cmp(write.op, name.c_str(), LIBRADOS_CMPXATTR_OP_EQ, expected.data(),
+                          expected.size(), &prval);
+  rados_write_op_omap_set(write.op, keys, vals, lens, 1);
+  return Operate(io_, write, "update volume " + name, true);
+}
+
+bool Registry::Remove(const std::string& name, const std::optional<std::string>& expected) const {
+  WriteOp write;
+  const char* keys[] = {name.c_str()};
+  int prval = 0;
+  if (expected) {
+    rados_write_op_omap_cmp(write.op, name.c_str(), LIBRADOS_CMPXATTR_OP_EQ, expected->data(),
+                            expected->size(), &prval);
+  }
   rados_write_op_omap_rm_keys(write.op, keys, 1);
-  int r = rados_write_op_operate(write.op, io_.get(), kRegistryObject, nullptr, 0);
-  if (r < 0 && r != -ENOENT) {
+  const int r = rados_write_op_operate(write.op, io_.get(), kRegistryObject, nullptr, 0);
+  if (r == -ENOENT) {
+    return !expected;  // no registry object: nothing to remove, or not what was expected
+  }
+  if (r == -ECANCELED) {
+    return false;
+  }
+  if (r < 0) {
     throw ErrnoError(r, "cannot remove volume " + name + " from the berth registry");
   }
+  return true;
 }
 
 }  // namespace berth::rbd

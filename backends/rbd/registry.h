@@ -19,8 +19,15 @@ class Registry {
 
   std::optional<std::string> Get(const std::string& name) const;
   std::map<std::string, std::string> List() const;
-  void Put(const std::string& name, const std::string& value) const;
-  void Remove(const std::string& name) const;
+  // Writes `name` only if it has no entry: one write op that compares and sets. False when it
+  // has one (nothing written).
+  bool PutNew(const std::string& name, const std::string& value) const;
+  // Writes `name` only if its entry still is `expected`. False when it changed or went.
+  bool Replace(const std::string& name, const std::string& expected,
+               const std::string& value) const;
+  // Removes `name`; with `expected`, only if its entry still is that (false otherwise).
+  bool Remove(const std::string& name,
+              const std::optional<std::string>& expected = std::nullopt) const;
 
  private:
   const IoCtx& io_;

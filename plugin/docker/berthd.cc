@@ -104,9 +104,12 @@ int main(int argc, char** argv) {
           config.metrics, [&metrics] { return metrics->Render(); });
     }
     berth::docker::Handler handler(engine, metrics.get());
-    berth::docker::Server server(handler, {socket_path, workers, 2, [&socket_path] {
-                                             Notify("READY=1\nSTATUS=serving " + socket_path);
-                                           }});
+    berth::docker::Server::Options options;
+    options.socket_path = socket_path;
+    options.slow_workers = workers;
+    options.busy_wait = std::chrono::seconds(config.busy_wait_seconds);
+    options.on_listening = [&socket_path] { Notify("READY=1\nSTATUS=serving " + socket_path); };
+    berth::docker::Server server(handler, options);
     boost::asio::io_context signals_io;
     boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 
 #include "common/error.h"
@@ -138,6 +139,26 @@ Reply Handler::Handle(const std::string& method, const std::string& target,
     }
   }
   return reply;
+}
+
+Reply Handler::Busy(const std::string& volume, const std::string& operation,
+                    const std::string& in_flight) {
+  if (metrics_ != nullptr) {
+    try {
+      std::string name = operation;
+      for (auto& c : name) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      metrics_->RecordOperation(name, "", std::chrono::steady_clock::duration::zero(),
+                                ErrorCode::kBusy);
+    } catch (const std::exception& e) {
+      spdlog::warn("metrics: cannot record {}: {}", operation, e.what());
+    }
+  }
+  spdlog::warn("{} of volume {} refused: still waiting behind {}", operation, volume, in_flight);
+  return {200, ErrorBody("volume " + volume + " is busy: " + in_flight +
+                         " is still working on it, and this " + operation +
+                         " waited its limit (busy_wait_seconds); retry once it finishes")};
 }
 
 Reply Handler::Serve(const std::string& method, const std::string& target, const std::string& body,

@@ -27,6 +27,9 @@ class Handler {
   // One request in, one reply out; never throws. Engine errors are HTTP 200 with "Err" (what
   // dockerd shows the user); protocol errors (bad JSON, unknown endpoint) are 4xx with "Err".
   Reply Handle(const std::string& method, const std::string& target, const std::string& body);
+  // The reply to a request (`operation`, e.g. "Mount") that waited its bound behind another
+  // request for the same volume, which is `in_flight` ("Mount since ..."): busy, say retry.
+  Reply Busy(const std::string& volume, const std::string& operation, const std::string& in_flight);
 
  private:
   // What a request was, for its metrics.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -33,6 +34,8 @@ using Stream = beast::basic_stream<Protocol, asio::any_io_executor, beast::unlim
 
 // A scraper that connects and then says nothing is dropped after this long.
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+// Open connections at most; more are closed at once.
+constexpr size_t kMaxConnections = 64;
 
 http::response<http::string_body> Respond(const http::request<http::string_body>& request,
                                           const MetricsServer::Render& render) {
@@ -61,8 +64,14 @@ http::response<http::string_body> Respond(const http::request<http::string_body>
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Protocol::socket socket, const MetricsServer& server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(Protocol::socket socket, const MetricsServer& server,
+          std::shared_ptr<std::atomic<size_t>> count)
+      : stream_(std::move(socket)), server_(server), count_(std::move(count)) {
+    ++*count_;
+  }
+  ~Session() { --*count_; }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void Read() {
     request_ = {};
@@ -97,6 +106,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   Stream stream_;
   const MetricsServer& server_;
+  std::shared_ptr<std::atomic<size_t>> count_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
 };
@@ -126,7 +136,7 @@ void Bind(Acceptor& acceptor, const Protocol::endpoint& endpoint, const std::str
 }  // namespace
 
 MetricsServer::MetricsServer(const engine::MetricsConfig& config, Render render)
-    : render_(std::move(render)), acceptor_(io_) {
+    : render_(std::move(render)), acceptor_(io_), backoff_(io_) {
   engine::ValidateMetricsConfig(config);
   if (!config.listen.empty()) {
     const ListenAddress address = ParseListenAddress(config.listen, "metrics listen address");
@@ -173,10 +183,25 @@ void MetricsServer::Accept() {
     if (ec == asio::error::operation_aborted) {
       return;
     }
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+      // Out of descriptors: retry in a moment instead of at once (which spins).
+      spdlog::warn("metrics: accept failed: {}; retrying in 100 ms", ec.message());
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) {
+          Accept();
+        }
+      });
+      return;
+    }
     if (ec) {
       spdlog::warn("metrics: accept failed: {}", ec.message());
+    } else if (sessions_->load() >= kMaxConnections) {
+      // Scrapers need one connection each; a flood does not get a descriptor per connection.
+      beast::error_code ignored;
+      socket.close(ignored);
     } else {
-      std::make_shared<Session>(std::move(socket), *this)->Read();
+      std::make_shared<Session>(std::move(socket), *this, sessions_)->Read();
     }
     Accept();
   });

@@ -6,8 +6,11 @@
 #include <boost/asio/basic_socket_acceptor.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -39,6 +42,8 @@ class MetricsServer {
   std::string socket_path_;  // to unlink on the way out; empty for TCP
   boost::asio::io_context io_;
   boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
+  boost::asio::steady_timer backoff_;
+  std::shared_ptr<std::atomic<size_t>> sessions_ = std::make_shared<std::atomic<size_t>>(0);
   std::thread thread_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "engine/engine.h"
+#include "engine/instance_id.h"
 #include "engine/rbd_backend.h"
 
 namespace berth::flex {
@@ -53,7 +54,8 @@ std::unique_ptr<engine::Engine> MakeEngine(const engine::Config& config, const s
   settings.user = request.user;
   settings.keyring.clear();
   settings.key = request.key;
-  backends[backend] = std::make_unique<engine::RbdBackend>(settings, config.host_id);
+  backends[backend] = std::make_unique<engine::RbdBackend>(
+      settings, config.host_id, engine::LoadOrCreateInstanceId(config.state_dir));
   return std::make_unique<engine::Engine>(config, std::move(backends));
 }
 

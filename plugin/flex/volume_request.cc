@@ -6,6 +6,7 @@
 #include <charconv>
 #include <set>
 
+#include "backends/rbd/keyfile.h"
 #include "common/error.h"
 #include "common/strings.h"
 
@@ -81,6 +82,7 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
       }
       if (name == "key" || name == "userKey") {
         request.key = Trim(decoded);
+        rbd::ValidateCephxKey(request.key);
       } else if (name == "user" || name == "userID") {
         request.user = Trim(decoded);
       }

@@ -27,6 +27,7 @@ struct Options {
   int timeout_ms = 10000;
   unsigned threads = 4;
   bool read_only = false;
+  bool suid = false;
   std::string log_file;
   std::string log_level = "info";
   std::string mountpoint;
@@ -102,7 +103,10 @@ int Serve(const Options& options) {
   // default_permissions: the NFS server checks each caller's credentials (AUTH_SYS carries
   // them, see ContextPool::Lease::Impersonate), and checking here too from 1 s old cached
   // modes would only disagree with it.
-  std::string mount_options = "allow_other,fsname=" + FsName(options.url) + ",subtype=berth-nfs";
+  // nodev always, nosuid unless the volume allows set-user-ID binaries: said explicitly, not
+  // left to libfuse's defaults.
+  std::string mount_options = "allow_other,fsname=" + FsName(options.url) + ",subtype=berth-nfs" +
+                              ",nodev," + (options.suid ? "suid" : "nosuid");
   if (options.read_only) {
     mount_options += ",ro";
   }
@@ -155,6 +159,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "FUSE worker threads and NFS connections")
       ->check(CLI::Range(1, 64));
   app.add_flag("--read-only", options.read_only, "mount read-only");
+  app.add_flag("--suid", options.suid, "honour set-user-ID bits (mounted nosuid otherwise)");
   app.add_option("--log", options.log_file, "append logs to this file instead of stderr");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error");
   app.add_option("mountpoint", options.mountpoint, "an existing directory")->required();

@@ -53,6 +53,9 @@ std::vector<std::string> FuseMounter::Command(const NfsMountRequest& request,
   if (request.read_only) {
     argv.push_back("--read-only");
   }
+  if (request.allow_suid) {
+    argv.push_back("--suid");
+  }
   argv.insert(argv.end(), {"--log", request.work_dir + "/berth-nfs-fuse.log", request.mount_point});
   return argv;
 }

@@ -38,6 +38,9 @@ KernelMountArgs KernelMounter::Args(const NfsMountRequest& request, const std::s
   KernelMountArgs args;
   args.fstype = request.version == 4 ? "nfs4" : "nfs";
   args.source = request.server + ":" + request.export_path + request.directory;
+  // The user's options first: the kernel takes the last of a repeated option, so what berth sets
+  // after them (address, ports, version, timeout, nodev, nosuid and ro) always wins.
+  args.options = request.options;
   args.options.push_back("addr=" + address);
   args.options.push_back("vers=" + std::to_string(request.version));
   args.options.push_back("proto=tcp");
@@ -50,10 +53,13 @@ KernelMountArgs KernelMounter::Args(const NfsMountRequest& request, const std::s
   // mount turns a slow server into silently lost writes, the worst outcome for a database.
   // Users who prefer EIO add "soft" to mount_options.
   args.options.push_back("timeo=" + std::to_string(std::max(1, request.timeout_ms / 100)));
+  args.options.push_back("nodev");
+  if (!request.allow_suid) {
+    args.options.push_back("nosuid");
+  }
   if (request.read_only) {
     args.options.push_back("ro");
   }
-  args.options.insert(args.options.end(), request.options.begin(), request.options.end());
   return args;
 }
 

@@ -19,6 +19,7 @@ struct NfsMountRequest {
   int version = 3;
   std::vector<std::string> options;  // the user's mount options
   bool read_only = false;
+  bool allow_suid = false;  // mounted nosuid unless set; always nodev
   int timeout_ms = 10000;
   std::string mount_point;
   std::string work_dir;  // private per-volume directory (FUSE logs)

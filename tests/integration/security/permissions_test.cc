@@ -71,7 +71,7 @@ TEST(Permissions, SocketAndStateAreRootOnlyUnderUmask000) {
       EXPECT_EQ(ModeOf(path) & 0077, 0u) << path << " is " << Octal(ModeOf(path));
     }
   }
-  EXPECT_EQ(Octal(ModeOf(config.mount_root)), "0755") << "the mount root";
+  EXPECT_EQ(Octal(ModeOf(config.mount_root)), "0700") << "the mount root: only root walks in";
   EXPECT_EQ(mountpoint, config.mount_root + "/" + name);
   EXPECT_TRUE(IsMounted(mountpoint));
 
@@ -97,12 +97,22 @@ TEST(Permissions, OpenStateDirsAreTightened) {
   }
 }
 
+// A mount root that an older berth or an admin made open is made 0700 when an engine starts.
+TEST(Permissions, OpenMountRootIsTightenedAtStart) {
+  const auto config = LabConfig("perm-root-start");
+  MakeDirectories(config.mount_root, 0755);
+  ASSERT_EQ(::chmod(config.mount_root.c_str(), 0777), 0);
+  engine::Engine engine(config);
+  EXPECT_EQ(Octal(ModeOf(config.mount_root)), "0700");
+}
+
 // A mount root that others can write to lets anyone plant a symlink where a volume will be
-// mounted: berth refuses to mount there, clearly, and mounts once it is fixed.
+// mounted: when it is opened up while berth runs, berth refuses to mount there, clearly, and
+// mounts once it is fixed.
 TEST(Permissions, MountRootWritableByOthersIsRefused) {
   const auto config = LabConfig("perm-root");
-  MakeDirectories(config.mount_root, 0777);
   engine::Engine engine(config);
+  ASSERT_EQ(::chmod(config.mount_root.c_str(), 0777), 0);
   const std::string name = UniqueName("perm-root");
   engine.Create(name, {{"size", "64M"}});
   VolumeCleanup cleanup(engine, name);

@@ -117,6 +117,24 @@ TEST(ParseConfig, StringKeysMustBeStrings) {
       kInvalid, {"'state_dir'", "string"});
 }
 
+TEST(ParseConfig, BusyWaitIsBoundedInsideDockersTimeout) {
+  EXPECT_EQ(
+      ParseConfig(R"({"host_id": "h", "backends": {"a": {"type": "rbd"}}})").busy_wait_seconds, 45);
+  EXPECT_EQ(
+      ParseConfig(R"({"host_id": "h", "busy_wait_seconds": 5, "backends": {"a": {"type": "rbd"}}})")
+          .busy_wait_seconds,
+      5);
+  for (const std::string bad : {"0", "111", "\"5\"", "1.5", "-1"}) {
+    SCOPED_TRACE(bad);
+    ExpectError(
+        [&] {
+          ParseConfig(R"({"host_id": "h", "busy_wait_seconds": )" + bad +
+                      R"(, "backends": {"a": {"type": "rbd"}}})");
+        },
+        kInvalid, {"busy_wait_seconds", "1 to 110"});
+  }
+}
+
 TEST(ParseConfig, HostIdFallsBackToMachineId) {
   const std::string text = R"({"backends": {"a": {"type": "rbd"}}})";
   std::optional<std::string> machine_id;

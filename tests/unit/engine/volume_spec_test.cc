@@ -398,6 +398,65 @@ TEST(ParseVolumeSpec, ObjectSizeUsesSizeUnitsAndMustBeAPowerOfTwo) {
       kInvalid, {"object size"});
 }
 
+TEST(ParseVolumeSpec, SubdirsAreKeptInOneSpelling) {
+  // Every spelling of one directory is the same subdir, so overlaps between volumes compare.
+  for (const std::string spelling : {"team/db", "./team/db", "team//db", "team/db/", "team/./db"}) {
+    SCOPED_TRACE(spelling);
+    EXPECT_EQ(
+        ParseVolumeSpec("db", {{"backend", "files"}, {"subdir", spelling}}, TestConfig()).subdir,
+        "team/db");
+  }
+  ExpectError(
+      [] {
+        ParseVolumeSpec("db", {{"backend", "files"}, {"subdir", "./"}}, TestConfig());
+      },
+      kInvalid, {"names the export itself"});
+  ExpectError(
+      [] {
+        ParseVolumeSpec("db", {{"backend", "files"}, {"subdir", "a/../b"}}, TestConfig());
+      },
+      kInvalid, {"escapes", "'..'"});
+  ExpectError(
+      [] {
+        ParseVolumeSpec("db", {{"backend", "files"}, {"subdir", "x/.BERTH"}}, TestConfig());
+      },
+      kInvalid, {"reserved"});
+}
+
+TEST(ParseVolumeSpec, OptionsBerthSetsCannotBeOverridden) {
+  // On NFS, berth sets the address, ports, version and timeout from the backend's settings.
+  for (const std::string option : {"addr=10.0.0.9", "port=2050", "vers=4", "nfsvers=4", "proto=udp",
+                                   "mountport=1", "timeo=1"}) {
+    SCOPED_TRACE(option);
+    ExpectError(
+        [&] {
+          ParseVolumeSpec("db", {{"backend", "files"}, {"mount_options", "noatime," + option}},
+                          TestConfig());
+        },
+        kInvalid, {option, "set by berth", "cannot be overridden"});
+  }
+  // nosuid unless suid=true, and nodev always, on every backend.
+  for (const std::string backend : {"ceph", "files"}) {
+    ExpectError(
+        [&] {
+          ParseVolumeSpec("db", {{"backend", backend}, {"mount_options", "suid"}}, TestConfig());
+        },
+        kInvalid, {"'suid'", "suid=true"});
+    ExpectError(
+        [&] {
+          ParseVolumeSpec("db", {{"backend", backend}, {"mount_options", "dev"}}, TestConfig());
+        },
+        kInvalid, {"'dev'", "nodev"});
+  }
+  EXPECT_FALSE(ParseVolumeSpec("db", {}, TestConfig()).suid);
+  EXPECT_TRUE(ParseVolumeSpec("db", {{"suid", "true"}}, TestConfig()).suid);
+  // rw is allowed: read_only still wins, berth's own ro comes last.
+  EXPECT_EQ(
+      ParseVolumeSpec("db", {{"backend", "files"}, {"mount_options", "rw,noatime"}}, TestConfig())
+          .mount_options,
+      "rw,noatime");
+}
+
 // ---------------------------------------------------------------------------------------------
 // SpecDifferences
 
@@ -457,6 +516,23 @@ TEST(SpecDifferences, EveryGivenDifferenceIsListed) {
                   "object_size is 4 MiB, not 8 MiB"));
 }
 
+TEST(SpecDifferences, NfsOptionsAreComparedToo) {
+  // A repeated Create with on_remove=retain against a `delete` volume must not "succeed": a
+  // later rm would delete what the user thinks is retained.
+  const Options created = {{"backend", "files"}, {"subdir", "team/db"}, {"uid", "999"},
+                           {"gid", "999"},       {"mode", "0750"},      {"on_remove", "delete"}};
+  const VolumeSpec existing = ParseVolumeSpec("db", created, TestConfig());
+  EXPECT_THAT(SpecDifferences(existing, created, ParseVolumeSpec("db", created, TestConfig())),
+              IsEmpty());
+  const Options options = {{"backend", "files"}, {"subdir", "team/other"}, {"uid", "0"},
+                           {"gid", "100"},       {"mode", "2775"},         {"on_remove", "retain"}};
+  const VolumeSpec requested = ParseVolumeSpec("db", options, TestConfig());
+  EXPECT_THAT(
+      SpecDifferences(existing, options, requested),
+      ElementsAre("subdir is team/db, not team/other", "uid is 999, not 0", "gid is 999, not 100",
+                  "mode is 0750, not 2775", "on_remove is delete, not retain"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // SpecToJson / SpecFromJson
 
@@ -469,6 +545,7 @@ TEST(SpecJson, RoundTripKeepsEveryField) {
   spec.mkfs_options = "-L db";
   spec.mount_options = "noatime,nodiscard";
   spec.read_only = true;
+  spec.suid = true;
   spec.pool = "fast";
   spec.image = "legacy";
   spec.adopted = true;
@@ -483,6 +560,7 @@ TEST(SpecJson, RoundTripKeepsEveryField) {
   EXPECT_EQ(back.mkfs_options, spec.mkfs_options);
   EXPECT_EQ(back.mount_options, spec.mount_options);
   EXPECT_EQ(back.read_only, spec.read_only);
+  EXPECT_EQ(back.suid, spec.suid);
   EXPECT_EQ(back.pool, spec.pool);
   EXPECT_EQ(back.image, spec.image);
   EXPECT_EQ(back.adopted, spec.adopted);

@@ -387,9 +387,9 @@ TEST(ParseVolumeRequest, IgnoresKubeletsOtherKeys) {
 
 // A cephx key as `ceph auth get-key` prints it, and that key as kubelet passes it: base64 of
 // the Secret's data value (itself the key plus the newline `echo` adds).
-constexpr const char* kCephKey = "AQBnb3RjaGFzZWNyZXRrZXl0aGF0aXNmYWtlLg==";
-// base64("AQBnb3RjaGFzZWNyZXRrZXl0aGF0aXNmYWtlLg==\n")
-constexpr const char* kCephKeyData = "QVFCbmIzUmphR0Z6WldOeVpYUnJaWGwwYUdGMGFYTm1ZV3RsTGc9PQo=";
+constexpr const char* kCephKey = "AQAAAF9nAAAAABAAYmVydGh0ZXN0c2VjcmV0IQ==";
+// base64("AQAAAF9nAAAAABAAYmVydGh0ZXN0c2VjcmV0IQ==\n")
+constexpr const char* kCephKeyData = "QVFBQUFGOW5BQUFBQUJBQVltVnlkR2gwWlhOMGMyVmpjbVYwSVE9PQo=";
 constexpr const char* kUserData = "YmVydGgtazhz";  // base64("berth-k8s")
 
 TEST(ParseVolumeRequest, SecretKeyAndUserIdAreDecoded) {

@@ -31,8 +31,8 @@ TEST(KernelMounter, V3SourceAndOptionsCarryTheResolvedAddressAndPorts) {
   EXPECT_EQ(args.source, "nfs.example:/export/db");
   EXPECT_EQ(args.fstype, "nfs");
   EXPECT_THAT(args.options,
-              ElementsAre("addr=10.1.2.3", "vers=3", "proto=tcp", "port=2049", "mountport=20048",
-                          "mountproto=tcp", "timeo=100", "noatime"));
+              ElementsAre("noatime", "addr=10.1.2.3", "vers=3", "proto=tcp", "port=2049",
+                          "mountport=20048", "mountproto=tcp", "timeo=100", "nodev", "nosuid"));
 }
 
 TEST(KernelMounter, V4ReadOnlyHasNoMountPort) {
@@ -42,8 +42,27 @@ TEST(KernelMounter, V4ReadOnlyHasNoMountPort) {
   request.options.clear();
   auto args = KernelMounter::Args(request, "10.1.2.3");
   EXPECT_EQ(args.fstype, "nfs4");
-  EXPECT_THAT(args.options,
-              ElementsAre("addr=10.1.2.3", "vers=4", "proto=tcp", "port=2049", "timeo=100", "ro"));
+  EXPECT_THAT(args.options, ElementsAre("addr=10.1.2.3", "vers=4", "proto=tcp", "port=2049",
+                                        "timeo=100", "nodev", "nosuid", "ro"));
+}
+
+TEST(KernelMounter, BerthsOwnOptionsComeLastSoTheyWin) {
+  // The kernel takes the last of a repeated option: a user's rw, vers or addr placed before
+  // berth's never overrides read-only, the version, the address or nosuid.
+  auto request = Request();
+  request.read_only = true;
+  request.options = {"rw", "suid", "noatime"};
+  const auto options = KernelMounter::Args(request, "10.1.2.3").options;
+  ASSERT_GE(options.size(), 3u);
+  EXPECT_EQ(options.back(), "ro");
+  EXPECT_EQ(options[options.size() - 2], "nosuid");
+  EXPECT_EQ(options.front(), "rw");
+
+  request.allow_suid = true;
+  request.read_only = false;
+  EXPECT_THAT(KernelMounter::Args(request, "10.1.2.3").options,
+              ElementsAre("rw", "suid", "noatime", "addr=10.1.2.3", "vers=3", "proto=tcp",
+                          "port=2049", "mountport=20048", "mountproto=tcp", "timeo=100", "nodev"));
 }
 
 TEST(FuseMounter, CommandNamesTheVolumeDirectoryAndPorts) {

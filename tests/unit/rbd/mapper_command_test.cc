@@ -17,7 +17,6 @@ namespace {
 
 using ::berth::testing::ExpectError;
 using ::testing::ElementsAre;
-using ::testing::Optional;
 
 using ::berth::testing::kInvalid;
 
@@ -144,17 +143,47 @@ TEST(ObjectSizeOrder, OthersAreRefused) {
 // Lock cookies
 
 TEST(LockCookie, RoundTrips) {
-  EXPECT_EQ(LockCookie("node-1"), "berth host=node-1");
-  EXPECT_THAT(HostFromCookie(LockCookie("node-1")), Optional(std::string("node-1")));
-  const std::string machine_id = "0123456789abcdef0123456789abcdef";
-  EXPECT_THAT(HostFromCookie(LockCookie(machine_id)), Optional(machine_id));
+  const LockOwner owner{"node-1", "0123456789abcdef0123456789abcdef", "db"};
+  EXPECT_EQ(LockCookie(owner),
+            "berth host=node-1 instance=0123456789abcdef0123456789abcdef volume=db");
+  const auto back = OwnerFromCookie(LockCookie(owner));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->host_id, "node-1");
+  EXPECT_EQ(back->instance_id, owner.instance_id);
+  EXPECT_EQ(back->volume, "db");
 }
 
-TEST(LockCookie, ForeignCookiesHaveNoHost) {
-  EXPECT_EQ(HostFromCookie("auto 139771345168128"), std::nullopt);
-  EXPECT_EQ(HostFromCookie(""), std::nullopt);
-  EXPECT_EQ(HostFromCookie("berth"), std::nullopt);
-  EXPECT_EQ(HostFromCookie("xberth host=node-1"), std::nullopt);
+TEST(LockCookie, CookiesOfOlderBerthsHaveAHostAndNoInstance) {
+  const auto back = OwnerFromCookie("berth host=0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->host_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(back->instance_id, "");
+  EXPECT_EQ(back->volume, "");
+}
+
+TEST(LockCookie, ForeignCookiesHaveNoOwner) {
+  EXPECT_EQ(OwnerFromCookie("auto 139771345168128"), std::nullopt);
+  EXPECT_EQ(OwnerFromCookie(""), std::nullopt);
+  EXPECT_EQ(OwnerFromCookie("berth"), std::nullopt);
+  EXPECT_EQ(OwnerFromCookie("xberth host=node-1"), std::nullopt);
+}
+
+TEST(LockCookie, OnlyTheSameAttachmentOwnsALock) {
+  const LockOwner me{"node-1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "db"};
+  const auto holder = [](const std::string& cookie) {
+    const auto owner = OwnerFromCookie(cookie).value_or(LockOwner{});
+    return LockHolder{"client.1",        cookie,      "127.0.0.1:0/1", owner.host_id,
+                      owner.instance_id, owner.volume};
+  };
+  EXPECT_TRUE(IsOwnLock(holder(LockCookie(me)), me));
+  EXPECT_TRUE(IsOwnLock(holder("berth host=node-1"), me)) << "an older berth's lock, on upgrade";
+  EXPECT_FALSE(
+      IsOwnLock(holder(LockCookie({"node-1", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "db"})), me))
+      << "a twin installation with the same host id";
+  EXPECT_FALSE(IsOwnLock(holder(LockCookie({"node-1", me.instance_id, "alias"})), me))
+      << "another volume of this installation on the same image";
+  EXPECT_FALSE(IsOwnLock(holder(LockCookie({"node-2", me.instance_id, "db"})), me));
+  EXPECT_FALSE(IsOwnLock(holder("auto 1"), me)) << "a foreign lock";
 }
 
 }  // namespace

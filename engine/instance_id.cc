@@ -1,0 +1,78 @@
+#include "engine/instance_id.h"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/strings.h"
+
+namespace berth::engine {
+
+namespace {
+
+std::string RandomHex() {
+  unsigned char bytes[16];
+  size_t done = 0;
+  while (done < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + done, sizeof bytes - done, 0);
+    if (n < 0 && errno != EINTR) {
+      throw ErrnoError(-errno, "cannot read random bytes for the instance id");
+    }
+    done += n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  std::string hex;
+  for (unsigned char b : bytes) {
+    char buf[3];
+    std::snprintf(buf, sizeof buf, "%02x", b);
+    hex += buf;
+  }
+  return hex;
+}
+
+}  // namespace
+
+bool IsInstanceId(const std::string& text) {
+  return text.size() == 32 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+std::string LoadOrCreateInstanceId(const std::string& state_dir) {
+  MakePrivateDirectory(state_dir);
+  const std::string path = state_dir + "/instance-id";
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (auto text = ReadFileIfExists(path)) {
+      const std::string id = Trim(*text);
+      if (IsInstanceId(id)) {
+        return id;
+      }
+      if (!id.empty()) {
+        throw Error(ErrorCode::kInternal, path + " holds '" + id +
+                                              "', not an instance id (32 hex digits); move it "
+                                              "away only if no berth process uses this state dir");
+      }
+      // Empty: another process created it and has not written it yet.
+      ::usleep(20000);
+      continue;
+    }
+    // Written under a temporary name and linked into place: link(2) fails if the name exists,
+    // so the first process wins and every other one reads its id.
+    const std::string id = RandomHex();
+    const std::string temp = path + ".tmp." + std::to_string(::getpid());
+    WriteFileAtomically(temp, id + "\n", 0600);
+    const int rc = ::link(temp.c_str(), path.c_str());
+    const int err = errno;
+    ::unlink(temp.c_str());
+    if (rc == 0) {
+      return id;
+    }
+    if (err != EEXIST) {
+      throw ErrnoError(-err, "cannot create " + path);
+    }
+  }
+  throw Error(ErrorCode::kInternal, path + " stays empty; remove it if no berth process runs");
+}
+
+}  // namespace berth::engine
