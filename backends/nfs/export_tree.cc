@@ -205,14 +205,30 @@ void ExportTree::RemoveFile(const std::string& path) {
 }
 
 void ExportTree::RemoveTree(const std::string& path) {
-  if (!IsDirectory(path)) {
-    RemoveFile(path);
+  struct nfs_stat_64 st {};
+  int rc = nfs_lstat64(ctx(), path.c_str(), &st);
+  if (rc == -ENOENT) {
     return;
   }
+  if (rc != 0) {
+    throw NfsError(rc, "cannot stat " + path + " on the NFS export", *context_);
+  }
+  if (!S_ISDIR(st.nfs_mode)) {
+    RemoveFile(path);  // a symlink is removed, never followed
+    return;
+  }
+  // As in CopyNode: paths are resolved from the export root, following symlinks in the middle,
+  // so each step re-checks that `path` is still the directory it listed. A directory swapped
+  // for a symlink aborts the delete instead of leading it into another volume.
   for (const auto& name : List(path)) {
+    struct nfs_stat_64 now {};
+    if (nfs_lstat64(ctx(), path.c_str(), &now) != 0 || !S_ISDIR(now.nfs_mode) ||
+        now.nfs_ino != st.nfs_ino || now.nfs_dev != st.nfs_dev) {
+      throw Error(ErrorCode::kConflict, path + " was replaced during the delete; delete aborted");
+    }
     RemoveTree(path + "/" + name);
   }
-  int rc = nfs_rmdir(ctx(), path.c_str());
+  rc = nfs_rmdir(ctx(), path.c_str());
   if (rc != 0 && rc != -ENOENT) {
     throw NfsError(rc, "cannot remove directory " + path + " on the NFS export", *context_);
   }

@@ -195,6 +195,14 @@ TEST_F(SecretsTest, KeyIsInNoLogErrorReplyOrFile) {
   auto refused = flex({"mount", dir, with_key(wrong)});
   EXPECT_EQ(refused.status(), "Failure");
   EXPECT_FALSE(IsMounted(dir));
+  // A Secret holding the keyring file instead of the key (issue 14): refused before librados,
+  // which would print the value it cannot decode to berth-flex's stderr, its log.
+  auto keyring_secret =
+      flex({"mount", dir, with_key("[client." + user + "]\n\tkey = " + key + "\n")});
+  EXPECT_EQ(keyring_secret.status(), "Failure");
+  EXPECT_NE(keyring_secret.message().find("looks like a keyring file"), std::string::npos)
+      << keyring_secret.message();
+  EXPECT_FALSE(IsMounted(dir));
   auto mounted = flex({"mount", dir, with_key(key)});
   EXPECT_EQ(mounted.status(), "Success") << mounted.message();
   EXPECT_TRUE(IsMounted(dir));
