@@ -67,8 +67,8 @@ void Register(CLI::App& parent, Context& ctx, const std::shared_ptr<VolumeArgs>&
   create->add_option("name", a->name, "volume name")->required();
   create->add_option("-o,--opt", a->options,
                      "option key=value: size, fstype, mkfs_options, mount_options, read_only, "
-                     "backend, pool, image, features, object_size, subdir, uid, gid, mode, "
-                     "on_remove");
+                     "suid, backend, pool, image, features, object_size, subdir, uid, gid, "
+                     "mode, on_remove");
   create->callback([&ctx, a] {
     ctx.run = [&ctx, a] {
       ctx.engine().Create(a->name, ParseOptionList(a->options));
