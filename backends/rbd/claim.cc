@@ -10,14 +10,6 @@ namespace {
 
 constexpr size_t kMaxHolder = 1024;
 
-struct WriteOp {
-  rados_write_op_t op = rados_create_write_op();
-  ~WriteOp() { rados_release_write_op(op); }
-  WriteOp() = default;
-  WriteOp(const WriteOp&) = delete;
-  WriteOp& operator=(const WriteOp&) = delete;
-};
-
 }  // namespace
 
 std::string ImageClaim(const std::string& image) { return "berth.owner." + image; }

@@ -33,6 +33,23 @@ class IoCtx {
   rados_ioctx_t io_;
 };
 
+// A librados compound operation, released with its owner.
+struct WriteOp {
+  rados_write_op_t op = rados_create_write_op();
+  WriteOp() = default;
+  ~WriteOp() { rados_release_write_op(op); }
+  WriteOp(const WriteOp&) = delete;
+  WriteOp& operator=(const WriteOp&) = delete;
+};
+
+struct ReadOp {
+  rados_read_op_t op = rados_create_read_op();
+  ReadOp() = default;
+  ~ReadOp() { rados_release_read_op(op); }
+  ReadOp(const ReadOp&) = delete;
+  ReadOp& operator=(const ReadOp&) = delete;
+};
+
 class Cluster {
  public:
   // Connects (a few ms on a healthy cluster). Failures are kUnavailable with the reason.

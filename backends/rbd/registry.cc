@@ -9,16 +9,6 @@ namespace {
 // One omap request returns up to this many entries; the OSD's own cap is 131072.
 constexpr uint64_t kListBatch = 100000;
 
-struct ReadOp {
-  rados_read_op_t op = rados_create_read_op();
-  ~ReadOp() { rados_release_read_op(op); }
-};
-
-struct WriteOp {
-  rados_write_op_t op = rados_create_write_op();
-  ~WriteOp() { rados_release_write_op(op); }
-};
-
 struct OmapIter {
   rados_omap_iter_t iter = nullptr;
   ~OmapIter() {
