@@ -1,5 +1,7 @@
 #include "engine/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <set>
 
@@ -96,6 +98,19 @@ std::string ResolveConfigPath(const std::string& flag_value) {
   return "/etc/berth/berth.json";
 }
 
+void ValidateHostId(const std::string& host_id) {
+  const bool allowed = !host_id.empty() && host_id.size() <= 64 && host_id.front() != '.' &&
+                       std::all_of(host_id.begin(), host_id.end(), [](unsigned char c) {
+                         return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+                       });
+  if (!allowed) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "host id '" + host_id +
+                    "' is not valid: use 1 to 64 letters, digits, '.', '_' or '-', not starting "
+                    "with '.' (a hostname or /etc/machine-id's value fits)");
+  }
+}
+
 Config ParseConfig(const std::string& text) {
   nlohmann::json doc;
   try {
@@ -136,6 +151,7 @@ Config ParseConfig(const std::string& text) {
     throw Error(ErrorCode::kInvalidArgument,
                 "config has no host_id and /etc/machine-id is empty; set \"host_id\"");
   }
+  ValidateHostId(config.host_id);
   if (!doc.contains("backends") || !doc["backends"].is_object() || doc["backends"].empty()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "config needs \"backends\": an object naming at least one backend");

@@ -41,6 +41,11 @@ struct Config {
   MetricsConfig metrics;
 };
 
+// A host id names files and RADOS objects (mount records, host registrations, lock cookies): 1 to
+// 64 letters, digits, '.', '_' or '-', not starting with '.'. kInvalidArgument otherwise, saying
+// what is allowed.
+void ValidateHostId(const std::string& host_id);
+
 // --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json.
 std::string ResolveConfigPath(const std::string& flag_value);
 

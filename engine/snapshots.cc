@@ -162,9 +162,7 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
 }
 
 void Engine::ForgetHost(const std::string& host_id) {
-  if (host_id.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, "host id is empty");
-  }
+  ValidateHostId(host_id);  // it names a file on each NFS export
   for (auto& [name, backend] : backends_) {
     backend->ForgetHost(host_id);
   }

@@ -135,6 +135,27 @@ TEST(ParseConfig, BusyWaitIsBoundedInsideDockersTimeout) {
   }
 }
 
+TEST(ParseConfig, HostIdsNameFilesSoOnlySafeCharactersAreAllowed) {
+  for (const std::string& good :
+       std::vector<std::string>{"node-1", "a", "0123456789abcdef0123456789abcdef",
+                                "worker_2.example.com", std::string(64, 'h')}) {
+    SCOPED_TRACE(good);
+    EXPECT_EQ(ParseConfig(R"({"host_id": ")" + good + R"(", "backends": {"a": {"type": "rbd"}}})")
+                  .host_id,
+              good);
+  }
+  for (const std::string& bad :
+       std::vector<std::string>{"../volumes/db", "a/b", ".hidden", "two words", "tab\\t",
+                                std::string(65, 'h'), "h\\u00e9"}) {
+    SCOPED_TRACE(bad);
+    ExpectError(
+        [&] {
+          ParseConfig(R"({"host_id": ")" + bad + R"(", "backends": {"a": {"type": "rbd"}}})");
+        },
+        kInvalid, {"host id", "letters, digits"});
+  }
+}
+
 TEST(ParseConfig, HostIdFallsBackToMachineId) {
   const std::string text = R"({"backends": {"a": {"type": "rbd"}}})";
   std::optional<std::string> machine_id;
