@@ -18,7 +18,8 @@ void AddHostCommands(CLI::App& app, Context& ctx) {
       "forget",
       "forget which berth installation a host id belongs to, so that a reinstalled host (a new "
       "state dir under the same host id) may attach again. Only for an installation that is "
-      "gone for good: two live ones with one host id could write one image at once");
+      "gone for good: two live ones with one host id could write one volume at once. Forgets the "
+      "host id on every backend: the Ceph pools and the NFS exports");
   forget->add_option("host_id", a->host_id, "the host id the refusal named")->required();
   forget->add_flag("-y,--yes", a->yes, "do not ask for confirmation");
   forget->callback([&ctx, a] {

@@ -28,14 +28,15 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& confi
   std::map<std::string, std::unique_ptr<Backend>> backends;
   std::string instance_id;
   for (const auto& [name, backend] : config.backends) {
+    if (instance_id.empty() && (backend.type == "rbd" || backend.type == "nfs")) {
+      instance_id = LoadOrCreateInstanceId(config.state_dir);
+    }
     if (backend.type == "rbd") {
-      if (instance_id.empty()) {
-        instance_id = LoadOrCreateInstanceId(config.state_dir);
-      }
       backends[name] =
           std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id, instance_id);
     } else if (backend.type == "nfs") {
-      backends[name] = std::make_unique<NfsBackend>(ParseNfsSettings(backend), config.host_id);
+      backends[name] =
+          std::make_unique<NfsBackend>(ParseNfsSettings(backend), config.host_id, instance_id);
     } else {
       throw Error(ErrorCode::kInvalidArgument,
                   "backend '" + name + "' has unknown type '" + backend.type + "'; use rbd or nfs");

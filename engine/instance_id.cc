@@ -44,7 +44,7 @@ std::string LoadOrCreateInstanceId(const std::string& state_dir) {
   const std::string path = state_dir + "/instance-id";
   for (int attempt = 0; attempt < 50; ++attempt) {
     if (auto text = ReadFileIfExists(path)) {
-      const std::string id = Trim(*text);
+      std::string id = Trim(*text);
       if (IsInstanceId(id)) {
         return id;
       }
@@ -59,7 +59,7 @@ std::string LoadOrCreateInstanceId(const std::string& state_dir) {
     }
     // Written under a temporary name and linked into place: link(2) fails if the name exists,
     // so the first process wins and every other one reads its id.
-    const std::string id = RandomHex();
+    std::string id = RandomHex();
     const std::string temp = path + ".tmp." + std::to_string(::getpid());
     WriteFileAtomically(temp, id + "\n", 0600);
     const int rc = ::link(temp.c_str(), path.c_str());
@@ -73,6 +73,20 @@ std::string LoadOrCreateInstanceId(const std::string& state_dir) {
     }
   }
   throw Error(ErrorCode::kInternal, path + " stays empty; remove it if no berth process runs");
+}
+
+Error HostIdTakenError(const std::string& host_id, const std::string& where,
+                       const std::string& holder, const std::string& instance_id) {
+  return Error(
+      ErrorCode::kConflict,
+      "host id " + host_id + " belongs to another berth installation " + where + " (instance " +
+          holder + "; this one is instance " + instance_id +
+          "). Two installations with one host id could write one volume at once, so this one "
+          "refuses to attach. Give it its own \"host_id\" in berth.json (a cloned "
+          "/etc/machine-id? run systemd-machine-id-setup on a fresh id), or let berth-flex and "
+          "berthd share one state_dir. If the other installation is gone for good (this host was "
+          "reinstalled), run `berthctl host forget " +
+          host_id + "` once");
 }
 
 }  // namespace berth::engine

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "common/error.h"
+
 namespace berth::engine {
 
 // <state_dir>/instance-id: read, or made (32 hex digits from the kernel's random pool) by the
@@ -16,5 +18,10 @@ std::string LoadOrCreateInstanceId(const std::string& state_dir);
 
 // Whether `text` is an instance id as LoadOrCreateInstanceId makes them.
 bool IsInstanceId(const std::string& text);
+
+// The refusal when `host_id` is registered, `where` (e.g. "on this Ceph cluster"), to the
+// installation `holder` and this one is `instance_id`: what happened and how to fix it.
+Error HostIdTakenError(const std::string& host_id, const std::string& where,
+                       const std::string& holder, const std::string& instance_id);
 
 }  // namespace berth::engine

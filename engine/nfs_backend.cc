@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "engine/instance_id.h"
 #include "engine/volume_spec.h"
 
 namespace berth::engine {
@@ -25,6 +26,9 @@ std::string RecordPath(const std::string& name) {
 }
 
 std::string VolumeDir(const VolumeSpec& spec) { return "/" + spec.subdir; }
+
+// Which installation uses each host id: one file per host id, holding its instance id.
+std::string HostClaimPath(const std::string& host_id) { return "/.berth/hosts/" + host_id; }
 
 // One empty file per host that has the volume mounted.
 std::string AttachedDir(const VolumeSpec& spec) { return "/.berth/attached/" + spec.name; }
@@ -322,6 +326,7 @@ Attachment NfsBackend::Attach(const VolumeRecord& record, bool read_only,
   const auto& spec = record.spec;
   {
     TreeLock lock(*this);
+    CheckHostClaim();
     if (!Tree().IsDirectory(VolumeDir(spec))) {
       throw Error(ErrorCode::kNotFound, "directory " + VolumeDir(spec) + " of volume " + spec.name +
                                             " is missing on the NFS export");
@@ -359,6 +364,40 @@ Attachment NfsBackend::Attach(const VolumeRecord& record, bool read_only,
   spdlog::info("mounted nfs://{}{}{} at {} with {}", settings_.server, request.export_path,
                request.directory, mount_point, mounted.mounter);
   return {"", true, {{"mounter", mounted.mounter}, {"pid", mounted.pid}}};
+}
+
+void NfsBackend::CheckHostClaim() {
+  if (host_claimed_) {
+    return;
+  }
+  const std::string path = HostClaimPath(host_id_);
+  Tree().MakeDirectories("/.berth/hosts");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (Tree().CreateFile(path, instance_id_ + "\n")) {
+      host_claimed_ = true;
+      return;
+    }
+    auto text = Tree().ReadFile(path);
+    if (!text) {
+      continue;  // forgotten between the two calls: claim it again
+    }
+    const std::string holder = Trim(*text);
+    if (holder != instance_id_) {
+      throw HostIdTakenError(host_id_, "on this NFS export", holder, instance_id_);
+    }
+    host_claimed_ = true;
+    return;
+  }
+  throw Error(ErrorCode::kUnavailable,
+              "the registration of host id " + host_id_ + " on the NFS export keeps changing");
+}
+
+void NfsBackend::ForgetHost(const std::string& host_id) {
+  TreeLock lock(*this);
+  Tree().RemoveFile(HostClaimPath(host_id));
+  if (host_id == host_id_) {
+    host_claimed_ = false;
+  }
 }
 
 void NfsBackend::Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) {

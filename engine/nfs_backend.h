@@ -27,8 +27,13 @@ NfsSettings ParseNfsSettings(const BackendConfig& config);
 
 class NfsBackend : public Backend {
  public:
-  explicit NfsBackend(NfsSettings settings, std::string host_id = "")
-      : settings_(std::move(settings)), host_id_(std::move(host_id)) {}
+  // `instance_id` is this installation's (engine/instance_id.h): the host id is registered to it
+  // on the export, as on a Ceph cluster, so two installations with one host id never share the
+  // per-host mount records that guard Remove and Rollback.
+  NfsBackend(NfsSettings settings, std::string host_id, std::string instance_id)
+      : settings_(std::move(settings)),
+        host_id_(std::move(host_id)),
+        instance_id_(std::move(instance_id)) {}
 
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
@@ -58,8 +63,7 @@ class NfsBackend : public Backend {
   std::vector<std::string> Watchers(const VolumeRecord& record) override;
   void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
-  // NFS keeps no host registrations (its mount records are per volume): nothing to forget.
-  void ForgetHost(const std::string& /*host_id*/) override {}
+  void ForgetHost(const std::string& host_id) override;
 
  private:
   // One libnfs context, connected on first use; a sync context is not thread-safe, so every
@@ -86,9 +90,14 @@ class NfsBackend : public Backend {
     int exceptions_;
   };
   std::string Url() const;
+  // /.berth/hosts/<host id> holds the installation that uses the host id; kConflict when it is
+  // another one. The caller holds a TreeLock.
+  void CheckHostClaim();
 
   NfsSettings settings_;
   std::string host_id_;
+  std::string instance_id_;
+  bool host_claimed_ = false;  // under mu_
   std::mutex mu_;
   std::unique_ptr<nfs::ExportTree> tree_;
   bool broken_ = false;  // set by TreeLock when a call failed

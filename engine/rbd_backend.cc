@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/fault.h"
 #include "common/strings.h"
+#include "engine/instance_id.h"
 
 namespace berth::engine {
 
@@ -233,18 +234,7 @@ void RbdBackend::CheckHostClaim() {
   const auto& io = Pool(settings_.pool);
   const std::string holder = rbd::Claim(io, rbd::HostClaim(host_id_), instance_id_);
   if (holder != instance_id_) {
-    throw Error(
-        ErrorCode::kConflict,
-        "host id " + host_id_ +
-            " belongs to another berth installation on this Ceph cluster "
-            "(instance " +
-            holder + "; this one is instance " + instance_id_ +
-            "). Two installations with one host id could write one image at once, so this one "
-            "refuses to attach. Give it its own \"host_id\" in berth.json (a cloned "
-            "/etc/machine-id? run systemd-machine-id-setup on a fresh id), or let berth-flex and "
-            "berthd share one state_dir. If the other installation is gone for good (this host was "
-            "reinstalled), run `berthctl host forget " +
-            host_id_ + "` once");
+    throw HostIdTakenError(host_id_, "on this Ceph cluster", holder, instance_id_);
   }
   host_claimed_ = true;
 }

@@ -157,5 +157,51 @@ TEST(OneImageOneWriter, TwoInstallationsWithOneHostIdAreRefused) {
   twin_after.Unmount(name, "c3");
 }
 
+// The same twins on an NFS export: each host's mount records guard Remove and Rollback, and two
+// installations with one host id would share (and clear) each other's records.
+TEST(OneImageOneWriter, TwoInstallationsWithOneHostIdAreRefusedOnNfsToo) {
+  const auto config = LabConfig("twin-nfs");
+  auto twin_config = config;
+  twin_config.state_dir += "-twin";
+  twin_config.mount_root += "-twin";
+  engine::Engine engine(config);
+  const std::string name = UniqueName("twin-nfs");
+  engine.Create(name, {{"backend", "nfs"}, {"on_remove", "delete"}});
+  VolumeCleanup cleanup(engine, name);
+  const std::string path = engine.Mount(name, "c1").mount_path;
+  WriteFileAtomically(path + "/precious", "the first installation's data\n");
+
+  engine::Engine twin(twin_config);
+  try {
+    twin.Mount(name, "c2");
+    ADD_FAILURE() << "a second installation with the same host id mounted the NFS volume";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConflict) << e.what();
+    const std::string message = e.what();
+    EXPECT_NE(message.find("belongs to another berth installation on this NFS export"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("berthctl host forget " + config.host_id), std::string::npos) << message;
+  }
+  EXPECT_FALSE(twin.Get(name).local.has_value()) << "the refused mount left state";
+  EXPECT_EQ(ReadFileIfExists(path + "/precious"), "the first installation's data\n");
+  // The first installation's mount record still guards the volume.
+  try {
+    engine.Remove(name);
+    ADD_FAILURE() << "a mounted NFS volume was removed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kBusy) << e.what();
+  }
+
+  // Once the old installation is gone for good, `host forget` lets the new one mount.
+  engine.Unmount(name, "c1");
+  twin.ForgetHost(config.host_id);
+  engine::Engine twin_after(twin_config);
+  const auto mounted = twin_after.Mount(name, "c3");
+  EXPECT_EQ(ReadFileIfExists(mounted.mount_path + "/precious"), "the first installation's data\n");
+  twin_after.Unmount(name, "c3");
+  twin_after.ForgetHost(config.host_id);  // the export keeps no registration of a test host
+}
+
 }  // namespace
 }  // namespace berth::testing
