@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -23,6 +25,10 @@ Error NfsError(int rc, const std::string& what, NfsContext& context) {
 }
 
 }  // namespace
+
+ExportTree::ExportTree(std::unique_ptr<NfsContext> context) : context_(std::move(context)) {
+  calls_ = std::make_unique<HandleCalls>(*context_);
+}
 
 bool ExportTree::Exists(const std::string& path) {
   struct nfs_stat_64 st {};
@@ -204,49 +210,125 @@ void ExportTree::RemoveFile(const std::string& path) {
   }
 }
 
-void ExportTree::RemoveTree(const std::string& path) {
-  struct nfs_stat_64 st {};
-  int rc = nfs_lstat64(ctx(), path.c_str(), &st);
-  if (rc == -ENOENT) {
-    return;
-  }
-  if (rc != 0) {
-    throw NfsError(rc, "cannot stat " + path + " on the NFS export", *context_);
-  }
-  if (!S_ISDIR(st.nfs_mode)) {
-    RemoveFile(path);  // a symlink is removed, never followed
-    return;
-  }
-  // As in CopyNode: paths are resolved from the export root, following symlinks in the middle,
-  // so each step re-checks that `path` is still the directory it listed. A directory swapped
-  // for a symlink aborts the delete instead of leading it into another volume.
-  for (const auto& name : List(path)) {
-    struct nfs_stat_64 now {};
-    if (nfs_lstat64(ctx(), path.c_str(), &now) != 0 || !S_ISDIR(now.nfs_mode) ||
-        now.nfs_ino != st.nfs_ino || now.nfs_dev != st.nfs_dev) {
-      throw Error(ErrorCode::kConflict, path + " was replaced during the delete; delete aborted");
+std::pair<FileHandle, std::optional<DirectoryEntry>> ExportTree::Resolve(const std::string& path) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start < path.size();) {
+    size_t end = path.find('/', start);
+    end = end == std::string::npos ? path.size() : end;
+    if (end > start) {
+      names.push_back(path.substr(start, end - start));
+      if (names.back() == "." || names.back() == "..") {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "refusing a path with '.' or '..' in it on the NFS export: " + path);
+      }
     }
-    RemoveTree(path + "/" + name);
+    start = end + 1;
   }
-  rc = nfs_rmdir(ctx(), path.c_str());
+  if (names.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "refusing to walk the whole NFS export ('" + path + "')");
+  }
+  if (!root_) {
+    root_ = calls_->Root();
+  }
+  FileHandle directory = *root_;
+  std::string walked;
+  for (size_t i = 0; i + 1 < names.size(); ++i) {
+    walked += "/" + names[i];
+    auto entry = calls_->Lookup(directory, names[i]);
+    if (!entry) {
+      return {FileHandle{}, std::nullopt};
+    }
+    if (entry->attributes.type != FileType::kDirectory) {
+      throw Error(ErrorCode::kConflict,
+                  walked + " on the NFS export is not a directory (" +
+                      (entry->attributes.type == FileType::kSymlink ? "a symlink" : "a file") +
+                      "); refusing to walk through it");
+    }
+    directory = std::move(entry->handle);
+  }
+  auto last = calls_->Lookup(directory, names.back());
+  return {std::move(directory), std::move(last)};
+}
+
+std::vector<DirectoryEntry> ExportTree::ListForWalk(const DirectoryEntry& dir,
+                                                    const std::string& path) {
+  auto entries = calls_->List(dir.handle);
+  if (listed_hook_) {
+    listed_hook_(path);
+  }
+  return entries;
+}
+
+bool ExportTree::StillThere(const FileHandle& parent, const DirectoryEntry& dir,
+                            const std::string& path, const std::string& operation) {
+  auto now = calls_->Lookup(parent, dir.name);
+  if (!now) {
+    return false;
+  }
+  if (now->attributes.type != FileType::kDirectory ||
+      now->attributes.fileid != dir.attributes.fileid) {
+    throw Error(ErrorCode::kConflict,
+                path + " was replaced during the " + operation + "; " + operation + " aborted");
+  }
+  return true;
+}
+
+void ExportTree::RemoveTree(const std::string& path) {
+  auto [parent, entry] = Resolve(path);
+  if (entry) {
+    RemoveEntry(parent, *entry, path);
+  }
+}
+
+void ExportTree::RemoveEntry(const FileHandle& parent, const DirectoryEntry& entry,
+                             const std::string& path) {
+  if (entry.attributes.type != FileType::kDirectory) {
+    const int rc = calls_->Remove(parent, entry.name);  // a symlink is removed, never followed
+    if (rc != 0 && rc != -ENOENT) {
+      throw Error(CodeForErrno(rc),
+                  "cannot remove " + path + " on the NFS export: " + std::strerror(-rc));
+    }
+    return;
+  }
+  // The entries are removed through this directory's handle, so whatever a client renames or
+  // swaps meanwhile, only what was inside this directory is touched.
+  for (const auto& child : ListForWalk(entry, path)) {
+    RemoveEntry(entry.handle, child, path + "/" + child.name);
+  }
+  if (!StillThere(parent, entry, path, "delete")) {
+    return;
+  }
+  const int rc = calls_->RemoveDirectory(parent, entry.name);
+  if (rc == -ENOTEMPTY || rc == -EEXIST) {
+    throw Error(ErrorCode::kConflict,
+                "files appeared in " + path + " during the delete; delete aborted");
+  }
+  if (rc == -ENOTDIR) {
+    throw Error(ErrorCode::kConflict, path + " was replaced during the delete; delete aborted");
+  }
   if (rc != 0 && rc != -ENOENT) {
-    throw NfsError(rc, "cannot remove directory " + path + " on the NFS export", *context_);
+    throw Error(CodeForErrno(rc),
+                "cannot remove directory " + path + " on the NFS export: " + std::strerror(-rc));
   }
 }
 
 uint64_t ExportTree::TreeBytes(const std::string& path) {
-  struct nfs_stat_64 st {};
-  int rc = nfs_lstat64(ctx(), path.c_str(), &st);
-  if (rc != 0) {
-    throw NfsError(rc, "cannot stat " + path + " on the NFS export", *context_);
+  auto [parent, entry] = Resolve(path);
+  if (!entry) {
+    throw Error(ErrorCode::kNotFound, path + " does not exist on the NFS export");
   }
-  if (S_ISREG(st.nfs_mode)) {
-    return st.nfs_size;
+  return EntryBytes(*entry, path);
+}
+
+uint64_t ExportTree::EntryBytes(const DirectoryEntry& entry, const std::string& path) {
+  if (entry.attributes.type == FileType::kRegular) {
+    return entry.attributes.size;
   }
   uint64_t bytes = 0;
-  if (S_ISDIR(st.nfs_mode)) {
-    for (const auto& name : List(path)) {
-      bytes += TreeBytes(path + "/" + name);
+  if (entry.attributes.type == FileType::kDirectory) {
+    for (const auto& child : calls_->List(entry.handle)) {
+      bytes += EntryBytes(child, path + "/" + child.name);
     }
   }
   return bytes;
@@ -257,39 +339,37 @@ void ExportTree::CopyTree(const std::string& from, const std::string& to,
   if (Exists(to)) {
     throw Error(ErrorCode::kConflict, to + " already exists on the NFS export");
   }
-  const uint64_t total = TreeBytes(from);
+  auto [parent, entry] = Resolve(from);
+  if (!entry) {
+    throw Error(ErrorCode::kNotFound, from + " does not exist on the NFS export");
+  }
+  const uint64_t total = EntryBytes(*entry, from);
   uint64_t done = 0;
-  CopyNode(from, to, total, done, progress);
+  CopyEntry(parent, *entry, from, to, total, done, progress);
   if (progress) {
     progress(total, total);
   }
 }
 
-void ExportTree::CopyNode(const std::string& from, const std::string& to, uint64_t total,
-                          uint64_t& done, const std::function<void(uint64_t, uint64_t)>& progress) {
-  struct nfs_stat_64 st {};
-  int rc = nfs_lstat64(ctx(), from.c_str(), &st);
-  if (rc != 0) {
-    throw NfsError(rc, "cannot stat " + from + " on the NFS export", *context_);
-  }
-  const int mode = static_cast<int>(st.nfs_mode & 07777);
-  const int uid = static_cast<int>(st.nfs_uid);
-  const int gid = static_cast<int>(st.nfs_gid);
-  // Paths are resolved from the export root on every call, and the server follows symlinks in
-  // the middle of a path: a directory swapped for a symlink during the copy would lead it out
-  // of the volume. Each step re-checks that `from` is still the directory it listed.
-  auto same_directory = [&] {
-    struct nfs_stat_64 now {};
-    return nfs_lstat64(ctx(), from.c_str(), &now) == 0 && S_ISDIR(now.nfs_mode) &&
-           now.nfs_ino == st.nfs_ino && now.nfs_dev == st.nfs_dev;
-  };
-  if (S_ISDIR(st.nfs_mode)) {
+void ExportTree::CopyEntry(const FileHandle& parent, const DirectoryEntry& from,
+                           const std::string& from_path, const std::string& to, uint64_t total,
+                           uint64_t& done,
+                           const std::function<void(uint64_t, uint64_t)>& progress) {
+  const auto& attributes = from.attributes;
+  const int mode = static_cast<int>(attributes.mode);
+  const int uid = static_cast<int>(attributes.uid);
+  const int gid = static_cast<int>(attributes.gid);
+  int rc = 0;
+  if (attributes.type == FileType::kDirectory) {
     MakeDirectory(to, 0700, 0, 0);  // opened up once its contents are in
-    for (const auto& name : List(from)) {
-      if (!same_directory()) {
-        throw Error(ErrorCode::kConflict, from + " was replaced during the copy; copy aborted");
-      }
-      CopyNode(from + "/" + name, to + "/" + name, total, done, progress);
+    for (const auto& child : ListForWalk(from, from_path)) {
+      CopyEntry(from.handle, child, from_path + "/" + child.name, to + "/" + child.name, total,
+                done, progress);
+    }
+    // Reads went by handle, so they never left the tree; a swap still means the copy is not
+    // the directory the caller named.
+    if (!StillThere(parent, from, from_path, "copy")) {
+      throw Error(ErrorCode::kConflict, from_path + " was removed during the copy; copy aborted");
     }
     if ((rc = nfs_chmod(ctx(), to.c_str(), mode)) != 0 ||
         (rc = nfs_chown(ctx(), to.c_str(), uid, gid)) != 0) {
@@ -297,54 +377,38 @@ void ExportTree::CopyNode(const std::string& from, const std::string& to, uint64
     }
     return;
   }
-  if (S_ISLNK(st.nfs_mode)) {
-    char target[4096] = {};
-    if ((rc = nfs_readlink(ctx(), from.c_str(), target, sizeof(target) - 1)) != 0 ||
-        (rc = nfs_symlink(ctx(), target, to.c_str())) != 0) {
-      throw NfsError(rc, "cannot copy the symlink " + from, *context_);
+  if (attributes.type == FileType::kSymlink) {
+    const std::string target = calls_->ReadLink(from.handle);
+    if ((rc = nfs_symlink(ctx(), target.c_str(), to.c_str())) != 0) {
+      throw NfsError(rc, "cannot copy the symlink " + from_path, *context_);
     }
     return;
   }
-  if (!S_ISREG(st.nfs_mode)) {
+  if (attributes.type != FileType::kRegular) {
     return;  // sockets, fifos and devices are not data
-  }
-  nfsfh* in_raw = nullptr;
-  if ((rc = nfs_open(ctx(), from.c_str(), O_RDONLY, &in_raw)) != 0) {
-    throw NfsError(rc, "cannot open " + from + " on the NFS export", *context_);
-  }
-  NfsFile in(ctx(), in_raw);
-  struct nfs_stat_64 opened {};
-  if (nfs_fstat64(ctx(), in.get(), &opened) != 0 || opened.nfs_ino != st.nfs_ino ||
-      opened.nfs_dev != st.nfs_dev) {
-    // The name now leads elsewhere (a file swapped for a symlink after the lstat).
-    throw Error(ErrorCode::kConflict, from + " was replaced during the copy; copy aborted");
   }
   nfsfh* out_raw = nullptr;
   if ((rc = nfs_create(ctx(), to.c_str(), O_WRONLY | O_EXCL, 0600, &out_raw)) != 0) {
     throw NfsError(rc, "cannot create " + to + " on the NFS export", *context_);
   }
   NfsFile out(ctx(), out_raw);
-  std::vector<char> buf(1 << 20);
+  const auto chunk = static_cast<uint32_t>(std::min<uint64_t>(nfs_get_readmax(ctx()), 1 << 20));
+  std::string buf;
   uint64_t offset = 0;
-  for (;;) {
-    int n = nfs_pread(ctx(), in.get(), offset, buf.size(), buf.data());
-    if (n < 0) {
-      throw NfsError(n, "cannot read " + from + " on the NFS export", *context_);
-    }
-    if (n == 0) {
-      break;
-    }
-    for (int written = 0; written < n;) {
-      int w = nfs_pwrite(ctx(), out.get(), offset + static_cast<uint64_t>(written),
-                         static_cast<uint64_t>(n - written), buf.data() + written);
+  for (bool more = true; more;) {
+    buf.clear();
+    more = calls_->Read(from.handle, offset, chunk, buf);
+    for (size_t written = 0; written < buf.size();) {
+      int w = nfs_pwrite(ctx(), out.get(), offset + written, buf.size() - written,
+                         buf.data() + written);
       if (w <= 0) {
         throw NfsError(w, "cannot write " + to + " on the NFS export", *context_);
       }
-      written += w;
+      written += static_cast<size_t>(w);
     }
-    offset += static_cast<uint64_t>(n);
-    done += static_cast<uint64_t>(n);
-    if (progress) {
+    offset += buf.size();
+    done += buf.size();
+    if (progress && !buf.empty()) {
       progress(done, total);
     }
   }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -23,6 +24,19 @@ std::string LabDir() {
     throw std::runtime_error("BERTH_LAB_DIR is not set; run the suite through scripts/test");
   }
   return dir;
+}
+
+std::string LabNfsUrl() {
+  const char* url = std::getenv("BERTH_NFS_URL");
+  if (url == nullptr || *url == '\0') {
+    throw std::runtime_error("BERTH_NFS_URL is not set; run the suite through scripts/test");
+  }
+  return url;
+}
+
+std::unique_ptr<nfs::ExportTree> LabExport() {
+  return std::make_unique<nfs::ExportTree>(
+      nfs::NfsContext::Connect({LabNfsUrl(), std::chrono::milliseconds(10000)}));
 }
 
 engine::Config LabConfig(const std::string& host_id) {

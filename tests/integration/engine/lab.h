@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/nfs/export_tree.h"
 #include "backends/rbd/cluster.h"
 #include "engine/config.h"
 #include "tests/support/process_token.h"
@@ -20,6 +21,11 @@ std::string LabDir();
 // The lab's berth.json as a new host: host_id is `host_id` plus a suffix unique to the call, and
 // state_dir/mount_root are a fresh directory under the lab, so tests never share host state.
 engine::Config LabConfig(const std::string& host_id);
+
+// The lab's NFS export ($BERTH_NFS_URL), and a client of its own on it (no mount), as another
+// host would see it.
+std::string LabNfsUrl();
+std::unique_ptr<nfs::ExportTree> LabExport();
 
 // A volume name unique to this test run.
 std::string UniqueName(const std::string& stem);

@@ -20,20 +20,6 @@
 namespace berth::testing {
 namespace {
 
-std::string NfsUrl() {
-  const char* url = std::getenv("BERTH_NFS_URL");
-  if (url == nullptr) {
-    throw std::runtime_error("BERTH_NFS_URL is not set; run through scripts/test");
-  }
-  return url;
-}
-
-// The export seen through libnfs, not through any mount.
-std::unique_ptr<nfs::ExportTree> Export() {
-  return std::make_unique<nfs::ExportTree>(
-      nfs::NfsContext::Connect({NfsUrl(), std::chrono::milliseconds(10000)}));
-}
-
 engine::Options Nfs(engine::Options options = {}) {
   options["backend"] = "nfs";
   return options;
@@ -55,7 +41,7 @@ TEST(NfsTest, RoundTripKeepsEveryByteAndTheDirectoryIsOnTheExport) {
   const std::string name = UniqueName("nfs-rt");
   engine.Create(name, Nfs({{"size", "1G"}, {"mode", "0770"}, {"uid", "1000"}, {"gid", "1000"}}));
   VolumeCleanup cleanup(engine, name);
-  EXPECT_TRUE(Export()->IsDirectory("/" + name)) << "the directory exists on the export";
+  EXPECT_TRUE(LabExport()->IsDirectory("/" + name)) << "the directory exists on the export";
 
   auto first = engine.Mount(name, "c1");
   WriteRandomFile(first.mount_path + "/big.bin", 32);
@@ -95,7 +81,7 @@ TEST(NfsTest, TwoHostsShareOneVolume) {
 
 TEST(NfsTest, RemovePoliciesDoWhatTheySay) {
   engine::Engine engine(LabConfig("host-a"));
-  auto tree = Export();
+  auto tree = LabExport();
   for (const std::string policy : {"retain", "delete", "archive"}) {
     SCOPED_TRACE(policy);
     const std::string name = UniqueName("nfs-rm-" + policy);
@@ -124,7 +110,7 @@ TEST(NfsTest, RemovePoliciesDoWhatTheySay) {
 // names count: tests running beside it create volumes of their own on the same export.
 TEST(NfsTest, BadInputIsRefusedAndCreatesNothing) {
   engine::Engine engine(LabConfig("host-a"));
-  auto tree = Export();
+  auto tree = LabExport();
   const auto before = tree->List("/");
   struct Case {
     std::string name;
