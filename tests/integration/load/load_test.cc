@@ -25,7 +25,7 @@
 #include "tests/support/plugin_client.h"
 
 #ifndef BERTH_LOAD_DEFAULT_SECONDS
-#define BERTH_LOAD_DEFAULT_SECONDS 60
+#define BERTH_LOAD_DEFAULT_SECONDS 30
 #endif
 
 namespace berth::testing {
