@@ -320,7 +320,7 @@ void Server::RunForVolume(const std::string& volume, const std::string& operatio
       });
 }
 
-void Server::StartVolumeJob(const std::string& volume, std::shared_ptr<Queued> queued) {
+void Server::StartVolumeJob(const std::string& volume, const std::shared_ptr<Queued>& queued) {
   asio::post(slow_pool_, [this, volume, queued] {
     queued->job();
     FinishVolumeJob(volume);
@@ -348,7 +348,7 @@ void Server::FinishVolumeJob(const std::string& volume) {
       next->timer->cancel();
     }
   });
-  StartVolumeJob(volume, std::move(next));
+  StartVolumeJob(volume, next);
 }
 
 void Server::Forget(Session* session) {

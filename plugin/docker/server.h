@@ -72,7 +72,7 @@ class Server {
   bool EvictIdlest();
   struct Queued;
   struct VolumeSlot;
-  void StartVolumeJob(const std::string& volume, std::shared_ptr<Queued> queued);
+  void StartVolumeJob(const std::string& volume, const std::shared_ptr<Queued>& queued);
   void FinishVolumeJob(const std::string& volume);
 
   Handler& handler_;
