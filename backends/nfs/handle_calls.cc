@@ -239,18 +239,22 @@ std::vector<DirectoryEntry> HandleCalls::List(const FileHandle& directory) {
           }
           const auto& ok = res->READDIRPLUS3res_u.resok;
           std::memcpy(args.cookieverf, ok.cookieverf, sizeof(args.cookieverf));
-          for (const entryplus3* e = ok.reply.entries; e != nullptr; e = e->nextentry) {
-            args.cookie = e->cookie;
-            const std::string name = e->name;
+          // libnfs' decoder places list entries at 4-byte boundaries, short of entryplus3's
+          // alignment: each is copied out before it is read.
+          entryplus3 e{};
+          for (const void* at = ok.reply.entries; at != nullptr; at = e.nextentry) {
+            std::memcpy(&e, at, sizeof e);
+            args.cookie = e.cookie;
+            const std::string name = e.name;
             if (name == "." || name == "..") {
               continue;
             }
-            if (!e->name_handle.handle_follows || !e->name_attributes.attributes_follow) {
+            if (!e.name_handle.handle_follows || !e.name_attributes.attributes_follow) {
               without_handle.push_back(name);
               continue;
             }
-            entries.push_back({name, Owned(e->name_handle.post_op_fh3_u.handle),
-                               Convert(e->name_attributes.post_op_attr_u.attributes)});
+            entries.push_back({name, Owned(e.name_handle.post_op_fh3_u.handle),
+                               Convert(e.name_attributes.post_op_attr_u.attributes)});
           }
           eof = ok.reply.eof != 0;
           if (!eof && ok.reply.entries == nullptr) {
