@@ -99,14 +99,14 @@ std::string ResolveConfigPath(const std::string& flag_value) {
 }
 
 void ValidateHostId(const std::string& host_id) {
-  const bool allowed = !host_id.empty() && host_id.size() <= 64 && host_id.front() != '.' &&
+  const bool allowed = !host_id.empty() && host_id.size() <= 253 && host_id.front() != '.' &&
                        std::all_of(host_id.begin(), host_id.end(), [](unsigned char c) {
                          return std::isalnum(c) || c == '.' || c == '_' || c == '-';
                        });
   if (!allowed) {
     throw Error(ErrorCode::kInvalidArgument,
                 "host id '" + host_id +
-                    "' is not valid: use 1 to 64 letters, digits, '.', '_' or '-', not starting "
+                    "' is not valid: use 1 to 253 letters, digits, '.', '_' or '-', not starting "
                     "with '.' (a hostname or /etc/machine-id's value fits)");
   }
 }

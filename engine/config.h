@@ -42,8 +42,8 @@ struct Config {
 };
 
 // A host id names files and RADOS objects (mount records, host registrations, lock cookies): 1 to
-// 64 letters, digits, '.', '_' or '-', not starting with '.'. kInvalidArgument otherwise, saying
-// what is allowed.
+// 253 (a DNS name's most) letters, digits, '.', '_' or '-', not starting with '.'.
+// kInvalidArgument otherwise, saying what is allowed.
 void ValidateHostId(const std::string& host_id);
 
 // --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json.
