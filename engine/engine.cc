@@ -24,7 +24,17 @@
 
 namespace berth::engine {
 
+namespace {
+
+Error UnknownBackendType(const std::string& name, const std::string& type) {
+  return Error(ErrorCode::kInvalidArgument,
+               "backend '" + name + "' has unknown type '" + type + "'; use rbd or nfs");
+}
+
+}  // namespace
+
 std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config) {
+  ValidateBackends(config);  // a refused config writes nothing, not even the instance id
   std::map<std::string, std::unique_ptr<Backend>> backends;
   std::string instance_id;
   for (const auto& [name, backend] : config.backends) {
@@ -38,11 +48,22 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& confi
       backends[name] =
           std::make_unique<NfsBackend>(ParseNfsSettings(backend), config.host_id, instance_id);
     } else {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "backend '" + name + "' has unknown type '" + backend.type + "'; use rbd or nfs");
+      throw UnknownBackendType(name, backend.type);
     }
   }
   return backends;
+}
+
+void ValidateBackends(const Config& config) {
+  for (const auto& [name, backend] : config.backends) {
+    if (backend.type == "rbd") {
+      ParseRbdSettings(backend);
+    } else if (backend.type == "nfs") {
+      ParseNfsSettings(backend);
+    } else {
+      throw UnknownBackendType(name, backend.type);
+    }
+  }
 }
 
 namespace {

@@ -35,6 +35,10 @@ using Executor = std::function<void(std::function<void()>)>;
 // One Backend per configured backend (they connect on first use).
 std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config);
 
+// Every backend's settings parsed and validated as MakeBackends would, with nothing created or
+// written (berthd --check-config).
+void ValidateBackends(const Config& config);
+
 class Engine {
  public:
   explicit Engine(const Config& config);

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     const std::string path = berth::engine::ResolveConfigPath(config_path);
     try {
       auto config = berth::engine::LoadConfig(path);
-      berth::engine::MakeBackends(config);  // each backend's own keys; nothing connects yet
+      berth::engine::ValidateBackends(config);  // each backend's own keys; nothing is written
       std::cout << path << ": valid; host_id " << config.host_id << ", default backend "
                 << config.default_backend << ", socket " << config.socket << "\n";
       return 0;
