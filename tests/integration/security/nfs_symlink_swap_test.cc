@@ -69,6 +69,16 @@ struct Scene {
   }
   // The symlink target, relative to the attacker directory that holds d: the victim directory.
   std::string VictimFromD() const { return ".." + victim; }
+  // The hostile move: right after berth's walk lists attacker/d, `client` swaps it for a symlink
+  // to the victim; `swapped` says that it happened.
+  void SwapDWhenListed(HostileClient& client, bool& swapped) {
+    tree->SetListedHookForTesting([this, &client, &swapped](const std::string& path) {
+      if (path == attacker + "/d" && !swapped) {
+        swapped = true;
+        client.SwapForSymlink(path, VictimFromD());
+      }
+    });
+  }
   void ExpectVictimIntact() {
     EXPECT_EQ(LabExport()->ReadFile(victim + "/keep/data").value_or("<gone>"), "precious");
   }
@@ -78,12 +88,7 @@ TEST(SymlinkSwap, ADirectorySwappedMidDeleteAbortsTheDeleteAndLeavesTheOtherVolu
   Scene scene;
   HostileClient client;
   bool swapped = false;
-  scene.tree->SetListedHookForTesting([&](const std::string& path) {
-    if (path == scene.attacker + "/d" && !swapped) {
-      swapped = true;
-      client.SwapForSymlink(path, scene.VictimFromD());
-    }
-  });
+  scene.SwapDWhenListed(client, swapped);
   try {
     scene.tree->RemoveTree(scene.attacker);
     ADD_FAILURE() << "the delete went on after its directory was swapped for a symlink";
@@ -103,12 +108,7 @@ TEST(SymlinkSwap, ADirectorySwappedMidCopyAbortsTheCopyAndCopiesNothingOfTheOthe
   Scene scene;
   HostileClient client;
   bool swapped = false;
-  scene.tree->SetListedHookForTesting([&](const std::string& path) {
-    if (path == scene.attacker + "/d" && !swapped) {
-      swapped = true;
-      client.SwapForSymlink(path, scene.VictimFromD());
-    }
-  });
+  scene.SwapDWhenListed(client, swapped);
   try {
     scene.tree->CopyTree(scene.attacker, scene.attacker + "-copy", nullptr);
     ADD_FAILURE() << "the copy went on after its directory was swapped for a symlink";
