@@ -62,16 +62,16 @@ http::response<http::string_body> Respond(const http::request<http::string_body>
   return response;
 }
 
-class Session : public std::enable_shared_from_this<Session> {
+class ScrapeSession : public std::enable_shared_from_this<ScrapeSession> {
  public:
-  Session(Protocol::socket socket, const MetricsServer& server,
+  ScrapeSession(Protocol::socket socket, const MetricsServer& server,
           std::shared_ptr<std::atomic<size_t>> count)
       : stream_(std::move(socket)), server_(server), count_(std::move(count)) {
     ++*count_;
   }
-  ~Session() { --*count_; }
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  ~ScrapeSession() { --*count_; }
+  ScrapeSession(const ScrapeSession&) = delete;
+  ScrapeSession& operator=(const ScrapeSession&) = delete;
 
   void Read() {
     request_ = {};
@@ -201,7 +201,7 @@ void MetricsServer::Accept() {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
-      std::make_shared<Session>(std::move(socket), *this, sessions_)->Read();
+      std::make_shared<ScrapeSession>(std::move(socket), *this, sessions_)->Read();
     }
     Accept();
   });
