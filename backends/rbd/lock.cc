@@ -32,7 +32,9 @@ Error HeldElsewhere(const std::string& volume, const LockHolder& holder) {
                                             : "host " + holder.host_id;
   return Error(ErrorCode::kBusy, "volume " + volume + " is attached read-write on " + host +
                                      " (lock owner " + holder.client + " at " + holder.address +
-                                     "); stop it there or run berthctl lock break " + volume);
+                                     "); stop it there, or if that host is down, fence it and "
+                                     "break the lock: berthctl lock break --fence " +
+                                     volume);
 }
 
 }  // namespace
