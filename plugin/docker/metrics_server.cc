@@ -65,7 +65,7 @@ http::response<http::string_body> Respond(const http::request<http::string_body>
 class ScrapeSession : public std::enable_shared_from_this<ScrapeSession> {
  public:
   ScrapeSession(Protocol::socket socket, const MetricsServer& server,
-          std::shared_ptr<std::atomic<size_t>> count)
+                std::shared_ptr<std::atomic<size_t>> count)
       : stream_(std::move(socket)), server_(server), count_(std::move(count)) {
     ++*count_;
   }
