@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/listen_address.h"
+#include "common/log.h"
 #include "common/strings.h"
 
 namespace berth::engine {
@@ -37,6 +38,31 @@ std::string StringField(const nlohmann::json& object, const std::string& key,
     throw Error(ErrorCode::kInvalidArgument, "config key '" + key + "' must be a string");
   }
   return object[key].get<std::string>();
+}
+
+// state_dir, mount_root and socket: relative to berthd's working directory they would move
+// with it (systemd starts it in /), so only absolute paths are accepted.
+std::string AbsolutePathField(const nlohmann::json& object, const std::string& key,
+                              const std::string& fallback) {
+  std::string path = StringField(object, key, fallback);
+  if (!path.starts_with('/')) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "config key '" + key + "' must be an absolute path, not '" + path + "'");
+  }
+  return path;
+}
+
+// Backend names are volume options (`-o backend=NAME`) and metric labels.
+void ValidateBackendName(const std::string& name) {
+  const bool allowed = !name.empty() && name.size() <= 63 &&
+                       std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                         return std::isalnum(c) || c == '_' || c == '-';
+                       });
+  if (!allowed) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "backend name '" + name + "' is not valid: use 1 to 63 letters, digits, '_' or '-'");
+  }
 }
 
 MetricsConfig ParseMetrics(const nlohmann::json& doc) {
@@ -88,6 +114,18 @@ void ValidateMetricsConfig(const MetricsConfig& metrics) {
   }
 }
 
+std::string ExampleHostIdWarning(const std::string& host_id) {
+  static const std::set<std::string> examples = {"node-1", "node-2", "node-3"};
+  if (!examples.contains(host_id)) {
+    return "";
+  }
+  return "host_id \"" + host_id +
+         "\" is an example from berth's docs: every host needs its own host id (a lock held under "
+         "it counts as this host's), so a berth.json copied to several hosts would let two of "
+         "them write one volume. Set this host's own name, or leave host_id out to use "
+         "/etc/machine-id";
+}
+
 std::string ResolveConfigPath(const std::string& flag_value) {
   if (!flag_value.empty()) {
     return flag_value;
@@ -128,10 +166,15 @@ Config ParseConfig(const std::string& text) {
                     "the config");
   Config config;
   config.host_id = StringField(doc, "host_id", "");
-  config.state_dir = StringField(doc, "state_dir", config.state_dir);
-  config.mount_root = StringField(doc, "mount_root", config.mount_root);
-  config.socket = StringField(doc, "socket", config.socket);
+  config.state_dir = AbsolutePathField(doc, "state_dir", config.state_dir);
+  config.mount_root = AbsolutePathField(doc, "mount_root", config.mount_root);
+  config.socket = AbsolutePathField(doc, "socket", config.socket);
   config.log_level = StringField(doc, "log_level", config.log_level);
+  try {
+    ValidateLogLevel(config.log_level);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("config key 'log_level': ") + e.what());
+  }
   if (doc.contains("busy_wait_seconds")) {
     const auto& wait = doc["busy_wait_seconds"];
     if (!wait.is_number_integer() || wait.get<int64_t>() < 1 || wait.get<int64_t>() > 110) {
@@ -157,6 +200,7 @@ Config ParseConfig(const std::string& text) {
                 "config needs \"backends\": an object naming at least one backend");
   }
   for (const auto& [name, settings] : doc["backends"].items()) {
+    ValidateBackendName(name);
     if (!settings.is_object() || !settings.contains("type") || !settings["type"].is_string()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "backend '" + name + "' needs a \"type\" (rbd or nfs)");

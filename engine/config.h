@@ -46,6 +46,10 @@ struct Config {
 // kInvalidArgument otherwise, saying what is allowed.
 void ValidateHostId(const std::string& host_id);
 
+// A warning when `host_id` is an example from berth's docs ("node-1"), which a config copied to
+// several hosts would share; empty otherwise. Every host needs its own host id.
+std::string ExampleHostIdWarning(const std::string& host_id);
+
 // --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json.
 std::string ResolveConfigPath(const std::string& flag_value);
 

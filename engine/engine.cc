@@ -17,6 +17,7 @@
 #include "engine/rbd_backend.h"
 #include "engine/record_update.h"
 #include "engine/volume_lock.h"
+#include "engine/volume_spec.h"
 #include "fsutil/format_and_mount.h"
 #include "fsutil/grow.h"
 #include "fsutil/mount.h"
@@ -62,6 +63,15 @@ void ValidateBackends(const Config& config) {
       ParseNfsSettings(backend);
     } else {
       throw UnknownBackendType(name, backend.type);
+    }
+    // The volume defaults a backend sets (default_size, default_fstype, features, pool,
+    // on_remove) pass the checks every create applies, or no create could ever succeed.
+    try {
+      ParseVolumeSpec("config-check", {{"backend", name}}, config);
+    } catch (const Error& e) {
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          "backend '" + name + "': a volume with its defaults would be refused: " + e.what());
     }
   }
 }

@@ -63,6 +63,18 @@ NfsSettings ParseNfsSettings(const BackendConfig& config) {
         ErrorCode::kInvalidArgument,
         "nfs backend '" + config.name + "' needs \"server\" and well-typed settings: " + e.what());
   }
+  auto invalid = [&](const std::string& what) {
+    return Error(ErrorCode::kInvalidArgument, "nfs backend '" + config.name + "': " + what);
+  };
+  if (settings.server.empty()) {
+    throw invalid("server is empty; name the NFS server's address or host name");
+  }
+  if (settings.nfs_port < 1 || settings.nfs_port > 65535) {
+    throw invalid("nfs_port must be a port from 1 to 65535");
+  }
+  if (settings.mount_port < 0 || settings.mount_port > 65535) {
+    throw invalid("mount_port must be a port from 1 to 65535, or 0 to ask the portmapper");
+  }
   if (settings.export_path.empty() || settings.export_path.front() != '/' ||
       settings.export_path.find("..") != std::string::npos) {
     throw Error(ErrorCode::kInvalidArgument,

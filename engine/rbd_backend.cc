@@ -124,6 +124,21 @@ RbdSettings ParseRbdSettings(const BackendConfig& config) {
       config.settings.value("takeover_grace_seconds", settings.takeover_grace_seconds);
   settings.fence_seconds = config.settings.value("fence_seconds", settings.fence_seconds);
   rbd::MakeMapper(settings.mapper == "auto" ? "krbd" : settings.mapper);  // validates the name
+  auto invalid = [&](const std::string& what) {
+    return Error(ErrorCode::kInvalidArgument, "rbd backend '" + config.name + "': " + what);
+  };
+  for (const auto& [key, path] :
+       {std::pair{"conf", settings.conf}, {"keyring", settings.keyring}}) {
+    if (!path.empty() && !path.starts_with('/')) {
+      throw invalid(std::string(key) + " must be an absolute path, not '" + path + "'");
+    }
+  }
+  // librados takes the id and adds "client." itself: "client.admin" would log in as
+  // client.client.admin, and fail only once berthd first talks to the cluster.
+  if (settings.user.starts_with("client.")) {
+    throw invalid("user is the Ceph id without \"client.\" (\"" + settings.user.substr(7) +
+                  "\", not \"" + settings.user + "\")");
+  }
   return settings;
 }
 
@@ -313,6 +328,19 @@ void RbdBackend::DeleteStorage(const VolumeRecord& record) {
   if (spec.adopted) {
     spdlog::info("volume {} adopted {}/{}; the image is kept", spec.name, spec.pool, spec.image);
   } else {
+    // Snapshots would be lost with the image: the operator removes them, by name, first.
+    if (rbd::ImageExists(io, spec.image)) {
+      if (const size_t snaps =
+              rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).SnapshotCount();
+          snaps > 0) {
+        throw Error(ErrorCode::kBusy,
+                    "volume " + spec.name + " has " + std::to_string(snaps) +
+                        " snapshot(s), which removing it would destroy; remove them first: "
+                        "berthctl snapshot ls " +
+                        spec.name + ", then berthctl snapshot rm " + spec.name +
+                        "@SNAPSHOT for each");
+      }
+    }
     rbd::RemoveImage(io, spec.image, /*force=*/false);
     FaultPoint("remove.image_deleted");
     rbd::RemoveLockObject(io, spec.image);

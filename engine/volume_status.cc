@@ -1,5 +1,7 @@
 #include "engine/volume_status.h"
 
+#include <cstdio>
+
 namespace berth::engine {
 
 nlohmann::json VolumeStatus(const VolumeInfo& info, const std::string& host_id) {
@@ -14,10 +16,32 @@ nlohmann::json VolumeStatus(const VolumeInfo& info, const std::string& host_id) 
                            {"created_by", info.record.created_by},
                            {"formatted_at", info.record.formatted_at},
                            {"formatted_by", info.record.formatted_by}};
+  // The options a create set, so that what was asked for can be read back; empty ones are left
+  // out.
+  auto set_if = [&](const char* key, const std::string& value) {
+    if (!value.empty()) {
+      status[key] = value;
+    }
+  };
+  set_if("mkfs_options", spec.mkfs_options);
+  set_if("mount_options", spec.mount_options);
+  if (spec.suid) {
+    status["suid"] = true;
+  }
   if (!spec.pool.empty()) {
     status["pool"] = spec.pool;
     status["image"] = spec.image;
     status["adopted"] = spec.adopted;
+    set_if("features", spec.features);
+  }
+  if (!spec.subdir.empty()) {
+    status["subdir"] = spec.subdir;
+    status["uid"] = spec.uid;
+    status["gid"] = spec.gid;
+    char mode[16];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(spec.mode));
+    status["mode"] = mode;
+    set_if("on_remove", spec.on_remove);
   }
   if (!info.holders.empty()) {
     nlohmann::json holders = nlohmann::json::array();

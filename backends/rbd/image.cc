@@ -213,7 +213,7 @@ void RemoveImage(const IoCtx& io, const std::string& name, bool force) {
     }
     if (size_t snaps = image.SnapshotCount(); snaps > 0) {
       throw Error(ErrorCode::kBusy, "RBD image '" + name + "' has " + std::to_string(snaps) +
-                                        " snapshot(s); remove them first or force the removal");
+                                        " snapshot(s); remove them first");
     }
   }
   int r = rbd_remove(io.get(), name.c_str());

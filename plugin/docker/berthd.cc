@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
       berth::engine::ValidateBackends(config);  // each backend's own keys; nothing is written
       std::cout << path << ": valid; host_id " << config.host_id << ", default backend "
                 << config.default_backend << ", socket " << config.socket << "\n";
+      if (const auto warning = berth::engine::ExampleHostIdWarning(config.host_id);
+          !warning.empty()) {
+        std::cerr << path << ": warning: " << warning << "\n";
+      }
       return 0;
     } catch (const berth::Error& e) {
       std::cerr << path << ": " << e.what() << "\n";
@@ -82,6 +86,10 @@ int main(int argc, char** argv) {
       berth::engine::ValidateMetricsConfig(config.metrics);
     }
     spdlog::info("{} starting", berth::VersionLine("berthd"));
+    if (const auto warning = berth::engine::ExampleHostIdWarning(config.host_id);
+        !warning.empty()) {
+      spdlog::warn("{}", warning);
+    }
     // A broken pipe from a client that went away must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
 
