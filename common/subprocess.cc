@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "common/helper_cgroup.h"
 
 namespace berth {
 
@@ -45,6 +46,23 @@ void MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
 // "served" by its rbd-fuse children after berthd died, so the next berthd refused to start and
 // dockerd's calls hung. Not every fd berth's libraries open is close-on-exec.
 void CloseInheritedFds() { ::close_range(3, ~0U, 0); }
+
+// Moves the calling process into each cgroup whose cgroup.procs is listed. Between fork and exec,
+// so only system calls: no allocation, no locks.
+void MoveSelfIntoCgroups(const std::vector<std::string>& procs_files) {
+  char digits[16];
+  size_t at = sizeof(digits);
+  for (pid_t pid = ::getpid(); pid > 0 && at > 0; pid /= 10) {
+    digits[--at] = static_cast<char>('0' + pid % 10);
+  }
+  for (const auto& file : procs_files) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!::write(fd, digits + at, sizeof(digits) - at);
+      ::close(fd);
+    }
+  }
+}
 
 int DecodeStatus(int status) {
   if (WIFEXITED(status)) {
@@ -155,6 +173,7 @@ pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log
   UniqueFd pid_r, pid_w;
   MakePipe(pid_r, pid_w);
   auto c_argv = CArgv(argv);
+  const std::vector<std::string> cgroups = HelperCgroupProcsFiles();
   pid_t child = ::fork();
   if (child < 0) {
     throw ErrnoError(-errno, "cannot fork for " + argv[0]);
@@ -166,6 +185,7 @@ pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log
       (void)!::write(pid_w.get(), &grandchild, sizeof(grandchild));
       ::_exit(grandchild < 0 ? 1 : 0);
     }
+    MoveSelfIntoCgroups(cgroups);  // out of the starter's cgroup (common/helper_cgroup.h)
     int devnull = ::open("/dev/null", O_RDONLY);
     int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(devnull, STDIN_FILENO);

@@ -22,8 +22,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::chrono::milliseconds timeout = std::chrono::minutes(10));
 
 // Starts argv in its own session, detached from this process (double fork), with stdin on
-// /dev/null and stdout and stderr appended to `log_path`. Returns the detached process's pid.
-// Restarting the caller never signals it: mapper and mounter processes outlive berthd.
+// /dev/null and stdout and stderr appended to `log_path`, and outside the caller's cgroup
+// (common/helper_cgroup.h). Returns the detached process's pid. Restarting the caller, or the
+// service it runs in, never signals it: mapper and mounter processes outlive berthd and kubelet.
 pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log_path);
 
 // True while `pid` names a live process (a zombie counts as gone).

@@ -3,6 +3,7 @@
 // online expansion, NFS, and bad input.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,16 @@ using Json = nlohmann::json;
 
 std::string ReadFile(const std::string& path) { return ReadFileIfExists(path).value_or(""); }
 
+bool Eventually(const std::function<bool()>& condition, int seconds = 30) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (condition()) {
+      return true;
+    }
+    ::usleep(100'000);
+  }
+  return condition();
+}
+
 std::string Base64(const std::string& text) {
   auto result = RunCommand({"sh", "-c", "printf %s \"$0\" | base64 -w0", text});
   return result.out;
@@ -33,6 +44,7 @@ std::string Base64(const std::string& text) {
 class FlexTest : public ::testing::Test {
  protected:
   void TearDown() override {
+    node1_.RunInCgroups({});  // the calls below run as the test does
     // In reverse: pods first, then global mounts, then detach, then the volumes.
     for (auto it = cleanups_.rbegin(); it != cleanups_.rend(); ++it) {
       (*it)();
@@ -169,6 +181,59 @@ TEST_F(FlexTest, PodMovesToAnotherNodeWithItsData) {
   auto holders = engine::Engine(node1_.config()).Get(name).holders;
   ASSERT_EQ(holders.size(), 1u);
   EXPECT_EQ(holders[0].host_id, node2_.host_id());
+}
+
+// systemd stops kubelet.service, on a restart or an upgrade, by killing every process in its
+// cgroup (KillMode=control-group). berth-flex runs in that cgroup; the mappers it starts must not,
+// or a kubelet restart would cut every pod's I/O. The control: a process detached from a call in
+// that cgroup only by setsid and a fork (as berth-flex's mappers once were) dies with it.
+TEST_F(FlexTest, MappersOutliveTheKillOfKubeletsCgroup) {
+  ServiceCgroup kubelet("berth-test-kubelet-" + ProcessToken());
+  ASSERT_FALSE(kubelet.procs_files().empty()) << "no cgroup hierarchy to stand in for kubelet's";
+  node1_.RunInCgroups(kubelet.procs_files());
+  const std::string name = UniqueName("flex-cgroup");
+  const std::string pv = "pv-" + name;
+  volumes_.push_back(name);
+  ASSERT_NO_FATAL_FAILURE(StartPod(node1_, "pod-1", pv, RbdOptions(name, pv)));
+  const std::string state = node1_.config().state_dir + "/volumes/" + name + ".json";
+  const auto mapper = Json::parse(ReadFile(state)).at("attachment").value("pid", -1);
+  ASSERT_GT(mapper, 0) << ReadFile(state);
+
+  std::string script;
+  for (const auto& file : kubelet.procs_files()) {
+    script += "echo $$ > " + file + "; ";
+  }
+  const std::string control_pid = node1_.base() + "/control.pid";
+  ASSERT_EQ(RunCommand({"sh", "-c",
+                        script + "setsid -f sh -c 'echo $$ > \"$0\"; exec sleep 600' \"$0\" "
+                                 "</dev/null >/dev/null 2>&1",
+                        control_pid})
+                .exit_code,
+            0);
+  ASSERT_TRUE(Eventually([&] { return !ReadFile(control_pid).empty(); }));
+  const pid_t control = std::stoi(ReadFile(control_pid));
+
+  // The pod's container: appends a line and fsyncs it, over and over; any error ends it.
+  const std::string data = node1_.PodDir("pod-1", pv) + "/data";
+  const pid_t writer = SpawnDetached(
+      {"sh", "-c",
+       "i=0; while [ $i -lt 1000000 ]; do echo $i >> \"$0\" && sync \"$0\" || exit 1; "
+       "i=$((i+1)); done",
+       data},
+      node1_.base() + "/writer.log");
+  auto lines = [&] { return Split(ReadFile(data), '\n').size(); };
+  ASSERT_TRUE(Eventually([&] { return lines() > 20; })) << ReadFile(node1_.base() + "/writer.log");
+
+  EXPECT_GE(kubelet.KillAll(), 1) << "nothing was left in kubelet's cgroup to kill";
+  EXPECT_FALSE(ProcessAlive(control)) << "the control process outlived the cgroup kill";
+  EXPECT_TRUE(ProcessAlive(mapper)) << "the mapper died with kubelet's cgroup";
+  const size_t at_kill = lines();
+  EXPECT_TRUE(Eventually([&] { return lines() > at_kill + 20; }))
+      << "the writer stopped after the kill: " << ReadFile(node1_.base() + "/writer.log");
+  EXPECT_TRUE(ProcessAlive(writer)) << ReadFile(node1_.base() + "/writer.log");
+  ::kill(writer, SIGKILL);
+  EXPECT_TRUE(Eventually([&] { return !ProcessAlive(writer); }));
+  ASSERT_NO_FATAL_FAILURE(StopPod(node1_, "pod-1", pv));
 }
 
 TEST_F(FlexTest, ReadOnlyMountsReadOnly) {

@@ -1,12 +1,17 @@
 #include "tests/integration/flex/kubelet.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "common/files.h"
+#include "common/helper_cgroup.h"
+#include "common/strings.h"
 #include "common/subprocess.h"
 #include "tests/integration/engine/lab.h"
 
@@ -38,6 +43,14 @@ FlexReply Node::Call(const std::string& driver, const std::vector<std::string>& 
                                    "BERTH_FLEX_LOG=" + log_path_,
                                    plugin_dir_ + "/berth~" + driver + "/" + driver};
   argv.insert(argv.end(), args.begin(), args.end());
+  if (!cgroups_.empty()) {
+    // The shell moves itself into the cgroups, then execs the call in place.
+    std::string script;
+    for (const auto& file : cgroups_) {
+      script += "echo $$ > " + file + " || exit 97; ";
+    }
+    argv.insert(argv.begin(), {"sh", "-c", script + "exec \"$0\" \"$@\""});
+  }
   const CommandResult result = RunCommand(argv, std::chrono::minutes(10));
   const std::string combined = result.out + result.err;
   FlexReply reply;
@@ -83,6 +96,47 @@ uint64_t FilesystemBytes(const std::string& path) {
     throw std::runtime_error("statvfs " + path + " failed");
   }
   return static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+}
+
+ServiceCgroup::ServiceCgroup(const std::string& name) {
+  for (const auto& hierarchy :
+       TrackingHierarchies(ReadFileIfExists("/proc/self/mountinfo").value_or(""))) {
+    const std::string dir = hierarchy.mount + "/" + name;
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+      dirs_.push_back(dir);
+      procs_files_.push_back(dir + "/cgroup.procs");
+    }
+  }
+}
+
+ServiceCgroup::~ServiceCgroup() {
+  KillAll();
+  for (const auto& dir : dirs_) {
+    // A killed process leaves its cgroup once it is reaped: wait for that.
+    for (int i = 0; i < 100 && ::rmdir(dir.c_str()) != 0; ++i) {
+      ::usleep(50'000);
+    }
+  }
+}
+
+int ServiceCgroup::KillAll() {
+  int killed = 0;
+  for (int round = 0; round < 100; ++round) {
+    bool any = false;
+    for (const auto& file : procs_files_) {
+      for (const auto& line : Split(ReadFileIfExists(file).value_or(""), '\n')) {
+        if (!Trim(line).empty() && ::kill(std::stoi(line), SIGKILL) == 0) {
+          any = true;
+          ++killed;
+        }
+      }
+    }
+    if (!any) {
+      break;
+    }
+    ::usleep(50'000);
+  }
+  return killed;
 }
 
 }  // namespace berth::testing

@@ -32,6 +32,10 @@ class Node {
   FlexReply Rbd(const std::vector<std::string>& args) const { return Call("rbd", args); }
   FlexReply Nfs(const std::vector<std::string>& args) const { return Call("nfs", args); }
 
+  // Runs every later call from inside these cgroups (their cgroup.procs files), as kubelet's
+  // calls run inside kubelet.service's cgroup.
+  void RunInCgroups(std::vector<std::string> procs_files) { cgroups_ = std::move(procs_files); }
+
   // kubelet's paths for a volume on this node.
   std::string DeviceMountPath(const std::string& pv) const;
   std::string PodDir(const std::string& pod, const std::string& volume) const;
@@ -49,6 +53,26 @@ class Node {
   std::string config_path_;
   std::string plugin_dir_;
   std::string log_path_;
+  std::vector<std::string> cgroups_;
+};
+
+// A service's cgroup, as systemd keeps one per unit: a cgroup of its own in each hierarchy that
+// tracks processes (common/helper_cgroup.h), removed when it goes.
+class ServiceCgroup {
+ public:
+  explicit ServiceCgroup(const std::string& name);
+  ~ServiceCgroup();
+  ServiceCgroup(const ServiceCgroup&) = delete;
+  ServiceCgroup& operator=(const ServiceCgroup&) = delete;
+
+  const std::vector<std::string>& procs_files() const { return procs_files_; }
+  // What systemd does to stop a unit with KillMode=control-group: SIGKILL to every process in
+  // the cgroup until none is left. Returns how many it killed.
+  int KillAll();
+
+ private:
+  std::vector<std::string> dirs_;
+  std::vector<std::string> procs_files_;
 };
 
 // The options JSON kubelet builds: its kubernetes.io/* keys plus the user's options.

@@ -1,0 +1,35 @@
+// Where berth's long-lived helpers (rbd-fuse, berth-nfs-fuse) run: outside the cgroup of the
+// process that started them. berth-flex runs inside kubelet.service's cgroup, and systemd stops
+// a unit by killing its whole cgroup (KillMode=control-group, the default): a kubelet restart
+// would kill every mapper a pod's I/O goes through. A double fork and setsid leave the process
+// tree but not the cgroup.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace berth {
+
+// A cgroup hierarchy that a service manager tracks processes by: cgroup v2, or v1's
+// name=systemd hierarchy (systemd's "legacy" and "hybrid" modes).
+struct TrackingHierarchy {
+  std::string mount;  // where it is mounted, e.g. /sys/fs/cgroup/unified
+  bool v2 = false;
+};
+
+// The tracking hierarchies in /proc/self/mountinfo's text.
+std::vector<TrackingHierarchy> TrackingHierarchies(const std::string& mountinfo);
+
+// This process's cgroup path in `hierarchy`, from /proc/self/cgroup's text ("" if absent).
+std::string CgroupPath(const std::string& proc_cgroup, const TrackingHierarchy& hierarchy);
+
+// berth's own cgroup for helpers, a child of each hierarchy's root.
+inline constexpr const char* kHelperCgroup = "berth.helpers";
+
+// The cgroup.procs files a new helper moves itself into before it execs: berth's cgroup in each
+// tracking hierarchy where this process sits below the root (created here if missing). Empty
+// where nothing needs to move (a process at the root, no cgroup fs). Best effort: a cgroup that
+// cannot be made (a container's read-only cgroup fs) is left out, with a warning.
+std::vector<std::string> HelperCgroupProcsFiles();
+
+}  // namespace berth
