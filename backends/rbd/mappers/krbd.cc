@@ -9,7 +9,10 @@ namespace berth::rbd {
 
 std::vector<std::string> KrbdMapper::MapCommand(const MapRequest& request) const {
   std::vector<std::string> argv = {"rbd", "device", "map", "-t", "krbd", "-o"};
-  argv.push_back(request.read_only ? "noudev" : "noudev,exclusive");
+  // noshare: a kernel Ceph client of its own for this mapping, so fencing this volume's client
+  // (lock break --fence, takeover) blocklists this mapping alone, not every krbd volume on the
+  // host, which otherwise share one client.
+  argv.push_back(request.read_only ? "noudev,noshare" : "noudev,noshare,exclusive");
   if (request.read_only) {
     argv.push_back("--read-only");
   }

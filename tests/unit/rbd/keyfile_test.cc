@@ -62,10 +62,11 @@ TEST(KeyFileArgs, MappersPassTheKeyFileNotTheKey) {
   request.pool = "p";
   request.image = "i";
   request.keyfile = "/var/lib/berth/attach/v/.key.1";
-  EXPECT_THAT(KrbdMapper().MapCommand(request),
-              ::testing::ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive",
-                                     "--id", "tenant", "-c", "/etc/ceph/ceph.conf", "--keyfile",
-                                     "/var/lib/berth/attach/v/.key.1", "p/i"));
+  EXPECT_THAT(
+      KrbdMapper().MapCommand(request),
+      ::testing::ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,noshare,exclusive",
+                             "--id", "tenant", "-c", "/etc/ceph/ceph.conf", "--keyfile",
+                             "/var/lib/berth/attach/v/.key.1", "p/i"));
 }
 
 // A key as `ceph auth get-key` prints it (type AES, a creation time, 16 secret bytes).

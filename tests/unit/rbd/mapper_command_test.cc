@@ -32,23 +32,25 @@ MapRequest Request(bool read_only, const std::string& keyring = "") {
   return request;
 }
 
-TEST(KrbdMapper, ReadWriteMapIsExclusiveWithoutUdev) {
+// noshare: each mapping has a kernel client of its own, so a fence of one volume's client never
+// cuts off the host's other krbd volumes.
+TEST(KrbdMapper, ReadWriteMapIsExclusiveUnsharedAndWithoutUdev) {
   EXPECT_THAT(KrbdMapper().MapCommand(Request(false)),
-              ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive", "--id",
-                          "berth", "-c", "/lab/ceph.conf", "volumes/db"));
+              ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,noshare,exclusive",
+                          "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
 }
 
 TEST(KrbdMapper, KeyringIsPassedWhenSet) {
   EXPECT_THAT(
       KrbdMapper().MapCommand(Request(false, "/lab/keyring")),
-      ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,exclusive", "--id", "berth",
-                  "-c", "/lab/ceph.conf", "--keyring", "/lab/keyring", "volumes/db"));
+      ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,noshare,exclusive", "--id",
+                  "berth", "-c", "/lab/ceph.conf", "--keyring", "/lab/keyring", "volumes/db"));
 }
 
-TEST(KrbdMapper, ReadOnlyMapIsNotExclusive) {
+TEST(KrbdMapper, ReadOnlyMapIsUnsharedNotExclusive) {
   EXPECT_THAT(KrbdMapper().MapCommand(Request(true)),
-              ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev", "--read-only",
-                          "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
+              ElementsAre("rbd", "device", "map", "-t", "krbd", "-o", "noudev,noshare",
+                          "--read-only", "--id", "berth", "-c", "/lab/ceph.conf", "volumes/db"));
 }
 
 TEST(KrbdMapper, Unmap) {
