@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs berth-flex as the FlexVolume drivers berth/rbd and berth/nfs on this node:
-#   <plugin dir>/berth~rbd/{rbd,lib/}  <plugin dir>/berth~nfs/{nfs,berth-nfs-fuse,lib/}
+# Installs berth-flex as the FlexVolume drivers berth/rbd, berth/rbd-node and berth/nfs here:
+#   <plugin dir>/berth~rbd/{rbd,lib/}  <plugin dir>/berth~rbd-node/{rbd-node,lib/}
+#   <plugin dir>/berth~nfs/{nfs,berth-nfs-fuse,lib/}
 # kubelet runs `init` as soon as a driver file appears, so every file is written under a
 # temporary dot-name in its final directory and renamed into place (rename is atomic), and the
 # driver executable goes last. Re-running upgrades in place; unchanged files are not touched.
@@ -21,8 +22,12 @@ usage() {
   cat <<EOF
 Usage: install.sh [options]
 
-Installs berth's FlexVolume drivers (berth/rbd, berth/nfs) into kubelet's plugin directory:
-  <plugin dir>/berth~rbd/rbd         berth-flex, attachable RBD volumes
+Installs berth's FlexVolume drivers (berth/rbd, berth/rbd-node, berth/nfs) into kubelet's
+plugin directory:
+  <plugin dir>/berth~rbd/rbd         berth-flex, RBD volumes the controller attaches
+  <plugin dir>/berth~rbd-node/rbd-node
+                                     berth-flex, RBD volumes the node attaches in \`mount\`
+                                     (for controller-managers that run no flex driver)
   <plugin dir>/berth~nfs/nfs         berth-flex, NFS volumes
   <plugin dir>/berth~nfs/berth-nfs-fuse
   <plugin dir>/berth~*/lib/          the shared libraries they need, except glibc's own
@@ -37,7 +42,7 @@ Options:
   --config FILE      also install FILE as $config_dest (\$BERTH_CONFIG_DEST overrides the
                      destination), only if none is there yet
   --force-config     with --config: replace an existing config
-  --uninstall        remove both driver directories (the config is kept)
+  --uninstall        remove the driver directories (the config is kept)
   --daemonset        after installing, stay running until SIGTERM (also \$BERTH_DAEMONSET=1)
   -h, --help         this text
 
@@ -201,7 +206,7 @@ install_config() {
 
 uninstall_drivers() {
   local name dir
-  for name in rbd nfs; do
+  for name in rbd rbd-node nfs; do
     dir=$plugin_dir/berth~$name
     if [ ! -e "$dir" ]; then
       echo "berth/$name: not installed in $plugin_dir"
@@ -240,6 +245,7 @@ else
   start=$(date +%s%N)
   # berth-nfs-fuse only serves NFS volumes: the rbd driver never starts it.
   install_driver rbd true "$flex"
+  install_driver rbd-node false "$flex"
   install_driver nfs false "$flex" "$fuse"
   if [ -n "$config_src" ]; then
     install_config

@@ -1,6 +1,6 @@
-// berth-flex: berth's Kubernetes FlexVolume driver. Installed as <plugindir>/berth~rbd/rbd and
-// berth~nfs/nfs; kubelet and kube-controller-manager run it once per call and read exactly
-// one JSON object from its combined stdout and stderr.
+// berth-flex: berth's Kubernetes FlexVolume driver. Installed as <plugindir>/berth~rbd/rbd,
+// berth~rbd-node/rbd-node and berth~nfs/nfs; kubelet and kube-controller-manager run it once per
+// call and read exactly one JSON object from its combined stdout and stderr.
 #include <fcntl.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/syslog_sink.h>
@@ -97,13 +97,15 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "berth-flex: berth's Kubernetes FlexVolume driver.\n"
-      "Installed as <plugin dir>/berth~rbd/rbd (attachable RBD volumes) and berth~nfs/nfs;\n"
+      "Installed as <plugin dir>/berth~rbd/rbd (RBD volumes the controller attaches),\n"
+      "berth~rbd-node/rbd-node (RBD volumes the node attaches alone, for clusters whose\n"
+      "controller-manager runs no flex driver) and berth~nfs/nfs (NFS directories).\n"
       "kubelet runs it as `rbd <command> <args...>` and reads one JSON reply.\n"
       "Commands: init, getvolumename, attach, isattached, waitforattach, mountdevice, mount,\n"
       "unmount, unmountdevice, detach, expandvolume, expandfs."};
   std::string driver_name;
   std::string config_path;
-  app.add_option("--driver", driver_name, "rbd or nfs (default: the executable's name)");
+  app.add_option("--driver", driver_name, "rbd, rbd-node or nfs (default: the executable's name)");
   app.add_option("--config", config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
   app.add_option("--log-file", log_file,
@@ -127,19 +129,19 @@ int main(int argc, char** argv) {
   if (driver_name.empty()) {
     driver_name = std::filesystem::path(argv[0]).filename().string();
   }
-  if (driver_name != "rbd" && driver_name != "nfs") {
+  const std::optional<DriverKind> kind = berth::flex::ParseDriverName(driver_name);
+  if (!kind) {
     return Reply(reply_fd, berth::flex::FailureReply(
                                "unknown driver '" + driver_name +
-                               "'; install berth-flex as berth~rbd/rbd or berth~nfs/nfs, or "
-                               "pass --driver rbd|nfs"));
+                               "'; install berth-flex as berth~rbd/rbd, berth~rbd-node/rbd-node "
+                               "or berth~nfs/nfs, or pass --driver rbd|rbd-node|nfs"));
   }
-  const DriverKind kind = driver_name == "rbd" ? DriverKind::kRbd : DriverKind::kNfs;
   spdlog::info("{}: {}", driver_name, DescribeCall(args));
 
   nlohmann::json reply;
   try {
     const berth::flex::FlexCall call = berth::flex::ParseCall(args);
-    berth::flex::FlexDriver driver(kind, berth::engine::ResolveConfigPath(config_path));
+    berth::flex::FlexDriver driver(*kind, berth::engine::ResolveConfigPath(config_path));
     reply = driver.Run(call);
   } catch (const berth::Error& e) {
     const bool unknown_verb = !args.empty() && !berth::flex::IsKnownVerb(args[0]);

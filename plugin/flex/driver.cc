@@ -15,13 +15,11 @@ namespace berth::flex {
 
 namespace {
 
-std::string TypeName(DriverKind driver) { return driver == DriverKind::kRbd ? "rbd" : "nfs"; }
-
 // The backend a call uses: option `backend`, else the default backend if it has the driver's
 // type, else the first backend of that type.
 std::string ChooseBackend(DriverKind driver, const engine::Config& config,
                           const VolumeRequest& request) {
-  const std::string type = TypeName(driver);
+  const std::string type(BackendType(driver));
   if (auto it = request.create_options.find("backend"); it != request.create_options.end()) {
     auto backend = config.backends.find(it->second);
     if (backend == config.backends.end() || backend->second.type != type) {
@@ -40,7 +38,8 @@ std::string ChooseBackend(DriverKind driver, const engine::Config& config,
     }
   }
   throw Error(ErrorCode::kInvalidArgument, "this host's berth config has no " + type +
-                                               " backend for the berth/" + type + " driver");
+                                               " backend for the berth/" +
+                                               std::string(DriverName(driver)) + " driver");
 }
 
 // An engine whose `backend` authenticates with the pod secret's cephx identity, if given.
@@ -78,7 +77,7 @@ void EnsureVolume(DriverKind driver, engine::Engine& engine, const std::string& 
   }
   engine::Options options = request.create_options;
   options["backend"] = backend;
-  if (driver == DriverKind::kRbd) {
+  if (BackendType(driver) == "rbd") {
     engine::Options adopt = options;
     adopt["image"] = request.image.empty() ? request.name : request.image;
     adopt.erase("size");  // an adopted image keeps its own size
@@ -122,10 +121,10 @@ nlohmann::json NotSupportedReply(const std::string& message) {
 
 nlohmann::json InitReply(DriverKind driver) {
   nlohmann::json reply = SuccessReply();
-  reply["capabilities"] = {{"attach", driver == DriverKind::kRbd},
+  reply["capabilities"] = {{"attach", IsAttachable(driver)},
                            {"fsGroup", false},
                            {"supportsMetrics", true},
-                           {"requiresFSResize", driver == DriverKind::kRbd}};
+                           {"requiresFSResize", BackendType(driver) == "rbd"}};
   return reply;
 }
 
@@ -137,10 +136,13 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
   if (verb == "init") {
     return InitReply(driver_);
   }
-  const bool attachable = driver_ == DriverKind::kRbd;
+  const bool attachable = IsAttachable(driver_);
   const bool node_flow = verb == "mount" || verb == "unmount" || verb == "getvolumename";
-  if (!attachable && !node_flow) {
-    return NotSupportedReply("the berth/nfs driver mounts in `mount`; it has no " + verb);
+  const bool expansion =
+      BackendType(driver_) == "rbd" && (verb == "expandvolume" || verb == "expandfs");
+  if (!attachable && !node_flow && !expansion) {
+    return NotSupportedReply("the berth/" + std::string(DriverName(driver_)) +
+                             " driver attaches and mounts in `mount`; it has no " + verb);
   }
 
   std::optional<VolumeRequest> request;
@@ -218,8 +220,8 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
                       " but the pod's secret has no key (kubernetes.io/secret/key)");
     }
     // An attachable volume was created or adopted by attach/waitforattach already; the others
-    // are attached here and may need creating.
-    if (secret_flow || driver_ == DriverKind::kNfs) {
+    // are attached here (lock, map, format if new, mount: Publish) and may need creating.
+    if (secret_flow || !attachable) {
       EnsureVolume(driver_, *engine, backend, *request);
     }
     engine->Publish(request->name, call.target_path, request->read_only, request->fs_group);

@@ -25,7 +25,7 @@ const std::set<std::string>& AllowedKeys(DriverKind driver) {
       "fstype", "mkfs_options", "mount_options", "features", "object_size", "user"};
   static const std::set<std::string> nfs = {"volume", "create", "backend", "subdir",
                                             "uid",    "gid",    "mode",    "on_remove"};
-  return driver == DriverKind::kRbd ? rbd : nfs;
+  return BackendType(driver) == "rbd" ? rbd : nfs;
 }
 
 unsigned ParseGroup(const std::string& text) {
@@ -106,9 +106,9 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
     }
     if (!allowed.contains(key)) {
       std::vector<std::string> names(allowed.begin(), allowed.end());
-      throw Invalid("unknown option '" + key + "' for the " +
-                    (driver == DriverKind::kRbd ? "berth/rbd" : "berth/nfs") +
-                    " driver; allowed: " + Join(names, ", ") + " and kubernetes.io/* keys");
+      throw Invalid("unknown option '" + key + "' for the berth/" +
+                    std::string(DriverName(driver)) + " driver; allowed: " + Join(names, ", ") +
+                    " and kubernetes.io/* keys");
     }
     if (key == "volume" || key == "user") {
       (key == "volume" ? request.name : request.user) = value;
@@ -124,7 +124,8 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
     }
   }
   // NFS volumes have no filesystem of their own: the spec's fsType means nothing to them.
-  if (driver == DriverKind::kRbd && !fstype.empty() && !request.create_options.contains("fstype")) {
+  if (BackendType(driver) == "rbd" && !fstype.empty() &&
+      !request.create_options.contains("fstype")) {
     request.create_options["fstype"] = fstype;
   }
   if (auto it = request.create_options.find("size"); it != request.create_options.end()) {

@@ -7,10 +7,9 @@
 
 #include "engine/volume_spec.h"
 #include "plugin/flex/call.h"
+#include "plugin/flex/driver_kind.h"
 
 namespace berth::flex {
-
-enum class DriverKind { kRbd, kNfs };
 
 struct VolumeRequest {
   std::string name;   // the berth volume: `volume`, else `image`, else kubelet's volume name

@@ -41,6 +41,7 @@ export BERTH_FLEX_LOG=$tmp/flex.log
 export BERTH_CONFIG_DEST=$tmp/etc/berth/berth.json
 plugins=$tmp/plugins
 rbd=$plugins/berth~rbd
+rbd_node=$plugins/berth~rbd-node
 nfs=$plugins/berth~nfs
 
 # check_reply ATTACH FILE...: each FILE holds exactly one JSON object (nothing before or after
@@ -109,33 +110,39 @@ start=$(date +%s%N)
 bash "$installer" --plugin-dir "$plugins" --from "$tmp/from" >"$tmp/install1.log" 2>&1 ||
   { cat "$tmp/install1.log"; fail "first install failed"; }
 echo "   first install: $((($(date +%s%N) - start) / 1000000)) ms," \
-  "$(find "$rbd/lib" -type f | wc -l) + $(find "$nfs/lib" -type f | wc -l) libraries," \
+  "$(find "$rbd/lib" -type f | wc -l) + $(find "$rbd_node/lib" -type f | wc -l) + $(find "$nfs/lib" -type f | wc -l) libraries," \
   "$(du -sh "$plugins" | cut -f1)"
 
-for exe in "$rbd/rbd" "$nfs/nfs"; do
+for exe in "$rbd/rbd" "$rbd_node/rbd-node" "$nfs/nfs"; do
   if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then fail "$exe missing or not executable"; fi
 done
 [ -x "$nfs/berth-nfs-fuse" ] || fail "$nfs/berth-nfs-fuse missing"
-[ ! -e "$rbd/berth-nfs-fuse" ] || fail "berth-nfs-fuse installed for rbd, which never runs it"
+for dir in "$rbd" "$rbd_node"; do
+  [ ! -e "$dir/berth-nfs-fuse" ] || fail "berth-nfs-fuse installed in $dir, whose driver never runs it"
+done
 [ "$(stat -c %a "$rbd/rbd")" = 755 ] || fail "driver mode $(stat -c %a "$rbd/rbd")"
-if ! cmp -s "$flex" "$rbd/rbd" || ! cmp -s "$flex" "$nfs/nfs"; then
+if ! cmp -s "$flex" "$rbd/rbd" || ! cmp -s "$flex" "$rbd_node/rbd-node" ||
+  ! cmp -s "$flex" "$nfs/nfs"; then
   fail "drivers differ from berth-flex"
 fi
 grep -q "init       $rbd/rbd" "$tmp/install1.log" || fail "installer did not run rbd init"
 grep -q "warning: no $BERTH_CONFIG_DEST" "$tmp/install1.log" || fail "no warning about the config"
-ok "berth~rbd/rbd, berth~nfs/nfs and berth~nfs/berth-nfs-fuse installed, 0755"
+ok "berth~rbd/rbd, berth~rbd-node/rbd-node, berth~nfs/nfs and berth~nfs/berth-nfs-fuse installed, 0755"
 
 "$rbd/rbd" init >"$tmp/rbd.init" 2>&1 || fail "rbd init exited non-zero: $(cat "$tmp/rbd.init")"
 check_reply true "$tmp/rbd.init" || fail "rbd init reply"
+"$rbd_node/rbd-node" init >"$tmp/rbd-node.init" 2>&1 ||
+  fail "rbd-node init exited non-zero: $(cat "$tmp/rbd-node.init")"
+check_reply false "$tmp/rbd-node.init" || fail "rbd-node init reply"
 "$nfs/nfs" init >"$tmp/nfs.init" 2>&1 || fail "nfs init exited non-zero: $(cat "$tmp/nfs.init")"
 check_reply false "$tmp/nfs.init" || fail "nfs init reply"
-ok "init: one JSON object each, Success, attach true (rbd) / false (nfs)"
+ok "init: one JSON object each, Success, attach true (rbd) / false (rbd-node, nfs)"
 
 leftovers=$(find "$plugins" -name '.*')
 [ -z "$leftovers" ] || fail "temporary files left: $leftovers"
 ok "no temporary files left"
 
-for exe in "$rbd/rbd" "$nfs/nfs" "$nfs/berth-nfs-fuse"; do
+for exe in "$rbd/rbd" "$rbd_node/rbd-node" "$nfs/nfs" "$nfs/berth-nfs-fuse"; do
   readelf -d "$exe" | grep -E 'RUNPATH' | grep -qF "\$ORIGIN/lib" || fail "$exe: no RUNPATH \$ORIGIN/lib"
   libs=$(ldd "$exe")
   [[ $libs != *"not found"* ]] || fail "ldd $exe: $libs"
@@ -145,7 +152,7 @@ for exe in "$rbd/rbd" "$nfs/nfs" "$nfs/berth-nfs-fuse"; do
     [[ $path == "$(dirname "$exe")/lib/$soname" ]] || fail "$exe loads $soname from $path"
   done < <(grep ' => /' <<<"$libs")
 done
-for lib in "$rbd"/lib/* "$nfs"/lib/*; do
+for lib in "$rbd"/lib/* "$rbd_node"/lib/* "$nfs"/lib/*; do
   [ "$(readelf -d "$lib" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')" = "\$ORIGIN" ] ||
     fail "$lib: RUNPATH is not \$ORIGIN"
 done
@@ -170,7 +177,7 @@ else
     mkdir -p "$root$(dirname "$path")"
     cp -L "$path" "$root$path"
   done
-  for driver in rbd nfs; do
+  for driver in rbd rbd-node nfs; do
     # LD_BIND_NOW: every symbol of every library resolves now, not at its first call.
     LD_BIND_NOW=1 BERTH_FLEX_LOG=/flex.log "${chroot_cmd[@]}" "$root" \
       "/plugins/berth~$driver/$driver" init >"$tmp/$driver.chroot" 2>&1 ||
@@ -182,7 +189,7 @@ else
     >"$tmp/fuse.chroot" 2>&1 || fail "berth-nfs-fuse in a glibc-only root: $(cat "$tmp/fuse.chroot")"
   glibc_files=$(find "$root" \( -path "$root/plugins" -o -path "$root/proc" \) -prune -o \
     -type f ! -name flex.log -printf '%f ')
-  ok "both drivers and berth-nfs-fuse run in a root holding only the plugin tree and glibc:" \
+  ok "the three drivers and berth-nfs-fuse run in a root holding only the plugin tree and glibc:" \
     "$glibc_files"
 fi
 
@@ -286,10 +293,10 @@ ok "--force-config replaces the config"
 # --- uninstall ----------------------------------------------------------------------------
 bash "$installer" --plugin-dir "$plugins" --uninstall >"$tmp/uninstall.log" 2>&1 ||
   { cat "$tmp/uninstall.log"; fail "uninstall failed"; }
-if [ -e "$rbd" ] || [ -e "$nfs" ]; then fail "uninstall left $(ls "$plugins")"; fi
+if [ -e "$rbd" ] || [ -e "$rbd_node" ] || [ -e "$nfs" ]; then fail "uninstall left $(ls "$plugins")"; fi
 [ -d "$plugins" ] || fail "uninstall removed the plugin dir itself"
 [ -e "$BERTH_CONFIG_DEST" ] || fail "uninstall removed the config"
 bash "$installer" --plugin-dir "$plugins" --uninstall >/dev/null || fail "a second uninstall failed"
-ok "--uninstall removes both driver dirs, keeps the config, and may be repeated"
+ok "--uninstall removes the three driver dirs, keeps the config, and may be repeated"
 
 echo "PASS"

@@ -125,6 +125,9 @@ TEST_F(FlexTest, InitReportsCapabilitiesWithoutAConfig) {
   EXPECT_EQ(rbd.json["capabilities"]["supportsMetrics"], true);
   auto nfs = node.Nfs({"init"});
   EXPECT_EQ(nfs.json["capabilities"]["attach"], false);
+  auto rbd_node = node.RbdNode({"init"});
+  EXPECT_EQ(rbd_node.status(), "Success");
+  EXPECT_EQ(rbd_node.json["capabilities"]["attach"], false);
   // init must answer even where the config is unreadable (a fresh controller host).
   std::filesystem::remove(node.config_path());
   EXPECT_EQ(node.Rbd({"init"}).status(), "Success");
@@ -181,6 +184,87 @@ TEST_F(FlexTest, PodMovesToAnotherNodeWithItsData) {
   auto holders = engine::Engine(node1_.config()).Get(name).holders;
   ASSERT_EQ(holders.size(), 1u);
   EXPECT_EQ(holders[0].host_id, node2_.host_id());
+}
+
+// berth/rbd-node, on a cluster whose kube-controller-manager runs no flex driver: kubelet calls
+// only `mount` and `unmount` (a non-attachable driver), and nothing runs on the controller. The
+// same checks as the attachable driver's: a pod starts (created, formatted once), a second pod
+// shares the node's mount, the pod restarts with its data, another node is refused while this
+// one holds the volume (by either driver), and the pod moves there with its data.
+TEST_F(FlexTest, NodeOnlyDriverStartsRestartsMovesAndRefusesWithoutAController) {
+  const std::string name = UniqueName("flex-node");
+  const std::string pv = "pv-" + name;
+  volumes_.push_back(name);
+  const auto options = RbdOptions(name, pv);
+  auto mount = [&](const Node& node, const std::string& pod) {
+    auto o = options;
+    o["kubernetes.io/pod.name"] = pod;
+    o["kubernetes.io/pod.uid"] = pod + "-uid";
+    const std::string dir = node.PodDir(pod, pv, "rbd-node");
+    MakeDirectories(dir, 0750);
+    auto reply = node.RbdNode({"mount", dir, Options(o)});
+    if (reply.status() == "Success") {
+      cleanups_.push_back([&node, dir] { node.RbdNode({"unmount", dir}); });
+    }
+    return reply;
+  };
+  auto unmount = [&](const Node& node, const std::string& pod) {
+    return node.RbdNode({"unmount", node.PodDir(pod, pv, "rbd-node")}).status();
+  };
+  auto holder = [&]() -> std::string {
+    auto holders = engine::Engine(node1_.config()).Get(name).holders;
+    return holders.size() == 1 ? holders[0].host_id : std::to_string(holders.size()) + " holders";
+  };
+
+  // The controller's calls are not this driver's: nothing is created or attached by them.
+  EXPECT_EQ(node1_.RbdNode({"attach", Options(options), "node-1"}).status(), "Not supported");
+  EXPECT_EQ(node1_.RbdNode({"waitforattach", "berth:" + name, Options(options)}).status(),
+            "Not supported");
+  EXPECT_THROW(engine::Engine(node1_.config()).Get(name), Error);
+
+  // The pod starts: created, locked, mapped, formatted, mounted, bind-mounted.
+  auto first = mount(node1_, "pod-a");
+  ASSERT_EQ(first.status(), "Success") << first.message();
+  const std::string dir = node1_.PodDir("pod-a", pv, "rbd-node");
+  WriteRandomFile(dir + "/data", 8);
+  const std::string sum = Sha256(dir + "/data");
+  const auto formatted_at = Record(name).formatted_at;
+  EXPECT_FALSE(formatted_at.empty());
+  EXPECT_EQ(holder(), node1_.host_id());
+
+  // A second pod on the node shares the one mount.
+  ASSERT_EQ(mount(node1_, "pod-b").status(), "Success");
+  EXPECT_EQ(Sha256(node1_.PodDir("pod-b", pv, "rbd-node") + "/data"), sum);
+
+  // Another node is refused while node 1 holds it, through either driver, and is left clean.
+  auto refused = mount(node2_, "pod-c");
+  EXPECT_EQ(refused.status(), "Failure");
+  EXPECT_NE(refused.message().find("host node-1"), std::string::npos) << refused.message();
+  auto refused_rbd = node2_.Rbd({"waitforattach", "berth:" + name, Options(options)});
+  EXPECT_EQ(refused_rbd.status(), "Failure");
+  EXPECT_FALSE(IsMounted(node2_.PodDir("pod-c", pv, "rbd-node")));
+  EXPECT_TRUE(LoopsUnder(node2_.base()).empty());
+
+  // The pods restart: the last unmount detaches and unlocks; the next mount finds the data.
+  ASSERT_EQ(unmount(node1_, "pod-b"), "Success");
+  EXPECT_TRUE(IsMounted(dir)) << "one pod's unmount took the other's volume";
+  EXPECT_EQ(holder(), node1_.host_id());
+  ASSERT_EQ(unmount(node1_, "pod-a"), "Success");
+  EXPECT_FALSE(IsMounted(dir));
+  EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
+  EXPECT_EQ(holder(), "0 holders");
+  ASSERT_EQ(mount(node1_, "pod-a").status(), "Success");
+  EXPECT_EQ(Sha256(dir + "/data"), sum);
+
+  // The pod moves to node 2: same filesystem, no format, node 2 holds the lock.
+  ASSERT_EQ(unmount(node1_, "pod-a"), "Success");
+  auto moved = mount(node2_, "pod-a");
+  ASSERT_EQ(moved.status(), "Success") << moved.message();
+  EXPECT_EQ(Sha256(node2_.PodDir("pod-a", pv, "rbd-node") + "/data"), sum);
+  EXPECT_EQ(holder(), node2_.host_id());
+  EXPECT_EQ(Record(name).formatted_at, formatted_at) << "the volume was formatted again";
+  ASSERT_EQ(unmount(node2_, "pod-a"), "Success");
+  EXPECT_TRUE(LoopsUnder(node2_.base()).empty());
 }
 
 // systemd stops kubelet.service, on a restart or an upgrade, by killing every process in its

@@ -28,7 +28,7 @@ Node::Node(const std::string& host_id) : config_(LabConfig(host_id)) {
   WriteFileAtomically(config_path_, doc.dump(2));
   plugin_dir_ = base_ + "/volume-plugins";
   log_path_ = base_ + "/flex.log";
-  for (const std::string driver : {"rbd", "nfs"}) {
+  for (const std::string driver : {"rbd", "rbd-node", "nfs"}) {
     const std::string dir = plugin_dir_ + "/berth~" + driver;
     MakeDirectories(dir, 0755);
     // Symlinks, not copies: the sanitizer builds are large and every test makes two nodes.
@@ -78,8 +78,9 @@ std::string Node::DeviceMountPath(const std::string& pv) const {
   return base_ + "/kubelet/plugins/kubernetes.io/flexvolume/berth/rbd/mounts/" + pv;
 }
 
-std::string Node::PodDir(const std::string& pod, const std::string& volume) const {
-  return base_ + "/kubelet/pods/" + pod + "/volumes/berth~rbd/" + volume;
+std::string Node::PodDir(const std::string& pod, const std::string& volume,
+                         const std::string& driver) const {
+  return base_ + "/kubelet/pods/" + pod + "/volumes/berth~" + driver + "/" + volume;
 }
 
 std::string Options(const std::map<std::string, std::string>& options) {

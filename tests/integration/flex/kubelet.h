@@ -1,6 +1,6 @@
 // Runs berth-flex exactly as kubelet and kube-controller-manager do: installed as
-// <plugin dir>/berth~rbd/rbd (or berth~nfs/nfs), one process per call, the options as one JSON
-// argument, and the combined output parsed as exactly one JSON object.
+// <plugin dir>/berth~rbd/rbd (or berth~rbd-node/rbd-node, berth~nfs/nfs), one process per call, the
+// options as one JSON argument, and the combined output parsed as exactly one JSON object.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -30,6 +30,7 @@ class Node {
   // exit code is 0 exactly when the status is Success. A breach fails the test.
   FlexReply Call(const std::string& driver, const std::vector<std::string>& args) const;
   FlexReply Rbd(const std::vector<std::string>& args) const { return Call("rbd", args); }
+  FlexReply RbdNode(const std::vector<std::string>& args) const { return Call("rbd-node", args); }
   FlexReply Nfs(const std::vector<std::string>& args) const { return Call("nfs", args); }
 
   // Runs every later call from inside these cgroups (their cgroup.procs files), as kubelet's
@@ -38,7 +39,8 @@ class Node {
 
   // kubelet's paths for a volume on this node.
   std::string DeviceMountPath(const std::string& pv) const;
-  std::string PodDir(const std::string& pod, const std::string& volume) const;
+  std::string PodDir(const std::string& pod, const std::string& volume,
+                     const std::string& driver = "rbd") const;
 
   const std::string& host_id() const { return host_id_; }
   const engine::Config& config() const { return config_; }

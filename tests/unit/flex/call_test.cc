@@ -497,8 +497,31 @@ TEST(InitReply, NfsIsNotAttachable) {
   EXPECT_EQ(caps.at("supportsMetrics"), true);
 }
 
+// The node-only RBD driver: kubelet calls neither attach nor waitforattach and
+// kube-controller-manager nothing at all; `mount` attaches. It still grows filesystems.
+TEST(InitReply, RbdNodeIsNotAttachableButResizes) {
+  const nlohmann::json reply = InitReply(DriverKind::kRbdNode);
+  const auto& caps = reply.at("capabilities");
+  EXPECT_EQ(caps.at("attach"), false);
+  EXPECT_EQ(caps.at("fsGroup"), false);
+  EXPECT_EQ(caps.at("supportsMetrics"), true);
+  EXPECT_EQ(caps.at("requiresFSResize"), true);
+}
+
+TEST(DriverKind, NamesRoundTripAndNothingElseParses) {
+  for (const auto driver : {DriverKind::kRbd, DriverKind::kRbdNode, DriverKind::kNfs}) {
+    EXPECT_EQ(ParseDriverName(DriverName(driver)), driver);
+  }
+  EXPECT_EQ(DriverName(DriverKind::kRbdNode), "rbd-node");
+  EXPECT_EQ(BackendType(DriverKind::kRbdNode), "rbd");
+  EXPECT_EQ(BackendType(DriverKind::kNfs), "nfs");
+  for (const std::string name : {"", "RBD", "rbd-nod", "rbd_node", "nfs ", "lvm", "berth/rbd"}) {
+    EXPECT_FALSE(ParseDriverName(name).has_value()) << name;
+  }
+}
+
 TEST(InitReply, CapabilitiesKeyIsExactlyLowerCase) {
-  for (const auto driver : {DriverKind::kRbd, DriverKind::kNfs}) {
+  for (const auto driver : {DriverKind::kRbd, DriverKind::kRbdNode, DriverKind::kNfs}) {
     const nlohmann::json reply = InitReply(driver);
     EXPECT_FALSE(reply.contains("Capabilities")) << reply.dump();
     EXPECT_THAT(reply.dump(), HasSubstr(R"("capabilities":{)"));

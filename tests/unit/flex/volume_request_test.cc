@@ -14,6 +14,7 @@ namespace berth::flex {
 namespace {
 
 using ::berth::testing::ExpectError;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -264,6 +265,26 @@ TEST(ParseVolumeRequest, RbdCreateOptions) {
                            Pair("fstype", "xfs"), Pair("mkfs_options", "-m 0"),
                            Pair("mount_options", "noatime"),
                            Pair("features", "layering,exclusive-lock"), Pair("object_size", "4M")));
+}
+
+// berth/rbd-node takes exactly berth/rbd's options, and names itself in its errors.
+TEST(ParseVolumeRequest, RbdNodeTakesTheRbdOptions) {
+  const auto options = Kubelet({{"volume", "db"},
+                                {"kubernetes.io/fsType", "xfs"},
+                                {"size", "10G"},
+                                {"features", "layering"},
+                                {"user", "berth"}});
+  const VolumeRequest node = ParseVolumeRequest(DriverKind::kRbdNode, options);
+  const VolumeRequest rbd = ParseVolumeRequest(kRbd, options);
+  EXPECT_EQ(node.name, rbd.name);
+  EXPECT_EQ(node.user, rbd.user);
+  EXPECT_EQ(node.create_options, rbd.create_options);
+  EXPECT_THAT(node.create_options, Contains(Pair("fstype", "xfs")));
+  ExpectError(
+      [] {
+        ParseVolumeRequest(DriverKind::kRbdNode, Kubelet({{"subdir", "a"}}));
+      },
+      kInvalid, {"unknown option 'subdir'", "berth/rbd-node", "features"});
 }
 
 TEST(ParseVolumeRequest, NfsCreateOptions) {
