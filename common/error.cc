@@ -55,7 +55,7 @@ ErrorCode CodeForErrno(int err) {
 
 Error ErrnoError(int negative_errno, const std::string& what) {
   const int err = std::abs(negative_errno);
-  return Error(CodeForErrno(err), what + ": " + std::strerror(err));
+  return Error(CodeForErrno(err), what + ": " + std::strerror(err), err);
 }
 
 }  // namespace berth

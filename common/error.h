@@ -21,13 +21,21 @@ std::string_view ErrorCodeName(ErrorCode code);
 class Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  // `system_errno` (positive) is the errno a C API failed with, for a caller that must tell
+  // two causes of one category apart (a fenced Ceph client from an unreachable cluster).
+  Error(ErrorCode code, const std::string& message, int system_errno)
+      : std::runtime_error(message), code_(code), system_errno_(system_errno) {}
   ErrorCode code() const { return code_; }
+  // The errno the error came from, or 0 when it did not come from one.
+  int system_errno() const { return system_errno_; }
 
  private:
   ErrorCode code_;
+  int system_errno_ = 0;
 };
 
-// Builds an error from a negative errno returned by a C API, e.g. librbd's -ENOENT.
+// Builds an error from a negative errno returned by a C API, e.g. librbd's -ENOENT. The errno
+// is kept (system_errno()).
 Error ErrnoError(int negative_errno, const std::string& what);
 
 // The category that best matches an errno value (positive or negative).

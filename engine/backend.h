@@ -105,6 +105,9 @@ class Backend {
   // Drops the record that `host_id` belongs to a berth installation, so that another
   // installation may use that host id (the operator's word that the old one is gone).
   virtual void ForgetHost(const std::string& host_id) = 0;
+  // How often this process found its cluster client fenced (blocklisted) and replaced it;
+  // 0 for a backend without such clients.
+  virtual uint64_t FencedClientsReplaced() const { return 0; }
 };
 
 }  // namespace berth::engine

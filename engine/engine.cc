@@ -823,6 +823,14 @@ void Engine::Unpublish(const std::string& target) {
   Unmount(*name, target);
 }
 
+std::map<std::string, uint64_t> Engine::FencedClientsReplaced() const {
+  std::map<std::string, uint64_t> counts;
+  for (const auto& [name, backend] : backends_) {
+    counts[name] = backend->FencedClientsReplaced();
+  }
+  return counts;
+}
+
 uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "grow storage", BusyWait());

@@ -137,6 +137,10 @@ class Engine {
   // holds (a busy unmount proves use, and is left).
   std::vector<HealthCheck> Health(bool fix);
 
+  // Per configured backend: how often this process found its cluster client fenced
+  // (blocklisted) and replaced it with a new one (for metrics; 0 where that never happened).
+  std::map<std::string, uint64_t> FencedClientsReplaced() const;
+
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.

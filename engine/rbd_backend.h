@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -70,11 +71,43 @@ class RbdBackend : public Backend {
   void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
   void ForgetHost(const std::string& host_id) override;
+  uint64_t FencedClientsReplaced() const override { return fenced_clients_; }
 
  private:
+  // This process's shared Ceph client and its pool handles, for everything but the lock of an
+  // attachment (see LockWithOwnClient). Replaced, never used again, once Ceph says it was
+  // fenced (blocklisted); a call still running on the old one keeps it alive until it returns.
+  struct Connection {
+    std::shared_ptr<rbd::Cluster> cluster;
+    std::string address;  // as Ceph saw it when it connected; for the log
+    std::mutex mu;
+    std::map<std::string, std::unique_ptr<rbd::IoCtx>> pools;
+  };
+  // The connection a backend call on this thread started with: every step of the call, and
+  // the backend calls it makes, use that one client.
+  struct Pinned {
+    const RbdBackend* backend = nullptr;
+    std::shared_ptr<Connection> connection;
+  };
+  static thread_local Pinned pinned_;
+  enum class Retry { kNo, kOnce };
+  // Runs one backend call on the current connection. When Ceph answers that the client was
+  // fenced, the connection is replaced; a read (kOnce) then runs again on the new one, and
+  // anything else fails kUnavailable saying so: a change is never repeated on its own.
+  template <typename Fn>
+  auto Guarded(Retry retry, Fn&& fn) -> decltype(fn());
+  void ReplaceFencedConnection(const std::shared_ptr<Connection>& fenced);
   // Connects on first use, so configuring an unreachable cluster does not stop berthd.
+  std::shared_ptr<Connection> CurrentConnection();
+  rbd::ClusterOptions ClientOptions() const;
   rbd::Cluster& cluster();
   const rbd::IoCtx& Pool(const std::string& pool);
+  // Takes the volume's lock through a Ceph client of its own, shut down once the lock is
+  // taken. The lock names the client that took it, and a fence of the volume blocklists that
+  // client: this way it cuts off this volume's lock client and mappers, not the shared client
+  // every other volume's control path uses. A lock this installation holds already is kept
+  // (false), another host's is kBusy as in rbd::AcquireLock.
+  bool LockWithOwnClient(const rbd::IoCtx& io, const VolumeSpec& spec);
   // Takes the volume's lock; when another host holds it, takes it over if that host's mappers
   // have not watched the image for the grace period (fencing it first). Else kBusy. True when
   // this call took it (see rbd::AcquireLock).
@@ -104,8 +137,8 @@ class RbdBackend : public Backend {
   std::string instance_id_;
   std::atomic<bool> host_claimed_ = false;
   std::mutex mu_;
-  std::shared_ptr<rbd::Cluster> cluster_;
-  std::map<std::string, std::unique_ptr<rbd::IoCtx>> pools_;
+  std::shared_ptr<Connection> connection_;
+  std::atomic<uint64_t> fenced_clients_ = 0;
 };
 
 }  // namespace berth::engine

@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<berth::docker::MetricsServer> metrics_server;
     if (config.metrics.enabled()) {
       metrics = std::make_unique<berth::docker::PluginMetrics>(config);
+      metrics->WatchEngine(engine);
       metrics_server = std::make_unique<berth::docker::MetricsServer>(
           config.metrics, [&metrics] { return metrics->Render(); });
     }

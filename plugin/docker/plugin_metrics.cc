@@ -70,6 +70,19 @@ PluginMetrics::PluginMetrics(const engine::Config& config)
                     {"version", "commit"}, {std::string(kVersion), std::string(kGitCommit)});
 }
 
+void PluginMetrics::WatchEngine(const engine::Engine& engine) {
+  registry_.AddGauge("berth_ceph_clients_fenced",
+                     "Times berthd found its Ceph client of a backend fenced (blocklisted) and "
+                     "replaced it with a new one since it started.",
+                     {"backend"}, [&engine] {
+                       std::vector<metrics::GaugeSample> samples;
+                       for (const auto& [backend, n] : engine.FencedClientsReplaced()) {
+                         samples.push_back({{backend}, static_cast<double>(n)});
+                       }
+                       return samples;
+                     });
+}
+
 std::string PluginMetrics::KnownBackend(const std::string& backend) const {
   return config_.backends.contains(backend) ? backend : "";
 }

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/metrics/registry.h"
 #include "engine/config.h"
+#include "engine/engine.h"
 #include "engine/host_state.h"
 
 namespace berth::docker {
@@ -35,6 +36,9 @@ class PluginMetrics {
   std::string BackendOf(const std::string& volume);
   void Learn(const std::string& volume, const std::string& backend);
   void Forget(const std::string& volume);
+
+  // Adds what only the engine knows: berth_ceph_clients_fenced. `engine` outlives this.
+  void WatchEngine(const engine::Engine& engine);
 
   std::string Render() const { return registry_.Render(); }
   const metrics::Registry& registry() const { return registry_; }

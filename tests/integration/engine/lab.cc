@@ -2,11 +2,13 @@
 
 #include <rbd/librbd.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
 
 #include "backends/rbd/image.h"
 #include "common/files.h"
@@ -100,6 +102,51 @@ void LabCluster::CreateImage(const std::string& image, uint64_t size) {
 
 void LabCluster::RemoveImage(const std::string& image) {
   rbd::RemoveImage(cluster_->OpenPool(pool_), image, /*force=*/true);
+}
+
+namespace {
+
+// Runs a monitor command (JSON) and returns its output; throws with the monitor's status.
+std::string MonCommand(const rbd::Cluster& cluster, const nlohmann::json& command) {
+  const std::string text = command.dump();
+  const char* cmd[] = {text.c_str()};
+  char* out = nullptr;
+  size_t out_len = 0;
+  char* status = nullptr;
+  size_t status_len = 0;
+  const int r =
+      rados_mon_command(cluster.get(), cmd, 1, "", 0, &out, &out_len, &status, &status_len);
+  const std::string result(out != nullptr ? out : "", out_len);
+  const std::string message(status != nullptr ? status : "", status_len);
+  rados_buffer_free(out);
+  rados_buffer_free(status);
+  if (r < 0) {
+    throw std::runtime_error("ceph " + text + ": " + std::to_string(r) + " " + message);
+  }
+  return result;
+}
+
+}  // namespace
+
+std::vector<std::string> LabCluster::BlocklistedAddresses() {
+  // Pacific answers with two arrays, one after the other: addresses, then address ranges.
+  std::istringstream listed(
+      MonCommand(*cluster_, {{"prefix", "osd blocklist ls"}, {"format", "json"}}));
+  std::vector<std::string> out;
+  while ((listed >> std::ws).peek() != std::char_traits<char>::eof()) {
+    nlohmann::json entries;
+    listed >> entries;
+    for (const auto& entry : entries) {
+      out.push_back(entry.value("addr", entry.value("range", "")));
+    }
+  }
+  return out;
+}
+
+void LabCluster::Blocklist(const std::string& address) { cluster_->Blocklist(address, 3600); }
+
+void LabCluster::Unblocklist(const std::string& address) {
+  MonCommand(*cluster_, {{"prefix", "osd blocklist"}, {"blocklistop", "rm"}, {"addr", address}});
 }
 
 void LabCluster::CreateSnapshot(const std::string& image, const std::string& snap) {

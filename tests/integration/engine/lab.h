@@ -41,6 +41,10 @@ class LabCluster {
   void RemoveImage(const std::string& image);
   void CreateSnapshot(const std::string& image, const std::string& snap);
   void RemoveSnapshot(const std::string& image, const std::string& snap);
+  // The cluster's blocklist (fenced client addresses), and ways to change it by hand.
+  std::vector<std::string> BlocklistedAddresses();
+  void Blocklist(const std::string& address);
+  void Unblocklist(const std::string& address);
   std::string pool() const { return pool_; }
 
  private:

@@ -274,5 +274,54 @@ TEST_F(MetricsScrapeTest, TheFlagOverridesTheConfig) {
   EXPECT_THROW(TcpRequest("127.0.0.1", port_, "GET", "/metrics"), std::exception);
 }
 
+// berthd's shared Ceph client fenced (by an operator, or by an older berth's lock break that
+// blocklisted the client that took a lock): berthd notices at its next call, drops that client
+// for good, connects a new one and serves again. The log and the metrics say so.
+TEST_F(MetricsScrapeTest, BerthdReplacesAFencedCephClientAndServesAgain) {
+  ASSERT_NO_FATAL_FAILURE(StartBerthd());
+  volume_ = UniqueName("fenced-client");
+  ASSERT_EQ(PluginErr("/VolumeDriver.Create", {{"Name", volume_}, {"Opts", {{"size", "64M"}}}}),
+            "");
+  const std::string log_path = base_ + "/berthd.log";
+  auto clients = [&] {
+    static const std::regex connected(R"(Ceph client for pool \S+ connected as \S+ at (\S+))");
+    const std::string log = ReadFileIfExists(log_path).value_or("");
+    std::vector<std::string> out;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), connected);
+         it != std::sregex_iterator(); ++it) {
+      out.push_back((*it)[1]);
+    }
+    return out;
+  };
+  const auto before = clients();
+  ASSERT_EQ(before.size(), 1u) << FileTail(log_path, 4000);
+  EXPECT_EQ(Value(Scrape(), R"(berth_ceph_clients_fenced{backend="rbd"})"), 0);
+
+  LabCluster admin;
+  admin.Blocklist(before[0]);
+  Cleanups cleanups;
+  cleanups.Add([&] { admin.Unblocklist(before[0]); });
+
+  // A read runs again on the new client: Get and List answer as if nothing had happened.
+  EXPECT_EQ(PluginErr("/VolumeDriver.Get", {{"Name", volume_}}), "");
+  const auto after = clients();
+  ASSERT_EQ(after.size(), 2u) << FileTail(log_path, 4000);
+  EXPECT_NE(after[1], before[0]);
+  EXPECT_THAT(ReadFileIfExists(log_path).value_or(""),
+              HasSubstr("AUDIT: this host's Ceph client at " + before[0] + " (pool"));
+  EXPECT_EQ(PluginErr("/VolumeDriver.List", nlohmann::json::object()), "");
+  const std::string scrape = Scrape();
+  ExpectValidExposition(scrape);
+  EXPECT_EQ(Value(scrape, R"(berth_ceph_clients_fenced{backend="rbd"})"), 1);
+  EXPECT_EQ(Value(scrape, R"(berth_ceph_clients_fenced{backend="nfs"})"), 0);
+
+  // Changes work again too: a mount (lock, map, format) and an unmount.
+  auto mounted =
+      Plugin("/VolumeDriver.Mount", nlohmann::json{{"Name", volume_}, {"ID", "m1"}}.dump());
+  ASSERT_EQ(nlohmann::json::parse(mounted.body).value("Err", ""), "") << mounted.body;
+  EXPECT_EQ(PluginErr("/VolumeDriver.Unmount", {{"Name", volume_}, {"ID", "m1"}}), "");
+  EXPECT_EQ(clients().size(), 2u) << "berthd connected again without a new fence";
+}
+
 }  // namespace
 }  // namespace berth::testing
