@@ -176,18 +176,25 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
 
   const std::string backend = ChooseBackend(driver_, config, *request);
   auto engine = MakeEngine(config, backend, *request);
-  // A volume whose key comes from the pod's secret is attached in `mount`, the only call
-  // kubelet passes secrets to.
-  const bool secret_flow = !request->user.empty();
+  // A tenant volume (option user; its key in the pod's secret) is created, locked, mapped and
+  // mounted in `mount`, the only call kubelet passes secrets to, and only with the tenant's key:
+  // the controller's calls and waitforattach/mountdevice never touch it with the node's.
+  const bool tenant = !request->user.empty();
 
   if (verb == "attach") {
-    EnsureVolume(driver_, *engine, backend, *request);
+    if (!tenant) {
+      EnsureVolume(driver_, *engine, backend, *request);
+    }
     nlohmann::json reply = SuccessReply();
     reply["device"] = "berth:" + request->name;
     return reply;
   }
   if (verb == "isattached") {
     nlohmann::json reply = SuccessReply();
+    if (tenant) {
+      reply["attached"] = true;  // attach did nothing to undo; the node does the rest
+      return reply;
+    }
     try {
       engine->Get(request->name);
       reply["attached"] = true;
@@ -200,32 +207,43 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
     return reply;
   }
   if (verb == "waitforattach") {
-    EnsureVolume(driver_, *engine, backend, *request);
     nlohmann::json reply = SuccessReply();
-    reply["device"] = secret_flow
-                          ? call.device
-                          : engine->StageAttach(request->name, request->read_only, request->alias);
+    if (tenant) {
+      reply["device"] = call.device;
+      return reply;
+    }
+    EnsureVolume(driver_, *engine, backend, *request);
+    reply["device"] = engine->StageAttach(request->name, request->read_only, request->alias);
     return reply;
   }
   if (verb == "mountdevice") {
-    if (!secret_flow) {
+    if (!tenant) {
       engine->StageMount(request->name, call.device_mount_path, request->read_only);
     }
     return SuccessReply();
   }
   if (verb == "mount") {
-    if (secret_flow && request->key.empty()) {
+    if (tenant && request->key.empty()) {
       throw Error(ErrorCode::kInvalidArgument,
                   "volume " + request->name + " names cephx user " + request->user +
                       " but the pod's secret has no key (kubernetes.io/secret/key)");
     }
     // An attachable volume was created or adopted by attach/waitforattach already; the others
     // are attached here (lock, map, format if new, mount: Publish) and may need creating.
-    if (secret_flow || !attachable) {
+    if (tenant || !attachable) {
       EnsureVolume(driver_, *engine, backend, *request);
     }
     engine->Publish(request->name, call.target_path, request->read_only, request->fs_group);
     return SuccessReply();
+  }
+  if (tenant && (verb == "expandvolume" || verb == "expandfs")) {
+    // kubelet passes no secret to either, and the node's user has no rights on a tenant's
+    // image (docs/kubernetes.md, "Secrets").
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + request->name + " uses cephx user " + request->user +
+                    " from the pod's secret, which kubelet does not pass to " + verb +
+                    "; grow it with that user's key: berthctl resize " + request->name +
+                    " SIZE, with a berth.json whose backend names that user");
   }
   if (verb == "expandvolume") {
     nlohmann::json reply = SuccessReply();

@@ -70,6 +70,7 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
   VolumeRequest request;
   const auto& allowed = AllowedKeys(driver);
   std::string fstype;
+  std::string secret_user;
   for (const auto& [key, value] : options) {
     if (key.starts_with(kSecretPrefix)) {
       const std::string name = key.substr(kSecretPrefix.size());
@@ -84,7 +85,7 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
         request.key = Trim(decoded);
         rbd::ValidateCephxKey(request.key);
       } else if (name == "user" || name == "userID") {
-        request.user = Trim(decoded);
+        secret_user = Trim(decoded);
       }
       continue;  // other secret keys are not berth's
     }
@@ -143,8 +144,19 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
   if (!request.image.empty() && request.image != request.name) {
     request.create_options["image"] = request.image;  // berth adopts an image of another name
   }
+  // The user is the volume's option: attach, waitforattach and unmount get no secret, and must
+  // know without one that the volume is a tenant's. A secret may repeat it, not change it.
+  if (!secret_user.empty() && request.user.empty()) {
+    throw Invalid("the secret names cephx user " + secret_user +
+                  " (userID), but the volume's options name none: set option user: " + secret_user +
+                  " too, since kubelet passes the secret to mount only");
+  }
+  if (!secret_user.empty() && secret_user != request.user) {
+    throw Invalid("the secret's cephx user " + secret_user + " (userID) differs from option user " +
+                  request.user + "; make them the same");
+  }
   if (!request.key.empty() && request.user.empty()) {
-    throw Invalid("the secret holds a key but no cephx user: set option user (or secret userID)");
+    throw Invalid("the secret holds a key but the volume names no cephx user: set option user");
   }
   return request;
 }

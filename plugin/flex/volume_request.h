@@ -22,8 +22,9 @@ struct VolumeRequest {
   std::string image;
   // berth options for Create: backend, size, fstype, pool and the rest of KnownOptions().
   engine::Options create_options;
-  // A cephx id whose key comes from the pod's secret. kubelet passes secrets only to `mount`,
-  // so a volume naming one is attached in `mount`, not in waitforattach.
+  // A tenant volume's cephx id (option `user`; a secret's userID must repeat it). Its key comes
+  // from the pod's secret, which kubelet passes only to `mount`: so a tenant volume is created,
+  // locked and mapped in `mount`, with that key, and attach/waitforattach do nothing for it.
   std::string user;
   std::string key;  // the decoded secret; empty outside `mount`. Never logged.
 };

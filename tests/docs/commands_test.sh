@@ -50,10 +50,12 @@ commands() {
 # "run", "covered TEST" (a test of the suite runs that command) or "manual WHY".
 classify() {
   case $1 in
-    "ceph auth get-or-create "* | "berthd --check-config"* | "berthctl health"* | \
+    "ceph auth get-or-create "* | "ceph auth caps "* | "berthd --check-config"* | "berthctl health"* | \
       "docker volume create -d berth "* | "docker volume inspect "* | "berthctl snapshot "* | \
       "berthctl lock "* | "ceph osd blocklist "* | "berthctl volume "* | "berthctl create "* | \
       "berthctl host forget "* | "source <(berthctl completion bash)") echo run ;;
+    "ceph osd pool create tenant-a "*)
+      echo "covered integration.flex.FlexTest.TenantVolumesUseTheTenantsKeyAndLeaveNoTrace" ;;
     "ceph osd pool create "*) echo "covered e2e.docs.ThreeHosts" ;;
     "sudo scripts/try"* | "sudo scripts/test"*)
       echo "manual the suite's own entry points (CI runs scripts/test; scripts/try is its demo)" ;;
@@ -139,6 +141,12 @@ run_and_check() {
       keyring=$(grep -o -- '-o [^ ]*' <<<"$bare" | cut -c4- || true)
       [[ -z $keyring ]] || out=$(cat "$keyring")
       grep -q "key = " <<<"$out" || fail "$cmd: no key in: $out" ;;
+    "ceph auth caps "*)
+      eval "$bare" >/dev/null 2>&1 || fail "$cmd: exit $?"
+      local user=${words[3]} osd_caps
+      osd_caps=$(ceph auth get "$user" 2>/dev/null | grep 'caps osd')
+      [[ $osd_caps == *"allow rwx object_prefix berth."* ]] ||
+        fail "$cmd: $user has osd caps: $osd_caps" ;;
     "berthd --check-config"*)
       eval "$bare" >/dev/null || fail "$cmd: exit $?" ;;
     "berthctl health --fix"*)

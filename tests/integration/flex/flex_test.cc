@@ -365,51 +365,86 @@ TEST_F(FlexTest, FsGroupIsSetOnTheFreshRootOnly) {
   EXPECT_EQ(st.st_gid, 4321u);
 }
 
-TEST_F(FlexTest, SecretOnlyCredentialsWorkAndLeaveNoTrace) {
+// The tenant model of docs/kubernetes.md ("Secrets"), with the Ceph users docs/operations.md
+// makes: the tenant's user owns its pool; the node's user owns only berth's own objects there.
+// attach, waitforattach and mountdevice (no secret) create and map nothing; `mount` creates,
+// locks and maps with the tenant's key; `unmount` (no secret) unmaps and unlocks with the node's
+// user, which can never read the tenant's image. The key is left in no file.
+TEST_F(FlexTest, TenantVolumesUseTheTenantsKeyAndLeaveNoTrace) {
   const std::string name = UniqueName("flex-secret");
   const std::string pv = "pv-" + name;
-  volumes_.push_back(name);
-  const std::string user = "flex-" + std::to_string(::getpid());
+  const std::string pool = UniqueName("tenant-pool");
+  const std::string tenant = "flex-tenant-" + ProcessToken();
+  const std::string node_user = "flex-node-" + ProcessToken();
   const std::string conf = LabDir() + "/ceph.conf";
-  const std::vector<std::string> admin = {"ceph",
-                                          "-c",
-                                          conf,
-                                          "--id",
-                                          "admin",
-                                          "--keyring",
-                                          LabDir() + "/keyrings/client.admin.keyring"};
-  auto ceph = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = admin;
+  const std::string admin_keyring = LabDir() + "/keyrings/client.admin.keyring";
+  auto as_admin = [&](const std::string& tool, std::vector<std::string> args) {
+    std::vector<std::string> argv = {tool, "-c", conf, "--id", "admin", "--keyring", admin_keyring};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, std::chrono::minutes(1));
   };
-  auto created = ceph({"auth", "get-or-create-key", "client." + user, "mon", "profile rbd", "osd",
-                       "profile rbd pool=berth"});
-  ASSERT_EQ(created.exit_code, 0) << created.err;
-  cleanups_.insert(cleanups_.begin(), [admin, user] {
-    std::vector<std::string> argv = admin;
-    argv.insert(argv.end(), {"auth", "rm", "client." + user});
-    RunCommand(argv, std::chrono::minutes(1));
+  cleanups_.push_back([as_admin, pool, tenant, node_user] {
+    as_admin("ceph", {"auth", "rm", "client." + tenant});
+    as_admin("ceph", {"auth", "rm", "client." + node_user});
+    as_admin("ceph", {"osd", "pool", "rm", pool, pool, "--yes-i-really-really-mean-it"});
   });
-  const std::string key = Trim(created.out);
-  ASSERT_FALSE(key.empty());
+  auto created = as_admin("ceph", {"osd", "pool", "create", pool, "8"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto init = as_admin("rbd", {"pool", "init", pool});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  // The users exactly as docs/operations.md makes them (the registry pool is the lab's).
+  const std::string registry_pool = node1_.config().backends.at("rbd").settings.at("pool");
+  auto tenant_key = as_admin(
+      "ceph",
+      {"auth", "get-or-create-key", "client." + tenant, "mon", "profile rbd", "osd",
+       "profile rbd pool=" + pool + ", allow rwx pool=" + registry_pool + " object_prefix berth."});
+  ASSERT_EQ(tenant_key.exit_code, 0) << tenant_key.err;
+  const std::string key = Trim(tenant_key.out);
+  const std::string node_keyring = node1_.base() + "/node-user.keyring";
+  auto node_key =
+      as_admin("ceph", {"auth", "get-or-create", "client." + node_user, "mon", "profile rbd", "osd",
+                        "profile rbd pool=" + registry_pool + ", allow rwx object_prefix berth.",
+                        "-o", node_keyring});
+  ASSERT_EQ(node_key.exit_code, 0) << node_key.err;
+  node1_.UseCephUser(node_user, node_keyring);
+  // Checked and removed as the lab's admin: the lab's user has no rights on the tenant's pool.
+  engine::Config admin = node1_.config();
+  admin.backends.at("rbd").settings["user"] = "admin";
+  admin.backends.at("rbd").settings["keyring"] = admin_keyring;
+  cleanups_.push_back([admin, name] {
+    engine::Engine engine(admin);
+    ReleaseAndRemove(engine, name);
+  });
+  auto images = [&] { return Trim(as_admin("rbd", {"ls", pool}).out); };
 
   auto options = RbdOptions(name, pv);
-  options["user"] = user;
+  options["user"] = tenant;
+  options["pool"] = pool;
   // kubelet passes secrets to `mount` only, base64 of each Secret data value.
   auto with_key = [&](const std::string& k) {
     auto o = options;
     o["kubernetes.io/secret/key"] = Base64(k);
     return o;
   };
-  // A wrong key fails in `mount` and leaves nothing behind: the secret is what is used.
+  // The calls without the secret create, lock and map nothing, with nobody's key.
   const std::string json = Options(options);
   ASSERT_EQ(node1_.Rbd({"attach", json, "node-1"}).status(), "Success");
+  EXPECT_EQ(node1_.Rbd({"isattached", json, "node-1"}).json.value("attached", false), true);
   auto wait = node1_.Rbd({"waitforattach", "berth:" + name, json});
-  ASSERT_EQ(wait.status(), "Success");
+  ASSERT_EQ(wait.status(), "Success") << wait.message();
+  const std::string global = node1_.DeviceMountPath(pv);
+  MakeDirectories(global, 0750);
+  ASSERT_EQ(node1_.Rbd({"mountdevice", global, wait.json.value("device", ""), json}).status(),
+            "Success");
+  EXPECT_FALSE(IsMounted(global));
+  EXPECT_EQ(images(), "") << "a call without the tenant's key created its image";
+  EXPECT_THROW(engine::Engine(admin).Get(name), Error);
+  EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
+
   const std::string dir = node1_.PodDir("pod-1", pv);
   MakeDirectories(dir, 0750);
-  // The secret is the key's last 16 bytes (the first ones are its type and creation time).
+  // A wrong key fails in `mount` and leaves nothing behind: the secret is what is used. (The
+  // secret is the key's last 16 bytes; the first ones are its type and creation time.)
   std::string wrong = key;
   wrong[key.size() - 6] = wrong[key.size() - 6] == 'A' ? 'B' : 'A';
   auto refused = node1_.Rbd({"mount", dir, Options(with_key(wrong))});
@@ -419,17 +454,35 @@ TEST_F(FlexTest, SecretOnlyCredentialsWorkAndLeaveNoTrace) {
   // Without the key at all, the error says what is missing.
   auto missing = node1_.Rbd({"mount", dir, json});
   EXPECT_NE(missing.message().find("secret"), std::string::npos) << missing.message();
+  // A secret whose userID names another user is refused.
+  auto other = with_key(key);
+  other["kubernetes.io/secret/userID"] = Base64("someone-else");
+  EXPECT_NE(node1_.Rbd({"mount", dir, Options(other)}).message().find("differs from option user"),
+            std::string::npos);
 
   auto mount = node1_.Rbd({"mount", dir, Options(with_key(key))});
   ASSERT_EQ(mount.status(), "Success") << mount.message();
   cleanups_.push_back([this, dir] { node1_.Rbd({"unmount", dir}); });
+  EXPECT_EQ(images(), name) << "mount did not create the image in the tenant's pool";
   WriteRandomFile(dir + "/data", 2);
   const std::string sum = Sha256(dir + "/data");
+  // The node's user cannot read the tenant's image, only berth's objects beside it.
+  auto peek = RunCommand(
+      {"rbd", "-c", conf, "--id", node_user, "--keyring", node_keyring, "info", pool + "/" + name},
+      std::chrono::minutes(1));
+  EXPECT_NE(peek.exit_code, 0) << "the node's user can read the tenant's image: " << peek.out;
+  // No secret reaches expandvolume, so it refuses, saying how to grow the volume instead.
+  auto grow = node1_.Rbd({"expandvolume", json, global, "134217728", "67108864"});
+  EXPECT_EQ(grow.status(), "Failure");
+  EXPECT_NE(grow.message().find("berthctl resize"), std::string::npos) << grow.message();
+
+  // unmount, with the node's user: unmapped, unlocked.
   ASSERT_EQ(node1_.Rbd({"unmount", dir}).status(), "Success");
   EXPECT_FALSE(IsMounted(dir));
   EXPECT_TRUE(LoopsUnder(node1_.base()).empty());
-  EXPECT_TRUE(engine::Engine(node1_.config()).Get(name).holders.empty())
-      << "the lock outlived the pod";
+  EXPECT_TRUE(engine::Engine(admin).Get(name).holders.empty()) << "the lock outlived the pod";
+  ASSERT_EQ(node1_.Rbd({"unmountdevice", global}).status(), "Success");
+  ASSERT_EQ(node1_.Rbd({"detach", pv, "node-1"}).status(), "Success");
 
   ASSERT_EQ(node1_.Rbd({"mount", dir, Options(with_key(key))}).status(), "Success");
   EXPECT_EQ(Sha256(dir + "/data"), sum);

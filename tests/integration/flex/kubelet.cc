@@ -38,6 +38,13 @@ Node::Node(const std::string& host_id) : config_(LabConfig(host_id)) {
   }
 }
 
+void Node::UseCephUser(const std::string& user, const std::string& keyring) {
+  auto doc = nlohmann::json::parse(*ReadFileIfExists(config_path_));
+  doc["backends"]["rbd"]["user"] = user;
+  doc["backends"]["rbd"]["keyring"] = keyring;
+  WriteFileAtomically(config_path_, doc.dump(2));
+}
+
 FlexReply Node::Call(const std::string& driver, const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"env", "BERTH_CONFIG=" + config_path_,
                                    "BERTH_FLEX_LOG=" + log_path_,

@@ -33,6 +33,10 @@ class Node {
   FlexReply RbdNode(const std::vector<std::string>& args) const { return Call("rbd-node", args); }
   FlexReply Nfs(const std::vector<std::string>& args) const { return Call("nfs", args); }
 
+  // Later calls authenticate to Ceph as `user` with `keyring` (the node's own user), not the
+  // lab's. config() keeps the lab's user, for the test's own checks and cleanup.
+  void UseCephUser(const std::string& user, const std::string& keyring);
+
   // Runs every later call from inside these cgroups (their cgroup.procs files), as kubelet's
   // calls run inside kubelet.service's cgroup.
   void RunInCgroups(std::vector<std::string> procs_files) { cgroups_ = std::move(procs_files); }

@@ -416,6 +416,7 @@ constexpr const char* kUserData = "YmVydGgtazhz";  // base64("berth-k8s")
 TEST(ParseVolumeRequest, SecretKeyAndUserIdAreDecoded) {
   const VolumeRequest request =
       ParseVolumeRequest(kRbd, Kubelet({{"volume", "db"},
+                                        {"user", "berth-k8s"},
                                         {"kubernetes.io/secret/key", kCephKeyData},
                                         {"kubernetes.io/secret/userID", kUserData}}));
   EXPECT_EQ(request.key, kCephKey);  // decoded and trimmed of the newline
@@ -427,10 +428,31 @@ TEST(ParseVolumeRequest, SecretKeyAndUserIdAreDecoded) {
 TEST(ParseVolumeRequest, SecretUserKeyAndUserAreDecoded) {
   const VolumeRequest request =
       ParseVolumeRequest(kRbd, Kubelet({{"volume", "db"},
+                                        {"user", "berth-k8s"},
                                         {"kubernetes.io/secret/userKey", kCephKeyData},
                                         {"kubernetes.io/secret/user", kUserData}}));
   EXPECT_EQ(request.key, kCephKey);
   EXPECT_EQ(request.user, "berth-k8s");
+}
+
+// The calls before `mount` get no secret, so the user lives in the options; a secret's userID
+// that is alone, or says another user, is refused rather than used in `mount` only.
+TEST(ParseVolumeRequest, SecretUserIdMustRepeatTheUserOption) {
+  ExpectError(
+      [] {
+        ParseVolumeRequest(kRbd, Kubelet({{"volume", "db"},
+                                          {"kubernetes.io/secret/key", kCephKeyData},
+                                          {"kubernetes.io/secret/userID", kUserData}}));
+      },
+      kInvalid, {"cephx user berth-k8s (userID)", "set option user: berth-k8s"});
+  ExpectError(
+      [] {
+        ParseVolumeRequest(kRbd, Kubelet({{"volume", "db"},
+                                          {"user", "tenant-b"},
+                                          {"kubernetes.io/secret/key", kCephKeyData},
+                                          {"kubernetes.io/secret/userID", kUserData}}));
+      },
+      kInvalid, {"berth-k8s (userID) differs from option user tenant-b"});
 }
 
 TEST(ParseVolumeRequest, SecretKeyWithUserOption) {
@@ -456,7 +478,7 @@ TEST(ParseVolumeRequest, RefusesKeyWithoutUser) {
         ParseVolumeRequest(kRbd,
                            Kubelet({{"volume", "db"}, {"kubernetes.io/secret/key", kCephKeyData}}));
       },
-      kInvalid, {"key but no cephx user", "option user", "userID"});
+      kInvalid, {"key but the volume names no cephx user", "option user"});
   const std::string message = ErrorMessage([] {
     ParseVolumeRequest(kRbd,
                        Kubelet({{"volume", "db"}, {"kubernetes.io/secret/key", kCephKeyData}}));
