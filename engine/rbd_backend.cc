@@ -182,9 +182,9 @@ void RbdBackend::ReplaceFencedConnection(const std::shared_ptr<Connection>& fenc
   connection_.reset();
   ++fenced_clients_;
   spdlog::warn(
-      "AUDIT: this host's Ceph client at {} (pool {}) was fenced (blocklisted); it is never used "
-      "again, and the next call connects a new client. Volumes this host lost by that fence are "
-      "reported unhealthy by `berthctl health`",
+      "AUDIT: this host's Ceph client at {} (pool {}) was fenced (blocklisted); berth never uses "
+      "it again and connects a new client for the next call. A volume taken over from this host "
+      "meanwhile had its mapper fenced too, and its writes here fail: stop that workload here",
       fenced->address, settings_.pool);
 }
 
@@ -193,11 +193,13 @@ auto RbdBackend::Guarded(Retry retry, Fn&& fn) -> decltype(fn()) {
   if (pinned_.backend == this) {
     return fn();  // called by another backend call, which handles a fence
   }
-  struct Unpin {
-    ~Unpin() { pinned_ = {}; }
+  // Another backend's call may have made this one: its pin is restored, not dropped.
+  struct Restore {
+    Pinned saved = pinned_;
+    ~Restore() { pinned_ = std::move(saved); }
   };
   for (int attempt = 0;; ++attempt) {
-    Unpin unpin;
+    Restore restore;
     pinned_.connection = CurrentConnection();
     pinned_.backend = this;
     try {
@@ -211,8 +213,7 @@ auto RbdBackend::Guarded(Retry retry, Fn&& fn) -> decltype(fn()) {
         throw Error(ErrorCode::kUnavailable,
                     std::string(e.what()) +
                         " (this host's Ceph client was fenced; berth has dropped it and "
-                        "connects a new one: retry)",
-                    e.system_errno());
+                        "connects a new one: retry)");
       }
     }
   }

@@ -378,7 +378,7 @@ TEST_F(FlexTest, TenantVolumesUseTheTenantsKeyAndLeaveNoTrace) {
   const std::string node_user = "flex-node-" + ProcessToken();
   const std::string conf = LabDir() + "/ceph.conf";
   const std::string admin_keyring = LabDir() + "/keyrings/client.admin.keyring";
-  auto as_admin = [&](const std::string& tool, std::vector<std::string> args) {
+  auto as_admin = [conf, admin_keyring](const std::string& tool, std::vector<std::string> args) {
     std::vector<std::string> argv = {tool, "-c", conf, "--id", "admin", "--keyring", admin_keyring};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, std::chrono::minutes(1));
