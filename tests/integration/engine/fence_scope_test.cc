@@ -79,6 +79,7 @@ TEST(FenceScope, AFenceOfOneVolumeLeavesTheHostsOtherVolumeWritable) {
   // Another host fences the first volume, as `berthctl lock break --fence` does.
   engine::Engine b(LabConfig("host-b"));
   b.BreakLock(fenced, /*fence=*/true);
+  admin.SyncOsdMap();  // the OSD enforces the fence before host A's next write is sent
   const auto blocklist = admin.BlocklistedAddresses();
   EXPECT_TRUE(Contains(blocklist, fenced_locks.holders[0].address));
   for (const auto& watcher : fenced_locks.watchers) {

@@ -143,7 +143,22 @@ std::vector<std::string> LabCluster::BlocklistedAddresses() {
   return out;
 }
 
-void LabCluster::Blocklist(const std::string& address) { cluster_->Blocklist(address, 3600); }
+void LabCluster::Blocklist(const std::string& address) {
+  cluster_->Blocklist(address, 3600);
+  SyncOsdMap();
+}
+
+void LabCluster::SyncOsdMap() {
+  if (int r = rados_wait_for_latest_osdmap(cluster_->get()); r < 0) {
+    throw std::runtime_error("cannot fetch the latest OSD map: " + std::to_string(r));
+  }
+  const std::string data = "sync";
+  const auto io = cluster_->OpenPool(pool_);
+  if (int r = rados_write_full(io.get(), "berth-test.osdmap-sync", data.data(), data.size());
+      r < 0) {
+    throw std::runtime_error("cannot write the OSD map sync object: " + std::to_string(r));
+  }
+}
 
 void LabCluster::Unblocklist(const std::string& address) {
   MonCommand(*cluster_, {{"prefix", "osd blocklist"}, {"blocklistop", "rm"}, {"addr", address}});

@@ -43,7 +43,11 @@ class LabCluster {
   void RemoveSnapshot(const std::string& image, const std::string& snap);
   // The cluster's blocklist (fenced client addresses), and ways to change it by hand.
   std::vector<std::string> BlocklistedAddresses();
+  // Fences `address`, and returns once the OSD enforces it (SyncOsdMap).
   void Blocklist(const std::string& address);
+  // Returns once the lab's OSD has the monitors' latest OSD map (a blocklist just added, say):
+  // this client fetches it, then writes with it, which the OSD serves only at that map or later.
+  void SyncOsdMap();
   void Unblocklist(const std::string& address);
   std::string pool() const { return pool_; }
 
