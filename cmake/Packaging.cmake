@@ -27,6 +27,52 @@ install(FILES ${CMAKE_SOURCE_DIR}/packaging/kubernetes/daemonset.yaml
         DESTINATION lib/berth/kubernetes)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/packaging/kubernetes/example
         DESTINATION lib/berth/kubernetes)
+# The licence, machine-readable (Debian's copyright format), and a changelog made from the version
+# with the date of the last commit (so a rebuild of one commit gives the same package).
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/deb/copyright DESTINATION share/doc/berth)
+execute_process(COMMAND git -C ${CMAKE_SOURCE_DIR} log -1 --format=%ct
+                OUTPUT_VARIABLE BERTH_SOURCE_EPOCH OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT BERTH_SOURCE_EPOCH)
+  string(TIMESTAMP BERTH_SOURCE_EPOCH "%s" UTC)
+endif()
+# Who answers for the package (its Maintainer field and changelog entry): the packager, as Debian's
+# tools find them (DEBFULLNAME and DEBEMAIL, as dch reads them), else the author of the commit
+# being packaged. -DBERTH_PACKAGE_MAINTAINER="Name <address>" overrides both.
+if(DEFINED ENV{DEBEMAIL} AND NOT "$ENV{DEBEMAIL}" STREQUAL "")
+  set(berth_default_maintainer "$ENV{DEBFULLNAME} <$ENV{DEBEMAIL}>")
+else()
+  execute_process(COMMAND git -C ${CMAKE_SOURCE_DIR} log -1 --format=%an <%ae>
+                  OUTPUT_VARIABLE berth_default_maintainer OUTPUT_STRIP_TRAILING_WHITESPACE
+                  ERROR_QUIET)
+endif()
+set(BERTH_PACKAGE_MAINTAINER "${berth_default_maintainer}"
+    CACHE STRING "the Debian package's Maintainer: Name <address>")
+if(NOT BERTH_PACKAGE_MAINTAINER MATCHES "^[^<>]+ <[^<>@ ]+@[^<>@ ]+>$")
+  # A source tree without git and without DEBEMAIL: the build goes on, the package says so.
+  message(WARNING "BERTH_PACKAGE_MAINTAINER '${BERTH_PACKAGE_MAINTAINER}' is not 'Name <address>';"
+                  " set it, or DEBFULLNAME and DEBEMAIL, before building a package")
+endif()
+install(CODE "
+  set(doc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/doc/berth\")
+  file(MAKE_DIRECTORY \"\${doc}\")
+  execute_process(COMMAND date -u -R -d @${BERTH_SOURCE_EPOCH} OUTPUT_VARIABLE date
+                  OUTPUT_STRIP_TRAILING_WHITESPACE COMMAND_ERROR_IS_FATAL ANY)
+  file(WRITE \"\${doc}/changelog\" \"berth (${PROJECT_VERSION}) unstable; urgency=medium
+
+  * berth ${PROJECT_VERSION}: see /usr/share/doc/berth/README.md.
+
+ -- ${BERTH_PACKAGE_MAINTAINER}  \${date}
+\")
+  execute_process(COMMAND gzip -9nf \"\${doc}/changelog\" COMMAND_ERROR_IS_FATAL ANY)
+")
+# Man pages from the programs' own --help (help2man) and berth.json(5), at packaging time.
+install(CODE "
+  execute_process(COMMAND ${CMAKE_SOURCE_DIR}/packaging/man/make-pages.sh
+                          \"$<TARGET_FILE_DIR:berthd>\"
+                          \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/man\"
+                          ${PROJECT_VERSION} ${CMAKE_SOURCE_DIR}
+                  COMMAND_ERROR_IS_FATAL ANY)
+")
 # berthctl writes its own completion script (from its command tree) at packaging time.
 install(CODE "
   set(dir \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/bash-completion/completions\")
@@ -38,7 +84,7 @@ install(CODE "
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME berth)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_CONTACT "berth maintainers <berth@localhost>")
+set(CPACK_PACKAGE_CONTACT "${BERTH_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "durable Ceph RBD and NFS volumes for Docker and Kubernetes containers")
 set(CPACK_PACKAGE_DESCRIPTION

@@ -63,10 +63,16 @@ has -rw-r--r-- etc/berth/berth.json
 has -rw-r--r-- usr/share/doc/berth/operations.md
 has -rw-r--r-- usr/share/bash-completion/completions/berthctl
 has -rwxr-xr-x usr/lib/berth/kubernetes/install.sh
+has -rw-r--r-- usr/share/doc/berth/copyright
+has -rw-r--r-- usr/share/doc/berth/changelog.gz
+for program in berthd berthctl berth-flex berth-nfs-fuse; do
+  has -rw-r--r-- "usr/share/man/man1/$program.1.gz"
+done
+has -rw-r--r-- usr/share/man/man5/berth.json.5.gz
 if grep -Eq ' \./(usr/)?(include|lib/cmake|share/berth/tests)' "$tmp/contents"; then
   fail "package ships build or test files"
 fi
-ok "files: four binaries, unit, config, docs, completion, FlexVolume installer"
+ok "files: four binaries, unit, config, docs, copyright, changelog, man pages, completion, FlexVolume installer"
 
 # Control area: the config is a conffile, the maintainer scripts are executable.
 dpkg-deb --control "$deb" "$tmp/control"
@@ -174,5 +180,72 @@ dpkg_in_root -r berth
 dpkg_in_root -P berth
 [ ! -e "$dpkg_root/etc/berth/berth.json" ] || fail "dpkg -P kept berth.json"
 ok "dpkg -i, reinstall (edited conffile kept), -r (conffile kept), -P (gone) in a temporary root"
+
+# Debian's checker: no error and no warning, and no override without a reason.
+lintian_start=$SECONDS
+lintian --fail-on error,warning --no-tag-display-limit "$deb" >"$tmp/lintian.log" 2>&1 ||
+  { cat "$tmp/lintian.log" >&2; fail "lintian"; }
+if grep -E '^[EW]: ' "$tmp/lintian.log"; then
+  fail "lintian reports errors or warnings"
+fi
+ok "lintian: no errors, no warnings ($((SECONDS - lintian_start)) s)"
+
+# The man pages, as `man` shows them from the installed package, name every option each
+# program's --help lists (berthctl's commands included), and berth.json(5) names every key
+# berthd accepts. LC_ALL=C: hyphens stay ASCII.
+dpkg_in_root -i "$deb"
+manpath=$dpkg_root/usr/share/man
+rendered() { LC_ALL=C MANWIDTH=200 man -M "$manpath" "$@" 2>/dev/null | col -b; }
+options_of() { "$@" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
+subcommands_of() {
+  "$@" --help | awk '/^Subcommands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }'
+}
+bin=$dpkg_root/usr/bin
+export BERTH_FLEX_LOG=$tmp/flex.log
+for program in berthd berthctl berth-flex berth-nfs-fuse; do
+  rendered 1 "$program" >"$tmp/$program.txt"
+  grep -q "^NAME" "$tmp/$program.txt" || fail "man $program does not render"
+  commands=("")
+  if [ "$program" = berthctl ]; then
+    for command in $(subcommands_of "$bin/berthctl"); do
+      commands+=("$command")
+      for sub in $(subcommands_of "$bin/berthctl" "$command"); do
+        commands+=("$command $sub")
+      done
+    done
+  fi
+  checked=0
+  for command in "${commands[@]}"; do
+    # shellcheck disable=SC2086  # a command is one or two words
+    for option in $(options_of "$bin/$program" $command); do
+      grep -qe "$option" "$tmp/$program.txt" ||
+        fail "man $program lacks $option (from '$program $command --help')"
+      checked=$((checked + 1))
+    done
+  done
+  ok "man $program renders and names all $checked options of its --help (${#commands[@]} help texts)"
+done
+rendered 5 berth.json >"$tmp/berth.json.txt"
+grep -q "^NAME" "$tmp/berth.json.txt" || fail "man 5 berth.json does not render"
+keys=0
+# Each level's keys, from berthd's own refusal of an unknown one ("...; allowed: a, b, c").
+for level in top metrics rbd nfs; do
+  case $level in
+    top) doc='{"host_id": "h", "zz_unknown": 1, "backends": {"r": {"type": "rbd"}}}' ;;
+    metrics) doc='{"host_id": "h", "metrics": {"zz_unknown": 1}, "backends": {"r": {"type": "rbd"}}}' ;;
+    rbd) doc='{"host_id": "h", "backends": {"r": {"type": "rbd", "zz_unknown": 1}}}' ;;
+    nfs) doc='{"host_id": "h", "backends": {"n": {"type": "nfs", "zz_unknown": 1}}}' ;;
+  esac
+  echo "$doc" >"$tmp/keys.json"
+  "$bin/berthd" --config "$tmp/keys.json" --check-config 2>"$tmp/keys.err" && fail "$level: zz_unknown accepted"
+  allowed=$(sed -n 's/.*allowed: //p' "$tmp/keys.err")
+  [ -n "$allowed" ] || { cat "$tmp/keys.err" >&2; fail "$level: berthd names no allowed keys"; }
+  for key in ${allowed//,/ }; do
+    grep -qw -e "$key" "$tmp/berth.json.txt" || fail "man 5 berth.json lacks the $level key $key"
+    keys=$((keys + 1))
+  done
+done
+ok "man 5 berth.json renders and names all $keys keys berthd accepts"
+dpkg_in_root -P berth
 
 echo "deb test passed in $SECONDS s"
