@@ -41,12 +41,16 @@ endif()
 if(DEFINED ENV{DEBEMAIL} AND NOT "$ENV{DEBEMAIL}" STREQUAL "")
   set(berth_default_maintainer "$ENV{DEBFULLNAME} <$ENV{DEBEMAIL}>")
 else()
-  execute_process(COMMAND git -C ${CMAKE_SOURCE_DIR} log -1 --format=%an <%ae>
+  execute_process(COMMAND git -C ${CMAKE_SOURCE_DIR} log -1 "--format=%an <%ae>"
                   OUTPUT_VARIABLE berth_default_maintainer OUTPUT_STRIP_TRAILING_WHITESPACE
                   ERROR_QUIET)
 endif()
-set(BERTH_PACKAGE_MAINTAINER "${berth_default_maintainer}"
-    CACHE STRING "the Debian package's Maintainer: Name <address>")
+# Empty (the default) means: found as above, on every configure, so a new commit's author counts.
+set(BERTH_PACKAGE_MAINTAINER ""
+    CACHE STRING "the Debian package's Maintainer: Name <address> (empty: DEBEMAIL or git author)")
+if(BERTH_PACKAGE_MAINTAINER STREQUAL "")
+  set(BERTH_PACKAGE_MAINTAINER "${berth_default_maintainer}")
+endif()
 if(NOT BERTH_PACKAGE_MAINTAINER MATCHES "^[^<>]+ <[^<>@ ]+@[^<>@ ]+>$")
   # A source tree without git and without DEBEMAIL: the build goes on, the package says so.
   message(WARNING "BERTH_PACKAGE_MAINTAINER '${BERTH_PACKAGE_MAINTAINER}' is not 'Name <address>';"

@@ -73,6 +73,9 @@ classify() {
       "docker plugin disable "* | "mkdir -p /var/lib/berth-plugin && editor "*)
       echo "covered e2e.packaging.DockerPlugin" ;;
     "packaging/kubernetes/install.sh "*) echo "covered integration.packaging.KubernetesInstall" ;;
+    "packaging/kubernetes/build-image.sh "*) echo "covered e2e.packaging.NodeImage" ;;
+    "docker tag berth/berth-flex-installer:"*)
+      echo "manual pushes to the reader's registry, which the lab has none of" ;;
     "curl -s http://127.0.0.1:9464/metrics") echo "covered integration.metrics.MetricsScrapeTest" ;;
     "editor /etc/berth/berth.json") echo "manual an interactive edit" ;;
     "docker plugin upgrade "*) echo "manual needs an image registry, which the lab has none of" ;;
