@@ -17,6 +17,11 @@ inline int ExitCodeFor(ErrorCode code) {
       return 5;
     case ErrorCode::kUnavailable:
       return 6;
+    // 7 is berthctl health's "problems remain".
+    case ErrorCode::kPermissionDenied:
+      return 8;
+    case ErrorCode::kDeadlineExceeded:
+      return 9;
     case ErrorCode::kInternal:
       return 1;
   }

@@ -18,6 +18,32 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "conflict";
     case ErrorCode::kUnavailable:
       return "backend unavailable";
+    case ErrorCode::kPermissionDenied:
+      return "permission denied";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline exceeded";
+    case ErrorCode::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+std::string_view ErrorCodeLabel(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kBusy:
+      return "busy";
+    case ErrorCode::kConflict:
+      return "conflict";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline_exceeded";
     case ErrorCode::kInternal:
       return "internal";
   }
@@ -39,15 +65,19 @@ ErrorCode CodeForErrno(int err) {
       return ErrorCode::kBusy;
     case EEXIST:
     case ENOTEMPTY:
+    // Abseil's kFailedPrecondition, which berth calls a conflict: the target is read-only (a
+    // snapshot, a read-only mapping, an image whose exclusive lock another client holds).
     case EROFS:
       return ErrorCode::kConflict;
-    case ETIMEDOUT:
     case ECONNREFUSED:
     case ENOTCONN:
     case ESHUTDOWN:
+      return ErrorCode::kUnavailable;
+    case ETIMEDOUT:
+      return ErrorCode::kDeadlineExceeded;
     case EACCES:
     case EPERM:
-      return ErrorCode::kUnavailable;
+      return ErrorCode::kPermissionDenied;
     default:
       return ErrorCode::kInternal;
   }

@@ -7,16 +7,29 @@
 
 namespace berth {
 
+// Modelled on Abseil's canonical codes. kUnavailable is only for what may heal by itself; a
+// refusal (wrong credentials or caps) is kPermissionDenied, never "unavailable".
 enum class ErrorCode {
-  kInvalidArgument,  // the caller asked for something malformed or disallowed
-  kNotFound,         // the named volume, image or device does not exist
-  kBusy,             // in use: mounted, locked, watched; retrying later may succeed
-  kConflict,         // the request contradicts what exists (spec, filesystem, lock holder)
-  kUnavailable,      // the backend cluster or a host tool cannot be reached
-  kInternal,         // a step failed in a way the caller cannot fix
+  kInvalidArgument,   // the caller asked for something malformed or disallowed
+  kNotFound,          // the named volume, image or device does not exist
+  kBusy,              // in use: mounted, locked, watched; retrying later may succeed
+  kConflict,          // the request contradicts what exists (spec, filesystem, lock holder)
+  kUnavailable,       // the backend cluster or a host tool cannot be reached (yet)
+  kPermissionDenied,  // the backend or the host refused berth's credentials or capabilities
+  kDeadlineExceeded,  // a step did not finish in its time limit; its outcome may be unknown
+  kInternal,          // a step failed in a way the caller cannot fix
 };
 
+// Every code, for tables that must list them all (metrics pre-declare a series per code).
+inline constexpr ErrorCode kAllErrorCodes[] = {
+    ErrorCode::kInvalidArgument,  ErrorCode::kNotFound,    ErrorCode::kBusy,
+    ErrorCode::kConflict,         ErrorCode::kUnavailable, ErrorCode::kPermissionDenied,
+    ErrorCode::kDeadlineExceeded, ErrorCode::kInternal};
+
+// Words for people ("backend unavailable").
 std::string_view ErrorCodeName(ErrorCode code);
+// A stable snake_case label for machines: metrics and JSON ("permission_denied").
+std::string_view ErrorCodeLabel(ErrorCode code);
 
 class Error : public std::runtime_error {
  public:

@@ -155,9 +155,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::mill
   }
   result.exit_code = DecodeStatus(status);
   if (timed_out) {
-    throw Error(ErrorCode::kUnavailable, JoinCommand(argv) + " did not finish within " +
-                                             std::to_string(timeout.count() / 1000) +
-                                             " s and was killed");
+    throw Error(ErrorCode::kDeadlineExceeded, JoinCommand(argv) + " did not finish within " +
+                                                  std::to_string(timeout.count() / 1000) +
+                                                  " s and was killed");
   }
   if (result.exit_code == 127 && result.err.find("exec failed") != std::string::npos) {
     throw Error(ErrorCode::kUnavailable,

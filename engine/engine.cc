@@ -12,6 +12,7 @@
 #include "common/fault.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "common/undo.h"
 #include "engine/instance_id.h"
 #include "engine/nfs_backend.h"
 #include "engine/rbd_backend.h"
@@ -96,6 +97,25 @@ Config WithRealPaths(Config config) {
   return config;
 }
 
+// Lookups across backends skip a backend that may come back by itself (down, or not answering
+// in time), so that one outage leaves the other backends' volumes reachable.
+bool MayHeal(const Error& e) {
+  return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kDeadlineExceeded;
+}
+
+// A backend's failure that is not an outage, with the backend named; a refusal of berth's
+// credentials also says what to check. The code and the errno stay.
+Error NamingBackend(const std::string& backend_name, const Error& e) {
+  if (e.code() != ErrorCode::kPermissionDenied) {
+    return e;
+  }
+  return Error(e.code(),
+               "backend " + backend_name + " refused berth's access: " + e.what() +
+                   " (check the key and caps of its Ceph user, or the NFS export's permissions; "
+                   "docs/operations.md lists what berth needs)",
+               e.system_errno());
+}
+
 }  // namespace
 
 Engine::Engine(const Config& config) : Engine(config, MakeBackends(config)) {}
@@ -142,8 +162,8 @@ std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string&
       }
     } catch (const Error& e) {
       // One backend being down must not make the others' volumes unreachable.
-      if (e.code() != ErrorCode::kUnavailable) {
-        throw;
+      if (!MayHeal(e)) {
+        throw NamingBackend(*backend_name, e);
       }
       spdlog::warn("backend {} is unavailable while looking up {}: {}", *backend_name, name,
                    e.what());
@@ -151,10 +171,10 @@ std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string&
     }
   }
   if (unavailable) {
-    throw Error(ErrorCode::kUnavailable, "volume " + name +
-                                             " was not found, and a backend could not be "
-                                             "asked: " +
-                                             unavailable->what());
+    throw Error(ErrorCode::kUnavailable,
+                "volume " + name +
+                    " was not found, and a backend could not be asked: " + unavailable->what(),
+                unavailable->system_errno());
   }
   return std::nullopt;
 }
@@ -200,11 +220,10 @@ void Engine::Create(const std::string& name, const Options& options) {
       continue;
     }
     FaultPoint("create.registered");
-    try {
+    {
+      UndoOnFailure undo("create of volume " + name);
+      undo.Add([&] { backend.Unregister(record); });  // only our entry, as we wrote it
       backend.EnsureStorage(record);
-    } catch (...) {
-      backend.Unregister(record);  // only our entry, as we wrote it
-      throw;
     }
     break;
   }
@@ -304,11 +323,10 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
   states_.Save(state);  // a crash from here on leaves a record of what to undo
   FaultPoint("mount.intent");
   Attachment attachment;
-  try {
+  {
+    UndoOnFailure undo("attach of volume " + name);
+    undo.Add([&] { UndoAttach(backend, record, state); });
     attachment = backend.Attach(record, read_only, work_dir, MountPath(name));
-  } catch (...) {
-    UndoAttach(backend, record, state);
-    throw;
   }
   state.attaching = false;
   state.attachment = attachment.state;
@@ -398,22 +416,15 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
     spdlog::info("mount {} ({}) ends: mounted at {}", name, ref_id, state.mount_path);
     return {state.mount_path, false};
   }
-  try {
-    const bool formatted = MountAttached(*backend, record, state, MountPath(name));
-    state.AddRef(ref_id);
-    states_.Save(state);
-    FaultPoint("mount.referenced");
-    spdlog::info("mount {} ({}) ends: mounted at {}{}", name, ref_id, state.mount_path,
-                 formatted ? " after formatting" : "");
-    return {state.mount_path, formatted};
-  } catch (...) {
-    try {
-      TearDown(*backend, record, state);
-    } catch (const std::exception& e) {
-      spdlog::error("cleanup after a failed mount of {} failed too: {}", name, e.what());
-    }
-    throw;
-  }
+  UndoOnFailure undo("mount of volume " + name);
+  undo.Add([&] { TearDown(*backend, record, state); });
+  const bool formatted = MountAttached(*backend, record, state, MountPath(name));
+  state.AddRef(ref_id);
+  states_.Save(state);
+  FaultPoint("mount.referenced");
+  spdlog::info("mount {} ({}) ends: mounted at {}{}", name, ref_id, state.mount_path,
+               formatted ? " after formatting" : "");
+  return {state.mount_path, formatted};
 }
 
 void Engine::TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state) {
@@ -653,18 +664,13 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
                 "volume " + name + " is not a block volume; it cannot be mounted as a device");
   }
   bool formatted = false;
-  try {
-    formatted = MountAttached(*backend, record, *state, path);
-  } catch (...) {
+  {
     // kubelet never calls unmountdevice for a path that is not mounted, and its detach runs on
     // the controller: left attached, the lock would keep the volume off every other node.
     // kubelet's retry attaches again.
-    try {
-      TearDown(*backend, record, *state);
-    } catch (const std::exception& e) {
-      spdlog::error("cleanup after a failed mount of {} failed too: {}", name, e.what());
-    }
-    throw;
+    UndoOnFailure undo("stage of volume " + name);
+    undo.Add([&] { TearDown(*backend, record, *state); });
+    formatted = MountAttached(*backend, record, *state, path);
   }
   spdlog::info("stage-mount {}: {} at {}{}", name, state->attachment.value("device", ""), path,
                formatted ? " after formatting" : "");
@@ -761,28 +767,23 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
     states_.Save(*state);
     return {target, result.formatted};
   }
-  std::exception_ptr failure;
-  try {
-    if (fs_group && state->fresh_filesystem && !state->read_only) {
-      if (::chown(state->mount_path.c_str(), static_cast<uid_t>(-1),
-                  static_cast<gid_t>(*fs_group)) != 0 ||
-          ::chmod(state->mount_path.c_str(), 02775) != 0) {
-        throw ErrnoError(-errno, "cannot give the root of volume " + name + " to group " +
-                                     std::to_string(*fs_group));
-      }
-      state->fresh_filesystem = false;
-      states_.Save(*state);
-      spdlog::info("volume {}: root directory given to group {} (fsGroup)", name, *fs_group);
-    }
-    fsutil::BindMount(state->mount_path, target, read_only || state->read_only);
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  if (failure) {
+  UndoOnFailure undo("publish of volume " + name);
+  undo.Add([&] {
     lock.reset();
     Unmount(name, target);  // drops the reference Mount added (and detaches if it was the last)
-    std::rethrow_exception(failure);
+  });
+  if (fs_group && state->fresh_filesystem && !state->read_only) {
+    if (::chown(state->mount_path.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(*fs_group)) !=
+            0 ||
+        ::chmod(state->mount_path.c_str(), 02775) != 0) {
+      throw ErrnoError(-errno, "cannot give the root of volume " + name + " to group " +
+                                   std::to_string(*fs_group));
+    }
+    state->fresh_filesystem = false;
+    states_.Save(*state);
+    spdlog::info("volume {}: root directory given to group {} (fsGroup)", name, *fs_group);
   }
+  fsutil::BindMount(state->mount_path, target, read_only || state->read_only);
   spdlog::info("publish {}: {} at {}", name, state->mount_path, target);
   return {target, result.formatted};
 }
@@ -892,7 +893,7 @@ void Engine::GrowFilesystem(const std::string& name) {
     return;
   }
   ChangeRecord(*backend, updated, [](VolumeRecord& r) { r.grow_pending = true; });
-  throw Error(ErrorCode::kUnavailable,
+  throw Error(ErrorCode::kPermissionDenied,
               "volume " + name + "'s storage is " + FormatSize(record.spec.size_bytes) +
                   ", but the kernel refused to grow its mounted " + record.spec.fstype +
                   " filesystem (resize2fs needs CAP_SYS_RESOURCE, which this host withholds); "
@@ -912,8 +913,8 @@ std::vector<VolumeInfo> Engine::List() {
     try {
       records = backend->List();
     } catch (const Error& e) {
-      if (e.code() != ErrorCode::kUnavailable) {
-        throw;
+      if (!MayHeal(e)) {
+        throw NamingBackend(backend_name, e);
       }
       spdlog::warn("backend {} is unavailable; its volumes are not listed: {}", backend_name,
                    e.what());

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/fault.h"
 #include "common/strings.h"
+#include "common/undo.h"
 #include "engine/instance_id.h"
 
 namespace berth::engine {
@@ -446,42 +447,35 @@ Attachment RbdBackend::Attach(const VolumeRecord& record, bool read_only,
     }
     CheckHostClaim();
     EnsureClaim(io, spec);
-    // Released on failure only when this attach took it: a lock this installation held already
-    // belongs to whatever took it, and this attach's errors must not break it.
-    bool locked_now = false;
+    UndoOnFailure undo("attach of volume " + spec.name);
     if (!read_only) {
-      locked_now = AcquireOrTakeOver(io, spec);
+      // Released on failure only when this attach took it: a lock this installation held
+      // already belongs to whatever took it, and this attach's errors must not break it.
+      if (AcquireOrTakeOver(io, spec)) {
+        undo.Add([&] { rbd::ReleaseLock(io, spec.image, Owner(spec.name)); });
+      }
       ForgetMappers(io, spec.image);
       FaultPoint("attach.locked");
     }
     auto mapper = rbd::MakeMapper(settings_.mapper);
     rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, "",
                             spec.pool,      spec.image,     read_only,         work_dir};
-    try {
-      std::optional<rbd::KeyFile> keyfile;
-      if (!settings_.key.empty()) {
-        keyfile.emplace(work_dir, settings_.key);
-        request.keyfile = keyfile->path();
-      }
-      std::vector<std::string> watchers_before;
-      if (!read_only) {
-        watchers_before =
-            rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
-      }
-      auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
-      FaultPoint("attach.mapped");
-      if (!read_only) {
-        RecordNewWatchers(io, spec.image, watchers_before);
-      }
-      spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper,
-                   mapped.device);
-      return {mapped.device, false, MappedToJson(mapped, spec, !read_only)};
-    } catch (...) {
-      if (locked_now) {
-        rbd::ReleaseLock(io, spec.image, Owner(spec.name));
-      }
-      throw;
+    std::optional<rbd::KeyFile> keyfile;
+    if (!settings_.key.empty()) {
+      keyfile.emplace(work_dir, settings_.key);
+      request.keyfile = keyfile->path();
     }
+    std::vector<std::string> watchers_before;
+    if (!read_only) {
+      watchers_before = rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+    }
+    auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
+    FaultPoint("attach.mapped");
+    if (!read_only) {
+      RecordNewWatchers(io, spec.image, watchers_before);
+    }
+    spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
+    return {mapped.device, false, MappedToJson(mapped, spec, !read_only)};
   });
 }
 
@@ -691,23 +685,29 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
                                         " is still locked by this host with no attachment on "
                                         "record; run `berthctl health --fix`, then retry");
     }
-    try {
-      ForgetMappers(io, image);  // held with no mapper: nobody may mistake it for a dead attach
-      if (auto watchers = rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
-          !watchers.empty()) {
-        throw Error(ErrorCode::kBusy, "volume " + record.spec.name + " was mapped by " +
-                                          watchers[0] + " meanwhile; rollback not started");
+    bool was_fenced = false;  // then the lock is no longer this client's to release
+    {
+      UndoOnFailure undo("rollback of volume " + record.spec.name);
+      undo.Add([&] {
+        if (!was_fenced) {
+          rbd::ReleaseLock(io, image, Owner(record.spec.name));
+        }
+      });
+      try {
+        ForgetMappers(io, image);  // held with no mapper: nobody may mistake it for a dead attach
+        if (auto watchers = rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+            !watchers.empty()) {
+          throw Error(ErrorCode::kBusy, "volume " + record.spec.name + " was mapped by " +
+                                            watchers[0] + " meanwhile; rollback not started");
+        }
+        rbd::RollbackSnapshot(io, image, snap, progress);
+      } catch (const Error& e) {
+        if (e.system_errno() == ESHUTDOWN) {
+          was_fenced = true;
+          throw fenced(e);
+        }
+        throw;
       }
-      rbd::RollbackSnapshot(io, image, snap, progress);
-    } catch (const Error& e) {
-      if (e.system_errno() == ESHUTDOWN) {
-        throw fenced(e);  // the lock is no longer this client's to release
-      }
-      rbd::ReleaseLock(io, image, Owner(record.spec.name));
-      throw;
-    } catch (...) {
-      rbd::ReleaseLock(io, image, Owner(record.spec.name));
-      throw;
     }
     rbd::ReleaseLock(io, image, Owner(record.spec.name));
   });

@@ -166,9 +166,12 @@ void Mount(const std::string& source, const std::string& target, const std::stri
               parsed.data.empty() ? nullptr : parsed.data.c_str()) != 0) {
     const int err = errno;
     const std::string opts = options.empty() ? "defaults" : JoinOptions(options);
-    throw Error(CodeForErrno(err), "cannot mount " + source + " on " + target + " as " + fstype +
-                                       " (options " + opts + "): " + std::strerror(err) +
-                                       MountHint(err));
+    // mount(2) answers EACCES for a read-only device: berth's request, not its privileges.
+    const ErrorCode code = err == EACCES ? ErrorCode::kConflict : CodeForErrno(err);
+    throw Error(code,
+                "cannot mount " + source + " on " + target + " as " + fstype + " (options " + opts +
+                    "): " + std::strerror(err) + MountHint(err),
+                err);
   }
 }
 

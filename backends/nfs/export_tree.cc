@@ -20,8 +20,8 @@ namespace {
 Error NfsError(int rc, const std::string& what, NfsContext& context) {
   // libnfs 4.0 reports a timed-out call as EINTR: the server is away, not the request wrong.
   const bool away = rc == -EINTR || rc == -EIO || rc == -ETIMEDOUT || rc == -ECONNRESET;
-  return Error(away ? ErrorCode::kUnavailable : CodeForErrno(rc),
-               what + ": " + context.LastError());
+  return Error(away ? ErrorCode::kUnavailable : CodeForErrno(rc), what + ": " + context.LastError(),
+               -rc);
 }
 
 }  // namespace
@@ -287,7 +287,7 @@ void ExportTree::RemoveEntry(const FileHandle& parent, const DirectoryEntry& ent
     const int rc = calls_->Remove(parent, entry.name);  // a symlink is removed, never followed
     if (rc != 0 && rc != -ENOENT) {
       throw Error(CodeForErrno(rc),
-                  "cannot remove " + path + " on the NFS export: " + std::strerror(-rc));
+                  "cannot remove " + path + " on the NFS export: " + std::strerror(-rc), -rc);
     }
     return;
   }
@@ -309,7 +309,8 @@ void ExportTree::RemoveEntry(const FileHandle& parent, const DirectoryEntry& ent
   }
   if (rc != 0 && rc != -ENOENT) {
     throw Error(CodeForErrno(rc),
-                "cannot remove directory " + path + " on the NFS export: " + std::strerror(-rc));
+                "cannot remove directory " + path + " on the NFS export: " + std::strerror(-rc),
+                -rc);
   }
 }
 

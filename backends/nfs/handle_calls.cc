@@ -141,8 +141,8 @@ FileHandle HandleCalls::Root() {
   nfsfh* raw = nullptr;
   const int rc = nfs_open(context_.get(), "/", O_RDONLY, &raw);
   if (rc != 0) {
-    throw Error(CodeForErrno(rc),
-                "cannot open the root of the NFS export: " + context_.LastError());
+    throw Error(CodeForErrno(rc), "cannot open the root of the NFS export: " + context_.LastError(),
+                -rc);
   }
   NfsFile root(context_.get(), raw);
   const nfs_fh* fh = nfs_get_fh(root.get());
@@ -155,7 +155,7 @@ FileHandle HandleCalls::Root() {
 namespace {
 
 Error ReplyError(int rc, const std::string& what) {
-  return Error(CodeForErrno(rc), what + ": " + std::strerror(-rc));
+  return Error(CodeForErrno(rc), what + ": " + std::strerror(-rc), -rc);
 }
 
 }  // namespace

@@ -64,8 +64,15 @@ std::shared_ptr<Cluster> Cluster::Connect(const ClusterOptions& options) {
   if (r < 0) {
     Error e = ErrnoError(r, "cannot connect to the Ceph cluster of " + options.conf_file +
                                 " as client." + options.user);
+    // The monitors refused the key: no retry heals that. Anything else (monitors away, a
+    // timeout) may.
+    if (e.code() == ErrorCode::kPermissionDenied) {
+      throw Error(e.code(), std::string(e.what()) + "; check the user's key and caps",
+                  e.system_errno());
+    }
     throw Error(ErrorCode::kUnavailable,
-                std::string(e.what()) + "; check the monitors are reachable and the key is valid");
+                std::string(e.what()) + "; check the monitors are reachable and the key is valid",
+                e.system_errno());
   }
   auto cluster = std::make_shared<Cluster>(Key(), pending.rados);
   pending.rados = nullptr;

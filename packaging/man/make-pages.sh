@@ -2,7 +2,7 @@
 # The man pages of berth's package: one per program, made by help2man from the program's own
 # --help and --version (berthctl's also carries each command's --help), so they cannot drift
 # from the binaries; and berth.json(5), written by hand and checked against berthd by
-# tests/packaging/man_test.sh. Pages are gzipped as Debian ships them.
+# tests/packaging/deb_test.sh. Pages are gzipped as Debian ships them.
 # Usage: make-pages.sh BIN_DIR OUT_MAN_DIR VERSION SOURCE_DIR
 set -euo pipefail
 [ $# -eq 4 ] || { echo "usage: $0 BIN_DIR OUT_MAN_DIR VERSION SOURCE_DIR" >&2; exit 2; }

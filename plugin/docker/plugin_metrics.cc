@@ -7,32 +7,6 @@
 
 namespace berth::docker {
 
-namespace {
-
-constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::kInvalidArgument, ErrorCode::kNotFound,    ErrorCode::kBusy,
-    ErrorCode::kConflict,        ErrorCode::kUnavailable, ErrorCode::kInternal};
-
-}  // namespace
-
-std::string_view ErrorCategoryLabel(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return "invalid_argument";
-    case ErrorCode::kNotFound:
-      return "not_found";
-    case ErrorCode::kBusy:
-      return "busy";
-    case ErrorCode::kConflict:
-      return "conflict";
-    case ErrorCode::kUnavailable:
-      return "unavailable";
-    case ErrorCode::kInternal:
-      return "internal";
-  }
-  return "internal";
-}
-
 PluginMetrics::PluginMetrics(const engine::Config& config)
     : config_(config),
       states_(config.state_dir),
@@ -46,8 +20,8 @@ PluginMetrics::PluginMetrics(const engine::Config& config)
                                    "Failed Docker plugin requests, by error category.",
                                    {"category"})) {
   // Every category exists from the start, so that rate() and alerts see 0 rather than nothing.
-  for (ErrorCode code : kAllCodes) {
-    errors_.Touch({std::string(ErrorCategoryLabel(code))});
+  for (ErrorCode code : kAllErrorCodes) {
+    errors_.Touch({std::string(ErrorCodeLabel(code))});
   }
   registry_.AddGauge("berth_attached_volumes", "Volumes attached (mapped or mounted) on this host.",
                      {"backend"}, [this] {
@@ -95,7 +69,7 @@ void PluginMetrics::RecordOperation(std::string_view operation, const std::strin
   operations_.Increment({op, known, error ? "error" : "ok"});
   durations_.Observe({op, known}, std::chrono::duration<double>(elapsed).count());
   if (error) {
-    errors_.Increment({std::string(ErrorCategoryLabel(*error))});
+    errors_.Increment({std::string(ErrorCodeLabel(*error))});
   }
 }
 

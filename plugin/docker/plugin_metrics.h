@@ -18,9 +18,6 @@
 
 namespace berth::docker {
 
-// "invalid_argument", "not_found", "busy", "conflict", "unavailable", "internal".
-std::string_view ErrorCategoryLabel(ErrorCode code);
-
 class PluginMetrics {
  public:
   explicit PluginMetrics(const engine::Config& config);

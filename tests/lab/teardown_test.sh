@@ -89,7 +89,7 @@ done
 say "lab 2: OSD stopped, $waiting FUSE requests waiting; down"
 start=$SECONDS
 out=$("$src/scripts/lab" down "$lab" 2>&1) || fail "down failed: $out"
-echo "$out" | sed 's/^/  /'
+printf "%s\n" "$out" | sed 's/^/  /'
 grep -q "aborted FUSE connection" <<<"$out" || fail "down did not abort the stranded FUSE I/O"
 check_nothing_left "$lab"
 say "lab 2: nothing left after $((SECONDS - start)) s"

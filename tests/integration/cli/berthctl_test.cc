@@ -1,7 +1,10 @@
 // berthctl run as an operator runs it, against the lab: every command's --json output parses,
 // exit codes follow the error categories, and bad input changes nothing.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
+
+#include <functional>
 
 #include "common/files.h"
 #include "common/subprocess.h"
@@ -178,6 +181,87 @@ TEST_F(BerthctlTest, BadInputGivesTheRightExitCodeAndChangesNothing) {
     EXPECT_EQ(result.exit_code, 0);
     EXPECT_NE(result.out.find("Usage"), std::string::npos) << result.out;
   }
+}
+
+TEST_F(BerthctlTest, GlobalOptionsWorkAnywhereAndABadCommandLineExitsTwo) {
+  // --json and --config after the subcommand, as the README promises ("add --json anywhere").
+  auto listed =
+      RunCommand({BERTH_BERTHCTL_PATH, "volume", "ls", "--json", "--config", config_path_},
+                 std::chrono::minutes(2));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_TRUE(nlohmann::json::parse(listed.out).is_array()) << listed.out;
+  EXPECT_EQ(Run({"volume", "ls", "--json"}).exit_code, 0);
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"volume", "ls", "--no-such-flag"}, "--no-such-flag"},
+      {{"no-such-command"}, "unknown command 'no-such-command'; berthctl's commands: volume"},
+      {{"volume", "bogus"}, "unknown command 'bogus'; berthctl volume's commands: "},
+      {{"volume", "create"}, "name"},
+      {{"snapshot", "create", "a@b", "extra-argument"}, "extra-argument"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(JoinCommand(c.args));
+    auto result = Run(c.args);
+    EXPECT_EQ(result.exit_code, 2) << result.err;  // invalid argument, not CLI11's own codes
+    EXPECT_NE(result.err.find(c.says), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("--help"), std::string::npos) << result.err;
+    auto json_args = c.args;
+    json_args.push_back("--json");
+    auto json = Run(json_args);
+    EXPECT_EQ(json.exit_code, 2) << json.err;
+    try {
+      auto doc = nlohmann::json::parse(json.out);
+      EXPECT_EQ(doc.at("category"), "invalid argument");
+      EXPECT_NE(doc.at("error").get<std::string>().find(c.says), std::string::npos) << json.out;
+    } catch (const nlohmann::json::exception& e) {
+      ADD_FAILURE() << "no JSON error: " << json.out << " (" << e.what() << ")";
+    }
+  }
+}
+
+// A Ceph user without the caps berth needs is a refusal, reported as one: it never passes for a
+// backend that is down, whose volumes a listing quietly leaves out.
+TEST_F(BerthctlTest, ACephUserWithoutCapsIsReportedAsPermissionDeniedNotHidden) {
+  const std::string user = "berth-nocaps-" + std::to_string(::getpid());
+  const std::string conf = LabDir() + "/ceph.conf";
+  const std::string admin_keyring = LabDir() + "/keyrings/client.admin.keyring";
+  const std::string keyring = config_.state_dir + "/../nocaps.keyring";
+  auto as_admin = [conf, admin_keyring](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"ceph",  "-c",        conf,         "--id",
+                                     "admin", "--keyring", admin_keyring};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, std::chrono::minutes(1));
+  };
+  // Monitor access only: it connects, and every read of the pool is refused (EPERM).
+  auto made =
+      as_admin({"auth", "get-or-create", "client." + user, "mon", "profile rbd", "-o", keyring});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  struct RemoveUser {
+    std::function<void()> step;
+    ~RemoveUser() { step(); }
+  } remove_user{[as_admin, user] { as_admin({"auth", "rm", "client." + user}); }};
+
+  auto doc = nlohmann::json::parse(*ReadFileIfExists(config_path_));
+  doc["backends"]["rbd"]["user"] = user;
+  doc["backends"]["rbd"]["keyring"] = keyring;
+  const std::string nocaps_path = config_.state_dir + "/../nocaps.json";
+  WriteFileAtomically(nocaps_path, doc.dump());
+
+  auto listed = RunCommand({BERTH_BERTHCTL_PATH, "--config", nocaps_path, "volume", "ls"},
+                           std::chrono::minutes(2));
+  EXPECT_EQ(listed.exit_code, 8) << listed.out << listed.err;  // permission denied
+  EXPECT_NE(listed.err.find("backend rbd refused"), std::string::npos) << listed.err;
+  EXPECT_NE(listed.err.find("caps"), std::string::npos) << listed.err;
+  auto json = RunCommand(
+      {BERTH_BERTHCTL_PATH, "--config", nocaps_path, "volume", "inspect", "anything", "--json"},
+      std::chrono::minutes(2));
+  EXPECT_EQ(json.exit_code, 8) << json.out << json.err;
+  EXPECT_NO_THROW(EXPECT_EQ(nlohmann::json::parse(json.out).at("category"), "permission denied"))
+      << json.out;
 }
 
 }  // namespace

@@ -120,7 +120,7 @@ TEST(RunCommand, TimeoutKillsAndThrows) {
       [] {
         RunCommand({"sleep", "30"}, 300ms);
       },
-      ErrorCode::kUnavailable, {"sleep 30", "killed"});
+      ErrorCode::kDeadlineExceeded, {"sleep 30", "killed"});
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   // The killed child was reaped: no zombie child of ours is left.
   EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
