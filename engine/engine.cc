@@ -277,23 +277,22 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
   if (!state) {
     return std::nullopt;
   }
-  if (!state->detach_pending && backend.AttachmentHealthy(state->attachment, state->mount_path)) {
-    if (fsutil::IsMountPoint(state->mount_path)) {
-      return state;
-    }
-    if (state->staged && state->mount_path.empty()) {
-      return state;  // attached by waitforattach, not mounted yet
-    }
+  const Condition condition = Classify(*state, Observe(backend, *state));
+  if (condition == Condition::kHealthy) {
+    return state;
   }
-  if (state->staged && !state->detach_pending && state->TotalRefs() > 0) {
+  if (state->staged && state->TotalRefs() > 0 &&
+      (condition == Condition::kBroken || condition == Condition::kStale)) {
     throw Error(ErrorCode::kConflict,
                 "volume " + name + " is staged for Kubernetes on this host but its mount at " +
                     state->mount_path +
                     " or its device is gone while pods still use it; let kubelet unmount the "
                     "pods, or run `berthctl unmount` after checking");
   }
-  if (state->detach_pending) {
+  if (condition == Condition::kDetachPending) {
     spdlog::info("volume {}: finishing the pending detach before mounting again", name);
+  } else if (condition == Condition::kUnfinishedAttach) {
+    spdlog::warn("volume {}: undoing an attach that did not finish before mounting", name);
   } else {
     // The mount or the mapping is gone (host reboot, killed mapper): start over cleanly.
     spdlog::warn("volume {} has a stale attachment; cleaning it up before mounting", name);
@@ -319,7 +318,7 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
   state.backend = record.spec.backend;
   state.read_only = read_only;
   state.staged = staged;
-  state.attaching = true;
+  state.phase = Phase::kAttaching;
   states_.Save(state);  // a crash from here on leaves a record of what to undo
   FaultPoint("mount.intent");
   Attachment attachment;
@@ -328,11 +327,11 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
     undo.Add([&] { UndoAttach(backend, record, state); });
     attachment = backend.Attach(record, read_only, work_dir, MountPath(name));
   }
-  state.attaching = false;
   state.attachment = attachment.state;
   if (attachment.mounted) {
     state.mount_path = MountPath(name);
   }
+  state.MoveTo(attachment.mounted ? Phase::kMounted : Phase::kAttached);
   states_.Save(state);  // from here on, any process can detach it
   FaultPoint("mount.attached");
   return state;
@@ -373,6 +372,7 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
   const bool formatted = outcome == fsutil::FormatOutcome::kFormattedNew;
   state.mount_path = mount_point;
   state.fresh_filesystem = formatted;
+  state.MoveTo(Phase::kMounted);
   states_.Save(state);
   return formatted;
 }
@@ -428,7 +428,7 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
 }
 
 void Engine::TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state) {
-  if (state.attaching) {
+  if (state.phase == Phase::kAttaching) {
     UndoAttach(backend, record, state);
     return;
   }
@@ -472,7 +472,7 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
     fsutil::Unmount(state->mount_path);
     FaultPoint("unmount.unmounted");
     state->mount_path.clear();
-    state->detach_pending = true;
+    state->MoveTo(Phase::kDetaching);
     states_.Save(*state);
     FaultPoint("unmount.pending");
     spdlog::info("unmount {} ({}): unmounted; detaching in the background", name, ref_id);
@@ -493,7 +493,8 @@ void Engine::FinishDetach(const std::string& name) {
   try {
     VolumeLock lock(config_.state_dir, name, "finish detach", BusyWait());
     auto state = states_.Load(name);
-    if (!state || (!state->detach_pending && (state->TotalRefs() > 0 || state->staged))) {
+    if (!state ||
+        (state->phase != Phase::kDetaching && (state->TotalRefs() > 0 || state->staged))) {
       return;  // a Mount came first and already finished it, or kubelet owns it
     }
     auto found = Find(name);
@@ -541,18 +542,15 @@ std::optional<Engine::ReconcileAction> Engine::ReconcileVolume(const std::string
                            "its backend " + state->backend + " is not configured; left as it is"};
   }
   Backend& backend = *backend_it->second;
-  const bool mounted = !state->mount_path.empty() && fsutil::IsMountPoint(state->mount_path);
-  const bool healthy =
-      !state->attaching && backend.AttachmentHealthy(state->attachment, state->mount_path);
+  const LiveFacts live = Observe(backend, *state);
+  const Condition condition = Classify(*state, live);
   const bool referenced = state->TotalRefs() > 0 || state->staged;
-  if (!state->attaching && !state->detach_pending && referenced && healthy &&
-      (mounted || (state->staged && state->mount_path.empty()))) {
+  if (condition == Condition::kHealthy && referenced) {
     return ReconcileAction{name, Kind::kAdopted,
                            "adopted: " + std::to_string(state->TotalRefs()) + " reference(s)" +
-                               (mounted ? " on " + state->mount_path : "")};
+                               (live.mounted ? " on " + state->mount_path : "")};
   }
-  if (referenced && !state->attaching && !state->detach_pending &&
-      (mounted || AnyTargetMounted(*state))) {
+  if (condition == Condition::kBroken) {
     // Its mapper or mounter died under live mounts: I/O fails until they go, and unmounting
     // them here would pull the filesystem from under running containers.
     return ReconcileAction{name, Kind::kBroken,
@@ -568,22 +566,27 @@ std::optional<Engine::ReconcileAction> Engine::ReconcileVolume(const std::string
                            "not in any registry any more; its attachment " +
                                state->attachment.dump() + " is left for an operator"};
   }
-  const std::string what = state->attaching        ? "undid an attach that did not finish"
-                           : state->detach_pending ? "finished a pending detach"
-                           : !referenced           ? "released an attachment without references"
-                                                   : "released stale references (nothing is "
-                                                     "mounted any more)";
+  const std::string what =
+      condition == Condition::kUnfinishedAttach ? "undid an attach that did not finish"
+      : condition == Condition::kDetachPending  ? "finished a pending detach"
+      : !referenced                             ? "released an attachment without references"
+                    : "released stale references (nothing is mounted any more)";
   TearDown(*found->second, found->first, *state);
   return ReconcileAction{name, Kind::kReleased, what};
 }
 
-bool Engine::AnyTargetMounted(const HostVolumeState& state) const {
+LiveFacts Engine::Observe(Backend& backend, const HostVolumeState& state) const {
+  LiveFacts live;
+  live.attachment_alive = state.phase != Phase::kAttaching &&
+                          backend.AttachmentHealthy(state.attachment, state.mount_path);
+  live.mounted = !state.mount_path.empty() && fsutil::IsMountPoint(state.mount_path);
   for (const auto& [ref, count] : state.refs) {
     if (ref.starts_with("/") && fsutil::IsMountPoint(ref)) {
-      return true;  // a kubelet pod directory bind-mounted from the volume
+      live.pod_target_mounted = true;  // a kubelet pod directory bind-mounted from the volume
+      break;
     }
   }
-  return false;
+  return live;
 }
 
 std::optional<std::string> Engine::FindState(
@@ -792,10 +795,14 @@ bool Engine::AddStagedRef(const std::string& name, const std::string& target, bo
                           MountResult& result) {
   VolumeLock lock(config_.state_dir, name, "publish", BusyWait());
   auto state = states_.Load(name);
-  if (!state || !state->staged || state->detach_pending || (state->read_only && !read_only) ||
-      !fsutil::IsMountPoint(state->mount_path) || !backends_.contains(state->backend) ||
-      !BackendFor(state->backend).AttachmentHealthy(state->attachment, state->mount_path)) {
-    return false;  // Mount decides, with the registry at hand
+  // Anything but a healthy staged mount: Mount decides, with the registry at hand.
+  if (!state || !state->staged || (state->read_only && !read_only) ||
+      !backends_.contains(state->backend)) {
+    return false;
+  }
+  const LiveFacts live = Observe(BackendFor(state->backend), *state);
+  if (Classify(*state, live) != Condition::kHealthy || !live.mounted) {
+    return false;
   }
   state->AddRef(target);
   states_.Save(*state);

@@ -206,7 +206,8 @@ class Engine {
   // Under the volume lock: Reconcile for one volume; nullopt when its state is gone.
   std::optional<ReconcileAction> ReconcileVolume(const std::string& name);
   // Whether one of `state`'s references is a kubelet pod directory that is still mounted.
-  bool AnyTargetMounted(const HostVolumeState& state) const;
+  // What is live on this host for `state`, for Classify().
+  LiveFacts Observe(Backend& backend, const HostVolumeState& state) const;
 
   Config config_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;

@@ -76,7 +76,6 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
       known_work_dirs.insert(WorkDir(name));
       // Recorded before anything can fail, so a volume's own mounts are never orphans.
       known_mounts.insert(MountPath(name));
-      const bool mounted = fsutil::IsMountPoint(state->mount_path);
       if (!state->mount_path.empty()) {
         known_mounts.insert(state->mount_path);
       }
@@ -88,18 +87,22 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
         }
       }
       auto found = Find(name);
-      const bool healthy =
-          found && found->second->AttachmentHealthy(state->attachment, state->mount_path);
+      const LiveFacts live = found ? Observe(*found->second, *state) : LiveFacts{};
+      const Condition condition = Classify(*state, live);
       if (!found) {
         c.ok = false;
         c.detail = "state file for a volume missing from the registry";
-      } else if (state->detach_pending || (state->TotalRefs() == 0 && !state->staged)) {
+      } else if (condition == Condition::kUnfinishedAttach) {
+        c.ok = false;
+        c.detail = "an attach that did not finish (its process died)";
+      } else if (condition == Condition::kDetachPending ||
+                 (state->TotalRefs() == 0 && !state->staged)) {
         c.ok = false;
         c.detail = "attached without any reference (a detach left behind)";
-      } else if (!healthy || (!mounted && !(state->staged && state->mount_path.empty()))) {
+      } else if (condition != Condition::kHealthy) {
         c.ok = false;
-        c.detail = std::string(mounted ? "mounted at " + state->mount_path : "not mounted") +
-                   ", mapping " + (healthy ? "alive" : "gone") + ", " +
+        c.detail = std::string(live.mounted ? "mounted at " + state->mount_path : "not mounted") +
+                   ", mapping " + (live.attachment_alive ? "alive" : "gone") + ", " +
                    std::to_string(state->TotalRefs()) + " reference(s)";
       } else {
         c.detail = (state->mount_path.empty() ? "attached" : "mounted at " + state->mount_path) +

@@ -29,6 +29,15 @@ bool HostVolumeState::ReleaseRef(const std::string& id) {
   return true;
 }
 
+void HostVolumeState::MoveTo(Phase to) {
+  if (!TransitionAllowed(phase, to)) {
+    throw Error(ErrorCode::kInternal, "volume " + name + " cannot move from phase " +
+                                          std::string(PhaseName(phase)) + " to " +
+                                          std::string(PhaseName(to)) + " (a bug in berth)");
+  }
+  phase = to;
+}
+
 nlohmann::json StateToJson(const HostVolumeState& state) {
   return {{"name", state.name},
           {"backend", state.backend},
@@ -36,8 +45,10 @@ nlohmann::json StateToJson(const HostVolumeState& state) {
           {"attachment", state.attachment},
           {"mount_path", state.mount_path},
           {"refs", state.refs},
-          {"attaching", state.attaching},
-          {"detach_pending", state.detach_pending},
+          {"phase", PhaseName(state.phase)},
+          // Kept for a berth from before phases, should a package be downgraded.
+          {"attaching", state.phase == Phase::kAttaching},
+          {"detach_pending", state.phase == Phase::kDetaching},
           {"staged", state.staged},
           {"alias", state.alias},
           {"fresh_filesystem", state.fresh_filesystem}};
@@ -54,8 +65,23 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   }
   state.mount_path = json.value("mount_path", "");
   state.refs = json.value("refs", std::map<std::string, int>{});
-  state.attaching = json.value("attaching", false);
-  state.detach_pending = json.value("detach_pending", false);
+  if (json.contains("phase")) {
+    const auto name = json.at("phase").get<std::string>();
+    const auto phase = PhaseFromName(name);
+    if (!phase) {
+      // Written by a newer berth: never guess what it may have locked or mapped.
+      throw Error(ErrorCode::kInternal, "the state of volume " + state.name +
+                                            " has an unknown phase '" + name +
+                                            "'; left alone for the berth that wrote it");
+    }
+    state.phase = *phase;
+  } else if (json.value("attaching", false)) {  // a state file from before phases
+    state.phase = Phase::kAttaching;
+  } else if (json.value("detach_pending", false)) {
+    state.phase = Phase::kDetaching;
+  } else {
+    state.phase = state.mount_path.empty() ? Phase::kAttached : Phase::kMounted;
+  }
   state.staged = json.value("staged", false);
   state.alias = json.value("alias", "");
   state.fresh_filesystem = json.value("fresh_filesystem", false);

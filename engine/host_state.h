@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/volume_phase.h"
+
 namespace berth::engine {
 
 struct HostVolumeState {
@@ -18,13 +20,11 @@ struct HostVolumeState {
   nlohmann::json attachment = nlohmann::json::object();  // backend-specific: mapper, device, ...
   std::string mount_path;                                // empty until the filesystem is mounted
   std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
-  // Saved before the backend attaches, so a process that dies mid-attach leaves a record of
-  // what may now be locked, mapped or mounted; whoever finds it set undoes that attach.
-  bool attaching = false;
-  // The filesystem is unmounted and no reference is left, but the device is still mapped
-  // (and locked): the detach runs after the reply. Whoever takes the volume lock next and
-  // finds this set finishes the detach first.
-  bool detach_pending = false;
+  // Saved as kAttaching before the backend attaches, so a process that dies mid-attach leaves a
+  // record of what may now be locked, mapped or mounted; whoever finds it undoes that attach.
+  // kDetaching: unmounted with no reference left, still mapped and locked; whoever takes the
+  // volume lock next finishes the detach first.
+  Phase phase = Phase::kAttaching;
   // Kubernetes' two-step node flow: the volume was attached (and maybe mounted at kubelet's
   // global mount path) by berth-flex's waitforattach/mountdevice. It stays attached when its
   // last pod reference goes, until unmountdevice or detach.
@@ -33,6 +33,8 @@ struct HostVolumeState {
   // This attachment made the filesystem and nobody has set its root's group yet (fsGroup).
   bool fresh_filesystem = false;
 
+  // Moves to `to`; an illegal move is an internal error naming both phases.
+  void MoveTo(Phase to);
   int TotalRefs() const;
   void AddRef(const std::string& id) { ++refs[id]; }
   // Drops one reference; false when `id` held none.
