@@ -48,6 +48,13 @@ class Engine {
   // Idempotent: an existing volume with the same options succeeds; different options are
   // kConflict naming each difference. Every option is validated before anything is written.
   void Create(const std::string& name, const Options& options);
+  // Use-or-create, for the doors that have no create call of their own (FlexVolume, CSI's
+  // idempotent CreateVolume). An existing volume is used as it is; it must be on the backend
+  // the options name (kConflict otherwise). Under berth's one adopt policy, an RBD image that
+  // no volume owns is adopted only when `image` names it, never for sharing the volume's name.
+  // A named image that is missing is created when it is named like the volume. Otherwise the
+  // volume is created when `create_if_missing`, else the answer is kNotFound.
+  void EnsureVolume(const std::string& name, const Options& options, bool create_if_missing);
   // Refused (kBusy) while the volume is mounted on this host or locked by any host.
   void Remove(const std::string& name);
   // Attach, format if new (see fsutil/format_and_mount.h) and mount, or add a reference to an

@@ -58,47 +58,24 @@ std::unique_ptr<engine::Engine> MakeEngine(const engine::Config& config, const s
   return std::make_unique<engine::Engine>(config, std::move(backends));
 }
 
-// Creates the volume if it is missing and may be: an RBD image of that name is adopted; with
-// create "true" a new volume is made. An existing volume is used as it is.
-void EnsureVolume(DriverKind driver, engine::Engine& engine, const std::string& backend,
+// Creates the volume if it is missing and may be, through the engine's one adopt policy: an
+// existing RBD image is adopted only when option `image` names it.
+void EnsureVolume(engine::Engine& engine, const std::string& backend,
                   const VolumeRequest& request) {
-  try {
-    const auto info = engine.Get(request.name);
-    if (info.record.spec.backend != backend) {
-      throw Error(ErrorCode::kConflict, "volume " + request.name + " lives on backend " +
-                                            info.record.spec.backend + ", not " + backend +
-                                            "; use its driver or set option backend");
-    }
-    return;
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kNotFound) {
-      throw;
-    }
-  }
   engine::Options options = request.create_options;
   options["backend"] = backend;
-  if (BackendType(driver) == "rbd") {
-    engine::Options adopt = options;
-    adopt["image"] = request.image.empty() ? request.name : request.image;
-    adopt.erase("size");  // an adopted image keeps its own size
-    adopt.erase("features");
-    adopt.erase("object_size");
-    try {
-      engine.Create(request.name, adopt);
-      spdlog::info("volume {}: adopted RBD image {}", request.name, adopt["image"]);
-      return;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound || options.contains("image")) {
-        throw;
-      }
+  try {
+    engine.EnsureVolume(request.name, options, request.create);
+  } catch (const Error& e) {
+    // Creating helps unless the options name an image of another name, which is only adopted.
+    const auto image = options.find("image");
+    if (e.code() != ErrorCode::kNotFound || request.create ||
+        (image != options.end() && image->second != request.name)) {
+      throw;
     }
+    throw Error(ErrorCode::kNotFound,
+                std::string(e.what()) + "; set option create: \"true\" to create it");
   }
-  if (!request.create) {
-    throw Error(ErrorCode::kNotFound, "volume " + request.name +
-                                          " does not exist; set option create: \"true\" to "
-                                          "create it");
-  }
-  engine.Create(request.name, options);
 }
 
 bool IsThisHost(const engine::Config& config, const std::string& node) {
@@ -183,7 +160,7 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
 
   if (verb == "attach") {
     if (!tenant) {
-      EnsureVolume(driver_, *engine, backend, *request);
+      EnsureVolume(*engine, backend, *request);
     }
     nlohmann::json reply = SuccessReply();
     reply["device"] = "berth:" + request->name;
@@ -212,7 +189,7 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
       reply["device"] = call.device;
       return reply;
     }
-    EnsureVolume(driver_, *engine, backend, *request);
+    EnsureVolume(*engine, backend, *request);
     reply["device"] = engine->StageAttach(request->name, request->read_only, request->alias);
     return reply;
   }
@@ -231,7 +208,7 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
     // An attachable volume was created or adopted by attach/waitforattach already; the others
     // are attached here (lock, map, format if new, mount: Publish) and may need creating.
     if (tenant || !attachable) {
-      EnsureVolume(driver_, *engine, backend, *request);
+      EnsureVolume(*engine, backend, *request);
     }
     engine->Publish(request->name, call.target_path, request->read_only, request->fs_group);
     return SuccessReply();

@@ -141,8 +141,8 @@ VolumeRequest ParseVolumeRequest(DriverKind driver, const FlexOptions& options) 
         "kubernetes.io/pvOrVolumeName");
   }
   engine::ValidateVolumeName(request.name);
-  if (!request.image.empty() && request.image != request.name) {
-    request.create_options["image"] = request.image;  // berth adopts an image of another name
+  if (!request.image.empty()) {
+    request.create_options["image"] = request.image;  // named: berth may adopt it
   }
   // The user is the volume's option: attach, waitforattach and unmount get no secret, and must
   // know without one that the volume is a tenant's. A secret may repeat it, not change it.

@@ -116,6 +116,41 @@ class FlexTest : public ::testing::Test {
   std::vector<std::string> volumes_;
 };
 
+// One adopt policy for every door (docs/architecture.md): an RBD image that no volume owns is
+// adopted only when the options name it, never for being named like the volume. Docker's side
+// is integration.engine.CreateTest.ForeignImageIsNotTakenOverWithoutImageOption.
+TEST_F(FlexTest, AnImageNamedLikeTheVolumeIsAdoptedOnlyWhenTheOptionsNameIt) {
+  const std::string name = UniqueName("flex-foreign");
+  LabCluster cluster;
+  cluster.CreateImage(name, 64 << 20);
+  cluster.WriteImage(name, 0, "foreign data");
+  const engine::Config config = node1_.config();
+  cleanups_.push_back([config, name] {
+    engine::Engine engine(config);
+    try {
+      engine.Get(name);
+      ReleaseAndRemove(engine, name);  // an adopted image is kept: removed below
+    } catch (const Error&) {
+    }
+    LabCluster().RemoveImage(name);
+  });
+  // kubelet names the volume after the PV, which is named like the image; no option `image`.
+  auto options = RbdOptions(name, name);
+  options.erase("image");
+  auto refused = node1_.Rbd({"attach", Options(options), node1_.host_id()});
+  EXPECT_EQ(refused.status(), "Failure");
+  EXPECT_NE(refused.message().find("image=" + name + " to adopt it"), std::string::npos)
+      << refused.message();
+  EXPECT_THROW(engine::Engine(config).Get(name), Error) << "a volume was registered";
+  EXPECT_EQ(cluster.ReadImage(name).substr(0, 12), "foreign data");
+
+  options["image"] = name;
+  auto adopted = node1_.Rbd({"attach", Options(options), node1_.host_id()});
+  ASSERT_EQ(adopted.status(), "Success") << adopted.message();
+  EXPECT_TRUE(Record(name).spec.adopted);
+  EXPECT_EQ(Record(name).spec.size_bytes, 64u << 20) << "an adopted image keeps its own size";
+}
+
 TEST_F(FlexTest, InitReportsCapabilitiesWithoutAConfig) {
   Node node("node-init");
   auto rbd = node.Rbd({"init"});

@@ -69,8 +69,8 @@ TEST(ParseVolumeRequest, NameIsImageWhenNoVolumeOption) {
   EXPECT_EQ(request.name, "legacy-img");
   EXPECT_EQ(request.image, "legacy-img");
   EXPECT_EQ(request.alias, "pv-1");
-  // An image of the volume's own name is the default: no "image" create option.
-  EXPECT_FALSE(request.create_options.contains("image"));
+  // Named, so the engine may adopt it (an image merely named like the volume is never adopted).
+  EXPECT_EQ(request.create_options.at("image"), "legacy-img");
 }
 
 TEST(ParseVolumeRequest, NameIsKubeletsVolumeNameLast) {

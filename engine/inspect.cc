@@ -1,0 +1,107 @@
+// Finding volumes across backends, and Get and List: a backend that is down (or timed out) is
+// skipped so the others stay reachable; any other failure is reported naming the backend.
+#include "engine/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+
+#include "common/error.h"
+#include "engine/volume_spec.h"
+
+namespace berth::engine {
+
+namespace {
+
+// Lookups across backends skip a backend that may come back by itself (down, or not answering
+// in time), so that one outage leaves the other backends' volumes reachable.
+bool MayHeal(const Error& e) {
+  return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kDeadlineExceeded;
+}
+
+// A backend's failure that is not an outage, with the backend named; a refusal of berth's
+// credentials also says what to check. The code and the errno stay.
+Error NamingBackend(const std::string& backend_name, const Error& e) {
+  if (e.code() != ErrorCode::kPermissionDenied) {
+    return e;
+  }
+  return Error(e.code(),
+               "backend " + backend_name + " refused berth's access: " + e.what() +
+                   " (check the key and caps of its Ceph user, or the NFS export's permissions; "
+                   "docs/operations.md lists what berth needs)",
+               e.system_errno());
+}
+
+}  // namespace
+
+std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string& name) {
+  // The default backend first: most volumes live there, and asking it first keeps the others
+  // (perhaps a slow NFS server) off the common path.
+  std::vector<std::pair<const std::string*, Backend*>> order;
+  order.emplace_back(&config_.default_backend, &BackendFor(config_.default_backend));
+  for (auto& [backend_name, backend] : backends_) {
+    if (backend_name != config_.default_backend) {
+      order.emplace_back(&backend_name, backend.get());
+    }
+  }
+  std::optional<Error> unavailable;
+  for (auto& [backend_name, backend] : order) {
+    try {
+      if (auto record = backend->Lookup(name)) {
+        return std::make_pair(*record, backend);
+      }
+    } catch (const Error& e) {
+      // One backend being down must not make the others' volumes unreachable.
+      if (!MayHeal(e)) {
+        throw NamingBackend(*backend_name, e);
+      }
+      spdlog::warn("backend {} is unavailable while looking up {}: {}", *backend_name, name,
+                   e.what());
+      unavailable = e;
+    }
+  }
+  if (unavailable) {
+    throw Error(ErrorCode::kUnavailable,
+                "volume " + name +
+                    " was not found, and a backend could not be asked: " + unavailable->what(),
+                unavailable->system_errno());
+  }
+  return std::nullopt;
+}
+
+std::pair<VolumeRecord, Backend*> Engine::FindOrThrow(const std::string& name) {
+  auto found = Find(name);
+  if (!found) {
+    throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
+  }
+  return std::move(*found);
+}
+
+VolumeInfo Engine::Get(const std::string& name) {
+  ValidateVolumeName(name);
+  auto found = FindOrThrow(name);
+  return {found.first, states_.Load(name), found.second->Holders(found.first)};
+}
+
+std::vector<VolumeInfo> Engine::List() {
+  std::vector<VolumeInfo> out;
+  for (auto& [backend_name, backend] : backends_) {
+    std::vector<VolumeRecord> records;
+    try {
+      records = backend->List();
+    } catch (const Error& e) {
+      if (!MayHeal(e)) {
+        throw NamingBackend(backend_name, e);
+      }
+      spdlog::warn("backend {} is unavailable; its volumes are not listed: {}", backend_name,
+                   e.what());
+    }
+    for (auto& record : records) {
+      auto local = states_.Load(record.spec.name);
+      out.push_back({std::move(record), std::move(local), {}});
+    }
+  }
+  return out;
+}
+
+}  // namespace berth::engine
