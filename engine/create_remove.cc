@@ -13,13 +13,14 @@
 
 namespace berth::engine {
 
-void Engine::Create(const std::string& name, const Options& options) {
+VolumeRecord Engine::Create(const std::string& name, const Options& options) {
   VolumeSpec spec = ParseVolumeSpec(name, options, config_);
   Backend& backend = BackendFor(spec.backend);
   VolumeLock lock(config_.state_dir, name, "create", BusyWait());
 
   // Decided by one exclusive write: of two hosts creating one name at once, one registers and
   // the other finds the winner's entry on its second pass and treats it as a repeated Create.
+  VolumeRecord record;
   for (int pass = 0;; ++pass) {
     if (auto existing = Find(name)) {
       auto diffs = SpecDifferences(existing->first.spec, options, spec);
@@ -30,13 +31,13 @@ void Engine::Create(const std::string& name, const Options& options) {
       }
       // A Create that died after registering finishes here.
       existing->second->EnsureStorage(existing->first);
-      return;
+      return existing->first;
     }
     if (pass > 0) {
       throw Error(ErrorCode::kUnavailable,
                   "volume " + name + " was registered and removed again meanwhile; retry");
     }
-    VolumeRecord record;
+    record = VolumeRecord{};
     record.spec = spec;
     record.created_at = NowRfc3339();
     record.created_by = config_.host_id;
@@ -56,6 +57,7 @@ void Engine::Create(const std::string& name, const Options& options) {
   FaultPoint("create.storage");
   spdlog::info("created volume {} ({} {} on {})", name, FormatSize(spec.size_bytes), spec.fstype,
                spec.backend);
+  return record;
 }
 
 void Engine::EnsureVolume(const std::string& name, const Options& options, bool create_if_missing) {

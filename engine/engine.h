@@ -29,6 +29,12 @@ struct VolumeInfo {
   std::vector<HolderInfo> holders;       // hosts holding it read-write (Get only)
 };
 
+// This host's attachments and mount references, per configured backend (every one present).
+struct AttachmentCounts {
+  std::map<std::string, int> attached;
+  std::map<std::string, int> references;
+};
+
 // Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
 using Executor = std::function<void(std::function<void()>)>;
 
@@ -47,7 +53,8 @@ class Engine {
 
   // Idempotent: an existing volume with the same options succeeds; different options are
   // kConflict naming each difference. Every option is validated before anything is written.
-  void Create(const std::string& name, const Options& options);
+  // Returns the volume's record, as made or as it already was.
+  VolumeRecord Create(const std::string& name, const Options& options);
   // Use-or-create, for the doors that have no create call of their own (FlexVolume, CSI's
   // idempotent CreateVolume). An existing volume is used as it is; it must be on the backend
   // the options name (kConflict otherwise). Under berth's one adopt policy, an RBD image that
@@ -147,6 +154,10 @@ class Engine {
   // Per configured backend: how often this process found its cluster client fenced
   // (blocklisted) and replaced it with a new one (for metrics; 0 where that never happened).
   std::map<std::string, uint64_t> FencedClientsReplaced() const;
+  // For metrics, from this host's state files alone (no backend call): what is attached here,
+  // and the backend of a volume attached here (nullopt when it is not).
+  AttachmentCounts CountAttachments() const;
+  std::optional<std::string> LocalBackendOf(const std::string& name) const;
 
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,

@@ -104,4 +104,39 @@ std::vector<VolumeInfo> Engine::List() {
   return out;
 }
 
+AttachmentCounts Engine::CountAttachments() const {
+  AttachmentCounts counts;
+  for (const auto& [name, backend] : config_.backends) {
+    counts.attached[name] = 0;
+    counts.references[name] = 0;
+  }
+  for (const auto& name : states_.Names()) {
+    std::optional<HostVolumeState> state;
+    try {
+      state = states_.Load(name);
+    } catch (const std::exception& e) {
+      // berthctl health reports it; a warning at every scrape would only flood the log.
+      spdlog::debug("skipping the host state of {}: {}", name, e.what());
+      continue;
+    }
+    // Erased between Names and Load (its detach finished), or of a backend since unconfigured.
+    if (!state || !counts.attached.contains(state->backend)) {
+      continue;
+    }
+    if (!state->attachment.empty()) {  // null or {} while an attach is under way
+      ++counts.attached[state->backend];
+    }
+    counts.references[state->backend] += state->TotalRefs();
+  }
+  return counts;
+}
+
+std::optional<std::string> Engine::LocalBackendOf(const std::string& name) const {
+  ValidateVolumeName(name);  // a name straight from a request becomes a path
+  if (auto state = states_.Load(name)) {
+    return state->backend;
+  }
+  return std::nullopt;
+}
+
 }  // namespace berth::engine

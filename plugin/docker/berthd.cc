@@ -107,8 +107,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<berth::docker::PluginMetrics> metrics;
     std::unique_ptr<berth::docker::MetricsServer> metrics_server;
     if (config.metrics.enabled()) {
-      metrics = std::make_unique<berth::docker::PluginMetrics>(config);
-      metrics->WatchEngine(engine);
+      metrics = std::make_unique<berth::docker::PluginMetrics>(engine);
       metrics_server = std::make_unique<berth::docker::MetricsServer>(
           config.metrics, [&metrics] { return metrics->Render(); });
     }

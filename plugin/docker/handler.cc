@@ -74,12 +74,12 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
       break;
   }
   switch (endpoint) {
-    case Endpoint::kCreate:
-      engine_.Create(request.name, request.options);
-      if (metrics_ != nullptr) {
-        metrics_->Learn(request.name, outcome.backend);
-      }
+    case Endpoint::kCreate: {
+      // The record says where the volume lives, whatever the request left to defaults.
+      Learn(engine::VolumeInfo{engine_.Create(request.name, request.options), std::nullopt, {}},
+            &outcome);
       return {{"Err", ""}};
+    }
     case Endpoint::kRemove:
       engine_.Remove(request.name);
       if (metrics_ != nullptr) {

@@ -7,9 +7,8 @@
 
 namespace berth::docker {
 
-PluginMetrics::PluginMetrics(const engine::Config& config)
-    : config_(config),
-      states_(config.state_dir),
+PluginMetrics::PluginMetrics(const engine::Engine& engine)
+    : engine_(engine),
       operations_(registry_.AddCounter("berth_operations_total",
                                        "Docker plugin requests handled, by result (ok or error).",
                                        {"operation", "backend", "result"})),
@@ -26,7 +25,7 @@ PluginMetrics::PluginMetrics(const engine::Config& config)
   registry_.AddGauge("berth_attached_volumes", "Volumes attached (mapped or mounted) on this host.",
                      {"backend"}, [this] {
                        std::vector<metrics::GaugeSample> samples;
-                       for (const auto& [backend, n] : CountHostState().attached) {
+                       for (const auto& [backend, n] : engine_.CountAttachments().attached) {
                          samples.push_back({{backend}, static_cast<double>(n)});
                        }
                        return samples;
@@ -35,22 +34,19 @@ PluginMetrics::PluginMetrics(const engine::Config& config)
                      "Mount references (Docker mount IDs, kubelet paths) held on this host.",
                      {"backend"}, [this] {
                        std::vector<metrics::GaugeSample> samples;
-                       for (const auto& [backend, n] : CountHostState().references) {
+                       for (const auto& [backend, n] : engine_.CountAttachments().references) {
                          samples.push_back({{backend}, static_cast<double>(n)});
                        }
                        return samples;
                      });
   registry_.AddInfo("berth_build_info", "The running berthd's version; always 1.",
                     {"version", "commit"}, {std::string(kVersion), std::string(kGitCommit)});
-}
-
-void PluginMetrics::WatchEngine(const engine::Engine& engine) {
   registry_.AddGauge("berth_ceph_clients_fenced",
                      "Times berthd found its Ceph client of a backend fenced (blocklisted) and "
                      "replaced it with a new one since it started.",
-                     {"backend"}, [&engine] {
+                     {"backend"}, [this] {
                        std::vector<metrics::GaugeSample> samples;
-                       for (const auto& [backend, n] : engine.FencedClientsReplaced()) {
+                       for (const auto& [backend, n] : engine_.FencedClientsReplaced()) {
                          samples.push_back({{backend}, static_cast<double>(n)});
                        }
                        return samples;
@@ -58,7 +54,7 @@ void PluginMetrics::WatchEngine(const engine::Engine& engine) {
 }
 
 std::string PluginMetrics::KnownBackend(const std::string& backend) const {
-  return config_.backends.contains(backend) ? backend : "";
+  return engine_.config().backends.contains(backend) ? backend : "";
 }
 
 void PluginMetrics::RecordOperation(std::string_view operation, const std::string& backend,
@@ -81,11 +77,9 @@ std::string PluginMetrics::BackendOf(const std::string& volume) {
     }
   }
   try {
-    // Validated first: the name comes straight from the request and becomes a path.
-    engine::ValidateVolumeName(volume);
-    if (auto state = states_.Load(volume)) {
-      Learn(volume, state->backend);
-      return KnownBackend(state->backend);
+    if (auto backend = engine_.LocalBackendOf(volume)) {
+      Learn(volume, *backend);
+      return KnownBackend(*backend);
     }
   } catch (const std::exception& e) {
     // Invalid names and corrupt state files are the request's and the engine's to report.
@@ -105,33 +99,6 @@ void PluginMetrics::Learn(const std::string& volume, const std::string& backend)
 void PluginMetrics::Forget(const std::string& volume) {
   std::lock_guard lock(backends_mu_);
   backends_.erase(volume);
-}
-
-PluginMetrics::HostCounts PluginMetrics::CountHostState() const {
-  HostCounts counts;
-  for (const auto& [name, backend] : config_.backends) {
-    counts.attached[name] = 0;
-    counts.references[name] = 0;
-  }
-  for (const auto& name : states_.Names()) {
-    std::optional<engine::HostVolumeState> state;
-    try {
-      state = states_.Load(name);
-    } catch (const std::exception& e) {
-      // berthctl health reports it; a warning at every scrape would only flood the log.
-      spdlog::debug("metrics: skipping the host state of {}: {}", name, e.what());
-      continue;
-    }
-    // Erased between Names and Load (its detach finished), or of a backend since unconfigured.
-    if (!state || !counts.attached.contains(state->backend)) {
-      continue;
-    }
-    if (!state->attachment.empty()) {  // null or {} while an attach is under way
-      ++counts.attached[state->backend];
-    }
-    counts.references[state->backend] += state->TotalRefs();
-  }
-  return counts;
 }
 
 }  // namespace berth::docker

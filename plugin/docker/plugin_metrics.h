@@ -12,15 +12,15 @@
 
 #include "common/error.h"
 #include "common/metrics/registry.h"
-#include "engine/config.h"
 #include "engine/engine.h"
-#include "engine/host_state.h"
 
 namespace berth::docker {
 
 class PluginMetrics {
  public:
-  explicit PluginMetrics(const engine::Config& config);
+  // `engine` (which outlives this) gives the counts of this host's attachments and the fenced
+  // clients it replaced.
+  explicit PluginMetrics(const engine::Engine& engine);
 
   // One plugin request. `operation` is one of a fixed set ("create", "mount", ..., "unknown"
   // for an endpoint berthd does not serve); a `backend` that is not a configured backend name
@@ -34,22 +34,13 @@ class PluginMetrics {
   void Learn(const std::string& volume, const std::string& backend);
   void Forget(const std::string& volume);
 
-  // Adds what only the engine knows: berth_ceph_clients_fenced. `engine` outlives this.
-  void WatchEngine(const engine::Engine& engine);
-
   std::string Render() const { return registry_.Render(); }
   const metrics::Registry& registry() const { return registry_; }
 
  private:
-  struct HostCounts {
-    std::map<std::string, int> attached;    // per backend
-    std::map<std::string, int> references;  // per backend
-  };
-  HostCounts CountHostState() const;
   std::string KnownBackend(const std::string& backend) const;
 
-  engine::Config config_;
-  engine::HostStateStore states_;
+  const engine::Engine& engine_;
   metrics::Registry registry_;
   metrics::Counter& operations_;
   metrics::Histogram& durations_;

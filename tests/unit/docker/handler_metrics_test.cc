@@ -32,7 +32,7 @@ class HandlerMetricsTest : public ::testing::Test {
 
 TEST_F(HandlerMetricsTest, CountsEveryRequestByOperationAndErrorCategory) {
   engine::Engine engine(config_, {});
-  PluginMetrics metrics(config_);
+  PluginMetrics metrics(engine);
   Handler handler(engine, &metrics);
 
   EXPECT_EQ(handler.Handle("POST", "/VolumeDriver.Capabilities", "").status, 200u);

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/version.h"
+#include "engine/engine.h"
 #include "engine/host_state.h"
 
 namespace berth::docker {
@@ -25,7 +26,8 @@ class PluginMetricsTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     config_ = engine::ParseConfig(R"({"host_id": "h", "state_dir": ")" + dir_ +
-                                  R"(", "backends": {"rbd": {"type": "rbd"},
+                                  R"(", "mount_root": ")" + dir_ +
+                                  R"(/mnt", "backends": {"rbd": {"type": "rbd"},
                                                      "nfs": {"type": "nfs"}},
                                      "default_backend": "rbd"})");
   }
@@ -50,7 +52,8 @@ class PluginMetricsTest : public ::testing::Test {
 };
 
 TEST_F(PluginMetricsTest, CountsOperationsLatencyAndErrorCategories) {
-  PluginMetrics metrics(config_);
+  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  PluginMetrics metrics(engine);
   metrics.RecordOperation("mount", "rbd", 250ms, std::nullopt);
   metrics.RecordOperation("mount", "rbd", 2s, std::nullopt);
   metrics.RecordOperation("mount", "rbd", 500ms, ErrorCode::kBusy);
@@ -85,7 +88,8 @@ TEST_F(PluginMetricsTest, CountsOperationsLatencyAndErrorCategories) {
 }
 
 TEST_F(PluginMetricsTest, BackendsThatAreNotConfiguredNeverBecomeLabels) {
-  PluginMetrics metrics(config_);
+  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  PluginMetrics metrics(engine);
   metrics.RecordOperation("create", "made-up\"backend", 1ms, ErrorCode::kInvalidArgument);
   const std::string out = metrics.Render();
   EXPECT_THAT(out, HasSubstr("berth_operations_total{operation=\"create\",backend=\"\","
@@ -94,7 +98,8 @@ TEST_F(PluginMetricsTest, BackendsThatAreNotConfiguredNeverBecomeLabels) {
 }
 
 TEST_F(PluginMetricsTest, GaugesComeFromTheHostState) {
-  PluginMetrics metrics(config_);
+  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  PluginMetrics metrics(engine);
   std::string out = metrics.Render();
   EXPECT_THAT(out, HasSubstr("berth_attached_volumes{backend=\"nfs\"} 0\n"));
   EXPECT_THAT(out, HasSubstr("berth_attached_volumes{backend=\"rbd\"} 0\n"));
@@ -116,7 +121,8 @@ TEST_F(PluginMetricsTest, GaugesComeFromTheHostState) {
 }
 
 TEST_F(PluginMetricsTest, LearnsBackendsFromRequestsAndTheHostState) {
-  PluginMetrics metrics(config_);
+  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  PluginMetrics metrics(engine);
   EXPECT_EQ(metrics.BackendOf("db"), "");
   metrics.Learn("db", "nfs");
   EXPECT_EQ(metrics.BackendOf("db"), "nfs");
