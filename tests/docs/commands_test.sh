@@ -22,7 +22,7 @@ docs=(docs/operations.md README.md docs/user-guide.md docs/kubernetes.md)
 lab=$(mktemp -d /tmp/berth-docs.XXXXXX)
 lab_down() {
   "$src/scripts/lab" down "$lab" >/dev/null || return 1
-  findmnt -rn -o TARGET | grep -qF -- "$lab/" || rm -rf --one-file-system -- "$lab"
+  grep -qF -- "$lab/" <<<"$(findmnt -rn -o TARGET)" || rm -rf --one-file-system -- "$lab"
 }
 BERTH_LAB_BERTHD=$bin/berthd "$src/scripts/lab" up "$lab" >/dev/null || { lab_down; exit 1; }
 # shellcheck source=/dev/null
@@ -246,7 +246,7 @@ run_and_check() {
       for address in $fenced; do
         eval "${bare//127.0.0.1:0\/3141592/$address}" >/dev/null 2>&1 || fail "$cmd ($address)"
       done
-      if ceph osd blocklist ls 2>&1 | grep -qF "$(head -1 <<<"$fenced")"; then
+      if grep -qF "$(head -1 <<<"$fenced")" <<<"$(ceph osd blocklist ls 2>&1)"; then
         fail "$cmd: still listed"
       fi ;;
     "berthctl host forget "*)

@@ -144,9 +144,9 @@ out=$(call clone Mount "{\"Name\":\"$volume\",\"ID\":\"clone\"}")
 err=$(jq -r '.Err // ""' <<<"$out")
 [[ $err == *"host id node-$id-1 belongs to another berth installation"* ]] ||
   { mounted+=("clone $volume clone"); fail "the clone of host1 was not refused: $out"; }
-! findmnt -rn -o TARGET | grep -qF -- "$work/clone/" || fail "the clone mounted something"
+! grep -qF -- "$work/clone/" <<<"$(findmnt -rn -o TARGET)" || fail "the clone mounted something"
 [[ ! -e $work/clone/state/volumes/$volume.json ]] || fail "the clone recorded an attachment"
-! rbd -p "$pool" lock ls "$volume" 2>/dev/null | grep -q "node-$id-1" ||
+! grep -q "node-$id-1" <<<"$(rbd -p "$pool" lock ls "$volume" 2>/dev/null)" ||
   fail "the refused clone holds the lock"
 say "the clone of host1 was refused: $err"
 

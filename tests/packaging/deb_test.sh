@@ -87,7 +87,7 @@ ok "control: conffiles lists /etc/berth/berth.json; postinst, prerm, postrm"
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
 for binary in berthd berthctl berth-flex berth-nfs-fuse; do
-  if ldd "$root/usr/bin/$binary" | grep -q 'not found'; then
+  if grep -q 'not found' <<<"$(ldd "$root/usr/bin/$binary")"; then
     ldd "$root/usr/bin/$binary" >&2
     fail "$binary needs a library that is not installed"
   fi
@@ -98,10 +98,10 @@ for binary in berthd berthctl berth-flex berth-nfs-fuse; do
     *:/*) fail "$binary has RPATH/RUNPATH '$runpath' (an absolute path in the package)" ;;
   esac
 done
-"$root/usr/bin/berthd" --help | grep -q -- --check-config || fail "berthd --help"
-"$root/usr/bin/berthctl" --help | grep -q volume || fail "berthctl --help"
+grep -q -- --check-config <<<"$("$root/usr/bin/berthd" --help)" || fail "berthd --help"
+grep -q volume <<<"$("$root/usr/bin/berthctl" --help)" || fail "berthctl --help"
 "$root/usr/bin/berth-nfs-fuse" --help >/dev/null 2>&1 || fail "berth-nfs-fuse --help"
-BERTH_FLEX_LOG=$tmp/flex.log "$root/usr/bin/berth-flex" --driver rbd init | grep -q '"Success"' ||
+grep -q '"Success"' <<<"$(BERTH_FLEX_LOG=$tmp/flex.log "$root/usr/bin/berth-flex" --driver rbd init)" ||
   fail "berth-flex init"
 bash -n "$root/usr/share/bash-completion/completions/berthctl" || fail "completion script"
 grep -q berthctl "$root/usr/share/bash-completion/completions/berthctl" || fail "completion script"
@@ -133,7 +133,7 @@ if command -v systemd-analyze >/dev/null; then
     { cat "$tmp/verify.log" >&2; fail "systemd-analyze verify"; }
   # Unknown units named in ordering (docker.service on a host without it) are fine; anything else
   # systemd complains about is not.
-  if grep -v -e 'docker.service' -e '^$' "$tmp/verify.log" | grep -q .; then
+  if grep -q -v -e 'docker.service' -e '^$' "$tmp/verify.log"; then
     cat "$tmp/verify.log" >&2
     fail "systemd-analyze verify complains"
   fi
@@ -168,7 +168,8 @@ conffiles="\${Conffiles}"
 dpkg_in_root -i "$deb"
 [ "$(query "$status_version")" = "ii $version" ] ||
   fail "dpkg -i: status '$(query "$status_version")'"
-query "$conffiles" | grep -q '/etc/berth/berth.json [0-9a-f]\{32\}' || fail "dpkg does not track the conffile"
+grep -q '/etc/berth/berth.json [0-9a-f]\{32\}' <<<"$(query "$conffiles")" ||
+  fail "dpkg does not track the conffile"
 [ -x "$dpkg_root/usr/bin/berthd" ] || fail "dpkg -i did not install berthd"
 echo '{"edited": true}' >"$dpkg_root/etc/berth/berth.json"
 dpkg_in_root -i "$deb"

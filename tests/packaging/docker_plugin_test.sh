@@ -27,7 +27,7 @@ ms_since() { echo $(((${EPOCHREALTIME//[!0-9]/} - ${1//[!0-9]/}) / 1000)); }
 lab=$(mktemp -d /tmp/berth-plugin-lab.XXXXXX)
 lab_down() {
   "$(dirname "$build_sh")/../../scripts/lab" down "$lab" >/dev/null || return 1
-  findmnt -rn -o TARGET | grep -qF -- "$lab/" || rm -rf --one-file-system -- "$lab"
+  grep -qF -- "$lab/" <<<"$(findmnt -rn -o TARGET)" || rm -rf --one-file-system -- "$lab"
 }
 BERTH_LAB_BERTHD=$bin_dir/berthd "$(dirname "$build_sh")/../../scripts/lab" up "$lab" >/dev/null ||
   { lab_down; fail "scripts/lab up $lab failed"; }
@@ -184,8 +184,8 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 [ -z "$leftover" ] || fail "left behind: $leftover"
-if rbd -c "$CEPH_CONF" --id "$BERTH_CEPH_USER" --keyring "$BERTH_CEPH_KEYRING" \
-  -p "$BERTH_POOL" ls | grep -qx -- "$volume"; then
+if grep -qx -- "$volume" <<<"$(rbd -c "$CEPH_CONF" --id "$BERTH_CEPH_USER" \
+  --keyring "$BERTH_CEPH_KEYRING" -p "$BERTH_POOL" ls)"; then
   fail "the image $BERTH_POOL/$volume outlived docker volume rm"
 fi
 ok "no mounts, loop devices or image left"

@@ -143,7 +143,8 @@ leftovers=$(find "$plugins" -name '.*')
 ok "no temporary files left"
 
 for exe in "$rbd/rbd" "$rbd_node/rbd-node" "$nfs/nfs" "$nfs/berth-nfs-fuse"; do
-  readelf -d "$exe" | grep -E 'RUNPATH' | grep -qF "\$ORIGIN/lib" || fail "$exe: no RUNPATH \$ORIGIN/lib"
+  grep -E 'RUNPATH' <<<"$(readelf -d "$exe")" | grep -qF "\$ORIGIN/lib" ||
+    fail "$exe: no RUNPATH \$ORIGIN/lib"
   libs=$(ldd "$exe")
   [[ $libs != *"not found"* ]] || fail "ldd $exe: $libs"
   # Every library but glibc's must come from the driver's own lib/, direct or not.

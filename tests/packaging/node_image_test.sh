@@ -24,7 +24,7 @@ ok() { echo "ok: $*"; }
 lab=$(mktemp -d /tmp/berth-image-lab.XXXXXX)
 lab_down() {
   "$source_dir/scripts/lab" down "$lab" >/dev/null || return 1
-  findmnt -rn -o TARGET | grep -qF -- "$lab/" || rm -rf --one-file-system -- "$lab"
+  grep -qF -- "$lab/" <<<"$(findmnt -rn -o TARGET)" || rm -rf --one-file-system -- "$lab"
 }
 BERTH_LAB_BERTHD=$bin_dir/berthd "$source_dir/scripts/lab" up "$lab" --no-nfs >/dev/null ||
   { lab_down; fail "scripts/lab up $lab failed"; }
@@ -68,12 +68,12 @@ mkdir -p "$plugin_dir"
 dk run -d --name "$container" --network none -e BERTH_PLUGIN_DIR=/flexvolume \
   -v "$plugin_dir:/flexvolume" "$tag" >/dev/null || fail "docker run"
 for _ in $(seq 600); do
-  dk logs "$container" 2>&1 | grep -q 'waiting for SIGTERM' && break
+  grep -q 'waiting for SIGTERM' <<<"$(dk logs "$container" 2>&1)" && break
   [ "$(dk inspect -f '{{.State.Running}}' "$container")" = true ] ||
     { dk logs "$container" >&2; fail "the installer exited before it was done"; }
   sleep 0.1
 done
-dk logs "$container" 2>&1 | grep -q 'waiting for SIGTERM' ||
+grep -q 'waiting for SIGTERM' <<<"$(dk logs "$container" 2>&1)" ||
   { dk logs "$container" >&2; fail "the installer did not finish within 60 s"; }
 
 # The drivers as kubelet finds them, run on the host from the host directory.
@@ -83,7 +83,10 @@ for driver in rbd rbd-node nfs; do
   reply=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin BERTH_FLEX_LOG="$host/flex.log" "$exe" init)
   grep -q '"status": *"Success"' <<<"$reply" || fail "berth/$driver init from $plugin_dir: $reply"
   # Its libraries are the ones the image put beside it, not the host's.
-  env -i "$(command -v ldd)" "$exe" | grep -q "$plugin_dir/berth~$driver/lib/librbd.so.1" ||
+  # Whole outputs into grep, never a pipe it may close early: under pipefail the writer's
+  # SIGPIPE would fail the check (ldd writes line by line).
+  libraries=$(env -i "$(command -v ldd)" "$exe")
+  grep -qF "$plugin_dir/berth~$driver/lib/librbd.so.1" <<<"$libraries" ||
     { ldd "$exe" >&2; fail "berth/$driver does not load librbd from its own lib/"; }
 done
 [ -x "$plugin_dir/berth~nfs/berth-nfs-fuse" ] || fail "no berth-nfs-fuse beside berth/nfs"
