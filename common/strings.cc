@@ -1,5 +1,6 @@
 #include "common/strings.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace berth {
@@ -54,6 +55,31 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
     out += items[i];
   }
   return out;
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string lower(s);
+  for (auto& c : lower) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return lower;
+}
+
+bool IsPortableName(std::string_view s, size_t max_length) {
+  return !s.empty() && s.size() <= max_length && std::isalnum(static_cast<unsigned char>(s[0])) &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+         });
+}
+
+std::string Printable(std::string_view s) {
+  std::string shown(s);
+  for (auto& c : shown) {
+    if (!std::isprint(static_cast<unsigned char>(c))) {
+      c = '?';
+    }
+  }
+  return shown;
 }
 
 }  // namespace berth

@@ -19,4 +19,14 @@ std::vector<std::string> SplitWords(std::string_view s);
 // The items with `sep` between them.
 std::string Join(const std::vector<std::string>& items, std::string_view sep);
 
+// With A-Z as a-z (no locale).
+std::string AsciiLower(std::string_view s);
+
+// 1 to `max_length` characters from A-Z a-z 0-9 _ . -, starting with a letter or digit: a name
+// that is safe as a file name, an RBD snapshot name and in a URL.
+bool IsPortableName(std::string_view s, size_t max_length);
+
+// `s` with every character that is not printable ASCII shown as '?', for messages and logs.
+std::string Printable(std::string_view s);
+
 }  // namespace berth

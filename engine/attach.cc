@@ -10,10 +10,6 @@
 #include "common/strings.h"
 #include "common/undo.h"
 #include "engine/record_update.h"
-#include "fsutil/format_and_mount.h"
-#include "fsutil/grow.h"
-#include "fsutil/mount.h"
-#include "fsutil/mountinfo.h"
 
 namespace berth::engine {
 
@@ -50,7 +46,7 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
 HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
                                   bool staged) {
   const std::string& name = record.spec.name;
-  if (fsutil::IsMountPoint(MountPath(name))) {
+  if (host_->IsMountPoint(MountPath(name))) {
     // Not ours (we hold no state for it), so a cleanup must never unmount it.
     throw Error(ErrorCode::kConflict, "something else is mounted at " + MountPath(name) +
                                           "; unmount it before mounting volume " + name);
@@ -67,17 +63,17 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
   state.phase = Phase::kAttaching;
   states_.Save(state);  // a crash from here on leaves a record of what to undo
   FaultPoint("mount.intent");
-  Attachment attachment;
+  AttachResult attached;
   {
     UndoOnFailure undo("attach of volume " + name);
     undo.Add([&] { UndoAttach(backend, record, state); });
-    attachment = backend.Attach(record, read_only, work_dir, MountPath(name));
+    attached = backend.Attach(record, read_only, work_dir, MountPath(name));
   }
-  state.attachment = attachment.state;
-  if (attachment.mounted) {
+  state.attachment = attached.attachment;
+  if (attached.mounted) {
     state.mount_path = MountPath(name);
   }
-  state.MoveTo(attachment.mounted ? Phase::kMounted : Phase::kAttached);
+  state.MoveTo(attached.mounted ? Phase::kMounted : Phase::kAttached);
   states_.Save(state);  // from here on, any process can detach it
   FaultPoint("mount.attached");
   return state;
@@ -87,7 +83,7 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
                            const std::string& mount_point) {
   fsutil::FormatAndMountRequest request;
   request.volume = record.spec.name;
-  request.device = state.attachment.value("device", "");
+  request.device = state.attachment.device;
   request.mount_point = mount_point;
   request.fstype = record.spec.fstype;
   request.mkfs_options = SplitWords(record.spec.mkfs_options);
@@ -102,10 +98,10 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
   request.read_only = state.read_only;
   request.recorded_formatted = record.formatted();
   if (record.grow_pending && record.formatted() && !state.read_only) {
-    fsutil::GrowUnmountedFilesystem(record.spec.fstype, request.device);
+    host_->GrowUnmountedFilesystem(record.spec.fstype, request.device);
     ChangeRecord(backend, record, [](VolumeRecord& r) { r.grow_pending = false; });
   }
-  auto outcome = fsutil::FormatAndMount(request, [&] {
+  auto outcome = host_->FormatAndMount(request, [&] {
     FaultPoint("mount.formatted");
     const std::string now = NowRfc3339();
     ChangeRecord(backend, record, [&](VolumeRecord& r) {
@@ -128,7 +124,7 @@ void Engine::TearDown(Backend& backend, const VolumeRecord& record, const HostVo
     UndoAttach(backend, record, state);
     return;
   }
-  fsutil::Unmount(state.mount_path.empty() ? MountPath(record.spec.name) : state.mount_path);
+  host_->Unmount(state.mount_path.empty() ? MountPath(record.spec.name) : state.mount_path);
   backend.Detach(record, state.attachment);
   FaultPoint("detach.released");
   states_.Erase(record.spec.name);
@@ -138,7 +134,7 @@ void Engine::UndoAttach(Backend& backend, const VolumeRecord& record,
                         const HostVolumeState& state) {
   const std::string& name = record.spec.name;
   // The attach never recorded a reference, so nothing can be using a mount it made.
-  fsutil::Unmount(MountPath(name));
+  host_->Unmount(MountPath(name));
   backend.UndoAttach(record, state.read_only, WorkDir(name));
   states_.Erase(name);
   spdlog::info("volume {}: undid an attach that did not finish", name);

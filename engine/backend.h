@@ -1,5 +1,8 @@
-// What the engine needs from a storage backend: the registry, storage, and attach/detach.
-// Implementations adapt backends/ (which never include engine headers) to this interface.
+// What the engine needs from a storage backend, split by capability. Every backend is a
+// registry, a storage and an attacher; resizing, snapshots and locks are capabilities that a
+// backend offers only when it has them, and the engine asks for them (see engine/capability.h)
+// instead of calling and catching a refusal. Implementations adapt backends/ (which never
+// include engine headers) to these interfaces: engine/rbd/ and engine/nfs/.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -10,14 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/attachment.h"
 #include "engine/volume_record.h"
 
 namespace berth::engine {
 
-struct Attachment {
-  std::string device;    // the block device to format and mount (block backends)
+struct AttachResult {
+  Attachment attachment;
   bool mounted = false;  // the backend mounted it at the mount point itself (NFS)
-  nlohmann::json state;  // persisted so any later process can detach it
 };
 
 struct SnapshotInfo {
@@ -31,16 +34,23 @@ struct SnapshotInfo {
 // Called with (done, total) during long operations (rollback, flatten, copies).
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// A tool on this host that a backend can use (a mapper, a mounter), for `berthctl health`.
+struct HostTool {
+  std::string kind;  // "mapper"
+  std::string name;  // "krbd", "nbd", "fuse"
+  bool available = false;
+};
+
 struct HolderInfo {
   std::string host_id;  // empty when the holder is not a berth host
   std::string client;
   std::string address;
 };
 
-class Backend {
+// The volumes a backend knows: one record per name, changed only by compare-and-set.
+class VolumeRegistry {
  public:
-  virtual ~Backend() = default;
-
+  virtual ~VolumeRegistry() = default;
   // Records come back with `stored` set to the entry as read.
   virtual std::optional<VolumeRecord> Lookup(const std::string& name) = 0;
   virtual std::vector<VolumeRecord> List() = 0;
@@ -54,7 +64,15 @@ class Backend {
   // Removes the entry; when `record.stored` is set, only if the entry still is that (so an
   // undo never removes what another host wrote since).
   virtual void Unregister(const VolumeRecord& record) = 0;
+  // Drops the record that `host_id` belongs to a berth installation, so that another
+  // installation may use that host id (the operator's word that the old one is gone).
+  virtual void ForgetHost(const std::string& host_id) = 0;
+};
 
+// The storage behind each volume: an RBD image, an NFS directory.
+class VolumeStorage {
+ public:
+  virtual ~VolumeStorage() = default;
   // Before a new volume is registered: its storage must not exist yet, unless the volume
   // adopts existing storage, which then must exist; an adopted volume takes the storage's
   // real size unless `size_given`, and a given size that differs is kConflict. Writes nothing.
@@ -64,28 +82,47 @@ class Backend {
   virtual void EnsureStorage(const VolumeRecord& record) = 0;
   // Deletes the storage (never an adopted image). Refuses while it is in use.
   virtual void DeleteStorage(const VolumeRecord& record) = 0;
+};
 
+// Making a volume usable on this host, and undoing that.
+class VolumeAttacher {
+ public:
+  virtual ~VolumeAttacher() = default;
   // Block backends take the single-writer lock (unless read-only) and map the storage to a
   // block device; file backends mount it at `mount_point` themselves.
-  virtual Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
-                            const std::string& mount_point) = 0;
+  virtual AttachResult Attach(const VolumeRecord& record, bool read_only,
+                              const std::string& work_dir, const std::string& mount_point) = 0;
   // Unmaps and releases the lock. Idempotent.
-  virtual void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) = 0;
+  virtual void Detach(const VolumeRecord& record, const Attachment& attachment) = 0;
   // Undoes an Attach whose process died before it could record the attachment: releases
   // whatever it may have mapped for this volume under `work_dir`, and this host's lock unless
   // `read_only`. The engine has already unmounted `mount_point`. Idempotent.
   virtual void UndoAttach(const VolumeRecord& record, bool read_only,
                           const std::string& work_dir) = 0;
-  virtual bool AttachmentHealthy(const nlohmann::json& attachment_state,
-                                 const std::string& mount_point) = 0;
-  // Grows the storage to `size` bytes; a smaller size is kInvalidArgument (berth never
-  // shrinks). Storage without a size of its own (an NFS directory) is kInvalidArgument too.
+  // Whether the mapper or mounter behind `attachment` still serves it.
+  virtual bool AttachmentHealthy(const Attachment& attachment, const std::string& mount_point) = 0;
+  // The clients or hosts that have the storage attached anywhere, for refusals.
+  virtual std::vector<std::string> Watchers(const VolumeRecord& record) = 0;
+};
+
+// Storage with a size of its own, which grows (never shrinks).
+class StorageResizer {
+ public:
+  virtual ~StorageResizer() = default;
+  // Grows the storage to `size` bytes; a smaller size is kInvalidArgument.
   virtual void Grow(const VolumeRecord& record, uint64_t size) = 0;
   // Makes this host's attachment show the storage's new size.
-  virtual void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
+  virtual void RefreshAttachment(const VolumeRecord& record, const Attachment& attachment,
                                  uint64_t size) = 0;
-  // Snapshots. The engine has already checked names and that nothing is attached where it must
-  // not be; backends without snapshots throw kInvalidArgument.
+};
+
+// Snapshots, rollback and clones. The engine has already checked the snapshot name with
+// ValidateSnapshotName and that nothing is attached where it must not be.
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+  // kInvalidArgument, saying what is allowed, for a name this backend cannot store.
+  virtual void ValidateSnapshotName(const std::string& snap) const = 0;
   virtual void CreateSnapshot(const VolumeRecord& record, const std::string& snap,
                               const ProgressFn& progress) = 0;
   virtual std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) = 0;
@@ -95,19 +132,32 @@ class Backend {
   // Makes `clone`'s storage from record@snap (the clone is already registered).
   virtual void Clone(const VolumeRecord& record, const std::string& snap, const VolumeRecord& clone,
                      bool flatten, const ProgressFn& progress) = 0;
-  // Clients that have the storage open (mapped) anywhere, as addresses.
-  virtual std::vector<std::string> Watchers(const VolumeRecord& record) = 0;
+};
+
+// A single-writer lock per volume, held by the host that attached it read-write.
+class LockAuthority {
+ public:
+  virtual ~LockAuthority() = default;
+  // The hosts holding the volume read-write, from the cluster's point of view.
+  virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
   // Breaks `holder`'s lock; with `fence`, first blocklists its client so a frozen or partitioned
   // holder can never write again.
   virtual void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) = 0;
-  // The hosts holding the volume read-write, from the cluster's point of view.
-  virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
-  // Drops the record that `host_id` belongs to a berth installation, so that another
-  // installation may use that host id (the operator's word that the old one is gone).
-  virtual void ForgetHost(const std::string& host_id) = 0;
-  // How often this process found its cluster client fenced (blocklisted) and replaced it;
-  // 0 for a backend without such clients.
-  virtual uint64_t FencedClientsReplaced() const { return 0; }
+  // How often this process found its cluster client fenced (blocklisted) and replaced it.
+  virtual uint64_t FencedClientsReplaced() const = 0;
+};
+
+class Backend : public VolumeRegistry, public VolumeStorage, public VolumeAttacher {
+ public:
+  // The optional capabilities: null when this backend does not have it.
+  virtual StorageResizer* resizer() { return nullptr; }
+  virtual SnapshotStore* snapshots() { return nullptr; }
+  virtual LockAuthority* locks() { return nullptr; }
+  // The tools of this host the backend chooses from.
+  virtual std::vector<HostTool> HostTools() { return {}; }
+  // The host-side files this backend may leave under `attach_dir` when a process dies (key
+  // files of mappers starting), removed when the engine starts. Nothing by default.
+  virtual void SweepAttachDir(const std::string& /*attach_dir*/) {}
 };
 
 }  // namespace berth::engine

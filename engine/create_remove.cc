@@ -8,6 +8,7 @@
 #include "common/fault.h"
 #include "common/strings.h"
 #include "common/undo.h"
+#include "engine/capability.h"
 #include "engine/volume_lock.h"
 #include "engine/volume_spec.h"
 
@@ -73,17 +74,17 @@ void Engine::EnsureVolume(const std::string& name, const Options& options, bool 
     }
     return;
   }
-  const auto backend_config = config_.backends.find(backend_name);
-  const bool rbd = backend_config != config_.backends.end() && backend_config->second.type == "rbd";
+  // Only storage that the options name is ever adopted (ParseVolumeSpec refuses `image` where
+  // a backend type has no images).
   const auto image = options.find("image");
-  if (rbd && image != options.end()) {
+  if (image != options.end()) {
     Options adopt = options;
     adopt.erase("size");  // an adopted image keeps its own size and layout
     adopt.erase("features");
     adopt.erase("object_size");
     try {
       Create(name, adopt);
-      spdlog::info("volume {}: adopted RBD image {}, as its options name it", name, image->second);
+      spdlog::info("volume {}: adopted image {}, as its options name it", name, image->second);
       return;
     } catch (const Error& e) {
       // A new image can only be made under the volume's own name.
@@ -125,7 +126,7 @@ void Engine::Remove(const std::string& name) {
     // Unmount, or one a crash left behind. Finish it so our own lock does not block removal.
     TearDown(*backend, record, *local);
   }
-  if (const auto holders = backend->Holders(record); !holders.empty()) {
+  if (const auto holders = HoldersOf(*backend, record); !holders.empty()) {
     const auto& holder = holders.front();
     throw Error(ErrorCode::kBusy, "volume " + name + " is attached on host " +
                                       (holder.host_id.empty() ? "unknown" : holder.host_id) + " (" +

@@ -9,7 +9,6 @@
 #include "common/undo.h"
 #include "engine/volume_lock.h"
 #include "engine/volume_spec.h"
-#include "fsutil/mount.h"
 
 namespace berth::engine {
 
@@ -84,7 +83,7 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
     return;
   }
   if (detach_executor_) {
-    fsutil::Unmount(state->mount_path);
+    host_->Unmount(state->mount_path);
     FaultPoint("unmount.unmounted");
     state->mount_path.clear();
     state->MoveTo(Phase::kDetaching);
@@ -115,7 +114,7 @@ void Engine::FinishDetach(const std::string& name) {
     auto found = Find(name);
     if (!found) {
       spdlog::error("volume {} vanished from the registry; its device {} stays mapped", name,
-                    state->attachment.value("device", "?"));
+                    state->attachment.device.empty() ? "?" : state->attachment.device);
       return;
     }
     TearDown(*found->second, found->first, *state);

@@ -7,55 +7,38 @@
 
 #include <cerrno>
 
-#include "backends/rbd/keyfile.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "engine/backend_types.h"
 #include "engine/instance_id.h"
-#include "engine/nfs_backend.h"
-#include "engine/rbd_backend.h"
 #include "engine/volume_spec.h"
 
 namespace berth::engine {
 
-namespace {
-
-Error UnknownBackendType(const std::string& name, const std::string& type) {
-  return Error(ErrorCode::kInvalidArgument,
-               "backend '" + name + "' has unknown type '" + type + "'; use rbd or nfs");
-}
-
-}  // namespace
-
-std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config) {
+std::map<std::string, std::unique_ptr<Backend>> MakeBackends(
+    const Config& config, const CredentialOverrides& credentials) {
   ValidateBackends(config);  // a refused config writes nothing, not even the instance id
+  for (const auto& [name, given] : credentials) {
+    if (!config.backends.contains(name)) {
+      throw Error(ErrorCode::kInvalidArgument, "credentials for unknown backend '" + name + "'");
+    }
+  }
   std::map<std::string, std::unique_ptr<Backend>> backends;
-  std::string instance_id;
+  HostIdentity host{config.host_id, ""};
   for (const auto& [name, backend] : config.backends) {
-    if (instance_id.empty() && (backend.type == "rbd" || backend.type == "nfs")) {
-      instance_id = LoadOrCreateInstanceId(config.state_dir);
+    if (host.instance_id.empty()) {
+      host.instance_id = LoadOrCreateInstanceId(config.state_dir);
     }
-    if (backend.type == "rbd") {
-      backends[name] =
-          std::make_unique<RbdBackend>(ParseRbdSettings(backend), config.host_id, instance_id);
-    } else if (backend.type == "nfs") {
-      backends[name] =
-          std::make_unique<NfsBackend>(ParseNfsSettings(backend), config.host_id, instance_id);
-    } else {
-      throw UnknownBackendType(name, backend.type);
-    }
+    const auto given = credentials.find(name);
+    backends[name] = TypeOf(backend).make(
+        backend, host, given == credentials.end() ? nullptr : &given->second);
   }
   return backends;
 }
 
 void ValidateBackends(const Config& config) {
   for (const auto& [name, backend] : config.backends) {
-    if (backend.type == "rbd") {
-      ParseRbdSettings(backend);
-    } else if (backend.type == "nfs") {
-      ParseNfsSettings(backend);
-    } else {
-      throw UnknownBackendType(name, backend.type);
-    }
+    TypeOf(backend).check_settings(backend);
     // The volume defaults a backend sets (default_size, default_fstype, features, pool,
     // on_remove) pass the checks every create applies, or no create could ever succeed.
     try {
@@ -90,14 +73,19 @@ Config WithRealPaths(Config config) {
 
 }  // namespace
 
-Engine::Engine(const Config& config) : Engine(config, MakeBackends(config)) {}
+Engine::Engine(const Config& config, const CredentialOverrides& credentials)
+    : Engine(config, MakeBackends(config, credentials), MakeSystemHost()) {}
 
-Engine::Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends)
+Engine::Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends,
+               std::unique_ptr<Host> host)
     : config_(WithRealPaths(std::move(config))),
       backends_(std::move(backends)),
+      host_(std::move(host)),
       states_(config_.state_dir) {
-  // Left by a process killed while a mapper started (its key file lives only that long).
-  rbd::SweepOrphanedKeyFiles(config_.state_dir + "/attach");
+  // Left by a process killed while an attach was starting (a mapper's key file, for one).
+  for (auto& [name, backend] : backends_) {
+    backend->SweepAttachDir(config_.state_dir + "/attach");
+  }
 }
 
 Backend& Engine::BackendFor(const std::string& backend_name) {
@@ -133,7 +121,8 @@ std::optional<std::string> Engine::FindState(
 std::map<std::string, uint64_t> Engine::FencedClientsReplaced() const {
   std::map<std::string, uint64_t> counts;
   for (const auto& [name, backend] : backends_) {
-    counts[name] = backend->FencedClientsReplaced();
+    auto* locks = backend->locks();
+    counts[name] = locks ? locks->FencedClientsReplaced() : 0;
   }
   return counts;
 }

@@ -13,6 +13,7 @@
 
 #include "engine/backend.h"
 #include "engine/config.h"
+#include "engine/host.h"
 #include "engine/host_state.h"
 #include "engine/volume_spec.h"
 
@@ -38,8 +39,19 @@ struct AttachmentCounts {
 // Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
 using Executor = std::function<void(std::function<void()>)>;
 
-// One Backend per configured backend (they connect on first use).
-std::map<std::string, std::unique_ptr<Backend>> MakeBackends(const Config& config);
+// A cephx identity given for one call (a FlexVolume pod's secret) instead of the config's:
+// used in memory only, never written to a file but a 0600 key file while a mapper starts.
+struct Credentials {
+  std::string user;
+  std::string key;
+};
+// Per backend name.
+using CredentialOverrides = std::map<std::string, Credentials>;
+
+// One Backend per configured backend (they connect on first use), made by its type (see
+// engine/backend_types.h); `credentials` replace a backend's own identity.
+std::map<std::string, std::unique_ptr<Backend>> MakeBackends(
+    const Config& config, const CredentialOverrides& credentials = {});
 
 // Every backend's settings parsed and validated as MakeBackends would, with nothing created or
 // written (berthd --check-config).
@@ -47,9 +59,11 @@ void ValidateBackends(const Config& config);
 
 class Engine {
  public:
-  explicit Engine(const Config& config);
-  // For tests: backends supplied by the caller, keyed like config.backends.
-  Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends);
+  explicit Engine(const Config& config, const CredentialOverrides& credentials = {});
+  // Backends and host supplied by the caller (the engine's unit tests pass fakes), the
+  // backends keyed like config.backends.
+  Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> backends,
+         std::unique_ptr<Host> host);
 
   // Idempotent: an existing volume with the same options succeeds; different options are
   // kConflict naming each difference. Every option is validated before anything is written.
@@ -229,6 +243,7 @@ class Engine {
 
   Config config_;
   std::map<std::string, std::unique_ptr<Backend>> backends_;
+  std::unique_ptr<Host> host_;
   HostStateStore states_;
   Executor detach_executor_;
 };

@@ -5,11 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "engine/capability.h"
 #include "engine/record_update.h"
 #include "engine/volume_lock.h"
 #include "engine/volume_spec.h"
-#include "fsutil/grow.h"
-#include "fsutil/mountinfo.h"
 
 namespace berth::engine {
 
@@ -29,14 +28,15 @@ uint64_t Engine::GrowStorage(const std::string& name, uint64_t size) {
     throw Error(ErrorCode::kInvalidArgument,
                 "size " + std::to_string(size) + " bytes is over the 1 PiB limit");
   }
-  backend->Grow(record, size);
+  StorageResizer& resizer = ResizerOf(*backend, record);
+  resizer.Grow(record, size);
   if (record.spec.size_bytes != size) {
     ChangeRecord(*backend, record, [size](VolumeRecord& r) {
       r.spec.size_bytes = std::max(r.spec.size_bytes, size);
     });
   }
   if (auto state = states_.Load(name); state && !state->attachment.empty()) {
-    backend->RefreshAttachment(record, state->attachment, size);
+    resizer.RefreshAttachment(record, state->attachment, size);
   }
   spdlog::info("volume {}: storage grown to {}", name, FormatSize(size));
   return size;
@@ -48,7 +48,7 @@ void Engine::GrowFilesystem(const std::string& name) {
   auto found = FindOrThrow(name);
   const VolumeRecord& record = found.first;
   auto state = states_.Load(name);
-  if (!state || !fsutil::IsMountPoint(state->mount_path)) {
+  if (!state || !host_->IsMountPoint(state->mount_path)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not mounted on this host; its filesystem grows when " +
                     "it is mounted here");
@@ -57,16 +57,13 @@ void Engine::GrowFilesystem(const std::string& name) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is mounted read-only here; grow it where it is read-write");
   }
-  const std::string device = state->attachment.value("device", "");
-  if (device.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "volume " + name + " has no filesystem of its own to grow (an NFS directory)");
-  }
-  // The storage may have grown on another host (Kubernetes grows it from the controller).
   Backend* backend = found.second;
+  StorageResizer& resizer = ResizerOf(*backend, record);
+  const std::string device = state->attachment.device;
+  // The storage may have grown on another host (Kubernetes grows it from the controller).
   VolumeRecord updated = record;
-  backend->RefreshAttachment(record, state->attachment, record.spec.size_bytes);
-  if (fsutil::GrowFilesystem(record.spec.fstype, device, state->mount_path) ==
+  resizer.RefreshAttachment(record, state->attachment, record.spec.size_bytes);
+  if (host_->GrowFilesystem(record.spec.fstype, device, state->mount_path) ==
       fsutil::GrowOutcome::kGrown) {
     if (updated.grow_pending) {
       ChangeRecord(*backend, updated, [](VolumeRecord& r) { r.grow_pending = false; });

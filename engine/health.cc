@@ -5,12 +5,10 @@
 #include <optional>
 #include <set>
 
-#include "backends/rbd/mappers/mapper.h"
 #include "common/error.h"
 #include "engine/engine.h"
 #include "engine/volume_lock.h"
 #include "fsutil/loop_device.h"
-#include "fsutil/mount.h"
 #include "fsutil/mountinfo.h"
 
 namespace berth::engine {
@@ -56,10 +54,14 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
     }
     checks.push_back(c);
   }
-  for (const std::string mapper : {"krbd", "nbd", "fuse"}) {
-    const bool available = rbd::MakeMapper(mapper)->Available();
-    checks.push_back(
-        {"mapper " + mapper, true, available ? "available" : "not on this host", false});
+  std::set<std::string> tools_seen;  // two backends of one type share their host's tools
+  for (auto& [name, backend] : backends_) {
+    for (const auto& tool : backend->HostTools()) {
+      if (tools_seen.insert(tool.kind + " " + tool.name).second) {
+        checks.push_back({tool.kind + " " + tool.name, true,
+                          tool.available ? "available" : "not on this host", false});
+      }
+    }
   }
 
   // This host's state files against what is really mounted and mapped.
@@ -81,7 +83,7 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
       }
       int live_refs = 0;
       for (const auto& [ref, count] : state->refs) {
-        if (ref.starts_with("/") && fsutil::IsMountPoint(ref)) {
+        if (ref.starts_with("/") && host_->IsMountPoint(ref)) {
           known_mounts.insert(ref);  // a pod directory bind-mounted from the volume
           ++live_refs;
         }
@@ -125,7 +127,7 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
 
   // Mounts under berth's directories that no state file knows.
   const std::string attach_root = config_.state_dir + "/attach";
-  for (const auto& entry : fsutil::ReadMountInfo()) {
+  for (const auto& entry : host_->MountInfo()) {
     const std::string& path = entry.mount_point;
     const bool ours = Under(path, config_.mount_root) || Under(path, attach_root);
     if (!ours || known_mounts.contains(path)) {
@@ -154,12 +156,12 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
         }
         // The loop devices serving from a FUSE mapper mount go first, if nothing mounts them.
         for (const auto& [loop, backing] : LoopsBackedUnder(path)) {
-          if (!fsutil::FindMountsOfSource(fsutil::ReadMountInfo(), loop).empty()) {
+          if (!fsutil::FindMountsOfSource(host_->MountInfo(), loop).empty()) {
             throw Error(ErrorCode::kBusy, loop + " (backed by " + backing + ") is mounted");
           }
           fsutil::DetachLoop(loop);
         }
-        fsutil::Unmount(path);
+        host_->Unmount(path);
         c.fixed = true;
       } catch (const std::exception& e) {
         c.detail += std::string("; left alone: ") + e.what();

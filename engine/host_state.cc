@@ -42,7 +42,7 @@ nlohmann::json StateToJson(const HostVolumeState& state) {
   return {{"name", state.name},
           {"backend", state.backend},
           {"read_only", state.read_only},
-          {"attachment", state.attachment},
+          {"attachment", AttachmentToJson(state.attachment)},
           {"mount_path", state.mount_path},
           {"refs", state.refs},
           {"phase", PhaseName(state.phase)},
@@ -59,9 +59,8 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   state.name = json.at("name").get<std::string>();
   state.backend = json.value("backend", "");
   state.read_only = json.value("read_only", false);
-  state.attachment = json.value("attachment", nlohmann::json::object());
-  if (!state.attachment.is_object()) {
-    state.attachment = nlohmann::json::object();  // an attach still under way wrote null
+  if (json.contains("attachment")) {
+    state.attachment = AttachmentFromJson(json.at("attachment"));
   }
   state.mount_path = json.value("mount_path", "");
   state.refs = json.value("refs", std::map<std::string, int>{});
@@ -129,6 +128,27 @@ void HostStateStore::Erase(const std::string& name) const {
   if (::unlink(Path(name).c_str()) != 0 && errno != ENOENT) {
     throw ErrnoError(-errno, "cannot remove " + Path(name));
   }
+}
+
+nlohmann::json AttachmentToJson(const Attachment& attachment) {
+  nlohmann::json json = attachment.backend.is_object() ? attachment.backend : nlohmann::json::object();
+  if (!attachment.device.empty()) {
+    json["device"] = attachment.device;
+  }
+  return json;
+}
+
+Attachment AttachmentFromJson(const nlohmann::json& json) {
+  Attachment attachment;
+  if (!json.is_object()) {
+    return attachment;  // an attach still under way wrote null
+  }
+  attachment.backend = json;
+  if (auto device = json.find("device"); device != json.end()) {
+    attachment.device = device->is_string() ? device->get<std::string>() : "";
+    attachment.backend.erase("device");
+  }
+  return attachment;
 }
 
 }  // namespace berth::engine

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/attachment.h"
 #include "engine/volume_phase.h"
 
 namespace berth::engine {
@@ -17,7 +18,7 @@ struct HostVolumeState {
   std::string name;
   std::string backend;
   bool read_only = false;
-  nlohmann::json attachment = nlohmann::json::object();  // backend-specific: mapper, device, ...
+  Attachment attachment;
   std::string mount_path;                                // empty until the filesystem is mounted
   std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
   // Saved as kAttaching before the backend attaches, so a process that dies mid-attach leaves a

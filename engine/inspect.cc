@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "engine/capability.h"
 #include "engine/volume_spec.h"
 
 namespace berth::engine {
@@ -80,7 +81,7 @@ std::pair<VolumeRecord, Backend*> Engine::FindOrThrow(const std::string& name) {
 VolumeInfo Engine::Get(const std::string& name) {
   ValidateVolumeName(name);
   auto found = FindOrThrow(name);
-  return {found.first, states_.Load(name), found.second->Holders(found.first)};
+  return {found.first, states_.Load(name), HoldersOf(*found.second, found.first)};
 }
 
 std::vector<VolumeInfo> Engine::List() {

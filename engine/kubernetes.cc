@@ -13,8 +13,6 @@
 #include "common/undo.h"
 #include "engine/volume_lock.h"
 #include "engine/volume_spec.h"
-#include "fsutil/mount.h"
-#include "fsutil/mountinfo.h"
 
 namespace berth::engine {
 
@@ -42,7 +40,7 @@ std::string Engine::StageAttach(const std::string& name, bool read_only, const s
     state->alias = alias;
     states_.Save(*state);
   }
-  std::string device = state->attachment.value("device", "");
+  std::string device = state->attachment.device;
   if (device.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not a block volume (backend " + record.spec.backend +
@@ -70,14 +68,14 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     throw Error(ErrorCode::kConflict, "volume " + name + " is already mounted on this host at " +
                                           state->mount_path + ", not " + path);
   }
-  if (fsutil::IsMountPoint(path)) {
+  if (host_->IsMountPoint(path)) {
     throw Error(ErrorCode::kConflict, "something else is mounted at " + path +
                                           "; unmount it before mounting volume " + name);
   }
   if (!state) {
     state = AttachNew(*backend, record, read_only, true);
   }
-  if (state->attachment.value("device", "").empty()) {
+  if (state->attachment.device.empty()) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not a block volume; it cannot be mounted as a device");
   }
@@ -90,7 +88,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     undo.Add([&] { TearDown(*backend, record, *state); });
     formatted = MountAttached(*backend, record, *state, path);
   }
-  spdlog::info("stage-mount {}: {} at {}{}", name, state->attachment.value("device", ""), path,
+  spdlog::info("stage-mount {}: {} at {}{}", name, state->attachment.device, path,
                formatted ? " after formatting" : "");
   return {path, formatted};
 }
@@ -98,7 +96,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
 void Engine::Unstage(const std::string& path) {
   auto name = FindState([&](const HostVolumeState& s) { return s.staged && s.mount_path == path; });
   if (!name) {
-    if (fsutil::IsMountPoint(path)) {
+    if (host_->IsMountPoint(path)) {
       throw Error(ErrorCode::kNotFound,
                   path +
                       " is mounted but berth has no record of staging a volume there; "
@@ -114,7 +112,7 @@ void Engine::Unstage(const std::string& path) {
   }
   std::vector<std::string> in_use;
   for (auto it = state->refs.begin(); it != state->refs.end();) {
-    if (fsutil::IsMountPoint(it->first)) {
+    if (host_->IsMountPoint(it->first)) {
       in_use.push_back(it->first);
       ++it;
     } else {
@@ -148,7 +146,7 @@ void Engine::ReleaseAlias(const std::string& alias) {
   if (!state || state->alias != alias) {
     return;
   }
-  if (state->TotalRefs() > 0 || fsutil::IsMountPoint(state->mount_path)) {
+  if (state->TotalRefs() > 0 || host_->IsMountPoint(state->mount_path)) {
     throw Error(ErrorCode::kBusy, "volume " + *name + " (" + alias +
                                       ") is still mounted on this host at " +
                                       (state->mount_path.empty() ? "?" : state->mount_path) +
@@ -179,7 +177,7 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
     throw Error(ErrorCode::kUnavailable,
                 "volume " + name + " was unmounted while it was being published; retry");
   }
-  if (fsutil::IsMountPoint(target)) {
+  if (host_->IsMountPoint(target)) {
     // kubelet retried a mount that had worked: keep one reference per target.
     state->refs[target] = 1;
     states_.Save(*state);
@@ -201,7 +199,7 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
     states_.Save(*state);
     spdlog::info("volume {}: root directory given to group {} (fsGroup)", name, *fs_group);
   }
-  fsutil::BindMount(state->mount_path, target, read_only || state->read_only);
+  host_->BindMount(state->mount_path, target, read_only || state->read_only);
   spdlog::info("publish {}: {} at {}", name, state->mount_path, target);
   return {target, result.formatted};
 }
@@ -228,15 +226,15 @@ bool Engine::AddStagedRef(const std::string& name, const std::string& target, bo
 void Engine::Unpublish(const std::string& target) {
   auto name = FindState([&](const HostVolumeState& s) { return s.refs.contains(target); });
   if (!name) {
-    if (fsutil::IsMountPoint(target)) {
+    if (host_->IsMountPoint(target)) {
       spdlog::warn("unpublish {}: no volume references it; unmounting it anyway", target);
-      fsutil::Unmount(target);
+      host_->Unmount(target);
     }
     return;
   }
   {
     VolumeLock lock(config_.state_dir, *name, "unpublish", BusyWait());
-    fsutil::Unmount(target);
+    host_->Unmount(target);
     auto state = states_.Load(*name);
     if (state && state->refs.contains(target)) {
       state->refs[target] = 1;  // one bind mount per target, however often kubelet retried

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/volume_lock.h"
-#include "fsutil/mountinfo.h"
 
 namespace berth::engine {
 
@@ -60,7 +59,7 @@ std::optional<Engine::ReconcileAction> Engine::ReconcileVolume(const std::string
   if (!found) {
     return ReconcileAction{name, Kind::kFailed,
                            "not in any registry any more; its attachment " +
-                               state->attachment.dump() + " is left for an operator"};
+                               AttachmentToJson(state->attachment).dump() + " is left for an operator"};
   }
   const std::string what =
       condition == Condition::kUnfinishedAttach ? "undid an attach that did not finish"
@@ -75,9 +74,9 @@ LiveFacts Engine::Observe(Backend& backend, const HostVolumeState& state) const 
   LiveFacts live;
   live.attachment_alive = state.phase != Phase::kAttaching &&
                           backend.AttachmentHealthy(state.attachment, state.mount_path);
-  live.mounted = !state.mount_path.empty() && fsutil::IsMountPoint(state.mount_path);
+  live.mounted = !state.mount_path.empty() && host_->IsMountPoint(state.mount_path);
   for (const auto& [ref, count] : state.refs) {
-    if (ref.starts_with("/") && fsutil::IsMountPoint(ref)) {
+    if (ref.starts_with("/") && host_->IsMountPoint(ref)) {
       live.pod_target_mounted = true;  // a kubelet pod directory bind-mounted from the volume
       break;
     }

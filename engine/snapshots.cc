@@ -4,67 +4,97 @@
 
 #include <algorithm>
 
-#include "backends/rbd/snapshot.h"
 #include "common/error.h"
 #include "common/signals.h"
+#include "engine/capability.h"
 #include "engine/engine.h"
 #include "engine/volume_lock.h"
-#include "fsutil/freeze.h"
-#include "fsutil/mountinfo.h"
 
 namespace berth::engine {
+
+namespace {
+
+// Frozen while it lives, and thawed whatever happens.
+class FrozenFilesystem {
+ public:
+  FrozenFilesystem(Host& host, std::string mount_point)
+      : host_(host), mount_point_(std::move(mount_point)) {
+    host_.Freeze(mount_point_);
+  }
+  ~FrozenFilesystem() {
+    try {
+      host_.Thaw(mount_point_);
+    } catch (const std::exception& e) {
+      spdlog::error(
+          "cannot thaw {} after a snapshot; writes to it stay blocked until `fsfreeze -u {}` "
+          "succeeds: {}",
+          mount_point_, mount_point_, e.what());
+    }
+  }
+  FrozenFilesystem(const FrozenFilesystem&) = delete;
+  FrozenFilesystem& operator=(const FrozenFilesystem&) = delete;
+
+ private:
+  Host& host_;
+  std::string mount_point_;
+};
+
+}  // namespace
 
 void Engine::CreateSnapshot(const std::string& name, const std::string& snap,
                             const ProgressFn& progress) {
   ValidateVolumeName(name);
-  rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name, "create snapshot", BusyWait());
   auto found = FindOrThrow(name);
+  SnapshotStore& snapshots = SnapshotsOf(*found.second, found.first);
+  snapshots.ValidateSnapshotName(snap);
   auto state = states_.Load(name);
-  if (state && !state->read_only && fsutil::IsMountPoint(state->mount_path) &&
-      !state->attachment.value("device", "").empty()) {
+  if (state && !state->read_only && host_->IsMountPoint(state->mount_path) &&
+      !state->attachment.device.empty()) {
     // Frozen, the filesystem is consistent on the device: no half-written journal in the
     // snapshot. A signal now would leave every writer on this host stuck, so none gets in.
     ScopedSignalBlock no_signals;
-    fsutil::ScopedFreeze frozen(state->mount_path);
-    found.second->CreateSnapshot(found.first, snap, progress);
+    FrozenFilesystem frozen(*host_, state->mount_path);
+    snapshots.CreateSnapshot(found.first, snap, progress);
     spdlog::info("snapshot {}@{} taken with {} frozen", name, snap, state->mount_path);
     return;
   }
-  found.second->CreateSnapshot(found.first, snap, progress);
+  snapshots.CreateSnapshot(found.first, snap, progress);
   spdlog::info("snapshot {}@{} taken", name, snap);
 }
 
 std::vector<SnapshotInfo> Engine::ListSnapshots(const std::string& name) {
   ValidateVolumeName(name);
   auto found = FindOrThrow(name);
-  return found.second->ListSnapshots(found.first);
+  return SnapshotsOf(*found.second, found.first).ListSnapshots(found.first);
 }
 
 void Engine::RemoveSnapshot(const std::string& name, const std::string& snap) {
   ValidateVolumeName(name);
-  rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name, "remove snapshot", BusyWait());
   auto found = FindOrThrow(name);
-  found.second->RemoveSnapshot(found.first, snap);
+  SnapshotStore& snapshots = SnapshotsOf(*found.second, found.first);
+  snapshots.ValidateSnapshotName(snap);
+  snapshots.RemoveSnapshot(found.first, snap);
   spdlog::info("snapshot {}@{} removed", name, snap);
 }
 
 void Engine::Rollback(const std::string& name, const std::string& snap,
                       const ProgressFn& progress) {
   ValidateVolumeName(name);
-  rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, name, "rollback", BusyWait());
   auto found = FindOrThrow(name);
   const VolumeRecord& record = found.first;
   Backend* backend = found.second;
+  SnapshotStore& snapshots = SnapshotsOf(*backend, record);
+  snapshots.ValidateSnapshotName(snap);
   if (auto state = states_.Load(name)) {
     throw Error(ErrorCode::kBusy,
                 "volume " + name + " is attached on this host (" + config_.host_id + ")" +
                     (state->mount_path.empty() ? "" : " at " + state->mount_path) +
                     "; stop everything using it before rolling it back");
   }
-  if (auto holders = backend->Holders(record); !holders.empty()) {
+  if (auto holders = HoldersOf(*backend, record); !holders.empty()) {
     throw Error(ErrorCode::kBusy,
                 "volume " + name + " is attached read-write on host " +
                     (holders[0].host_id.empty() ? "unknown" : holders[0].host_id) + " (" +
@@ -77,7 +107,7 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
                                       "rolling it back");
   }
   spdlog::warn("rolling volume {} back to snapshot {}", name, snap);
-  backend->Rollback(record, snap, progress);
+  snapshots.Rollback(record, snap, progress);
   spdlog::warn("volume {} rolled back to snapshot {}", name, snap);
 }
 
@@ -85,11 +115,12 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
                    bool flatten, const ProgressFn& progress) {
   ValidateVolumeName(name);
   ValidateVolumeName(clone);
-  rbd::ValidateSnapshotName(snap);
   VolumeLock lock(config_.state_dir, clone, "clone", BusyWait());
   auto found = FindOrThrow(name);
   const VolumeRecord& source = found.first;
   Backend* backend = found.second;
+  SnapshotStore& snapshots = SnapshotsOf(*backend, source);
+  snapshots.ValidateSnapshotName(snap);
   VolumeRecord record;
   if (auto existing = Find(clone)) {
     // A clone interrupted after registering finishes here; anything else is a conflict.
@@ -99,7 +130,7 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
     record = existing->first;
   } else {
     bool snapshot_found = false;
-    for (const auto& s : backend->ListSnapshots(source)) {
+    for (const auto& s : snapshots.ListSnapshots(source)) {
       if (s.name == snap) {
         snapshot_found = true;
         record.spec = source.spec;
@@ -124,14 +155,14 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
       throw Error(ErrorCode::kConflict, "volume " + clone + " was created meanwhile");
     }
   }
-  backend->Clone(source, snap, record, flatten, progress);
+  snapshots.Clone(source, snap, record, flatten, progress);
   spdlog::info("volume {} cloned from {}@{}{}", clone, name, snap, flatten ? ", flattened" : "");
 }
 
 Engine::LockState Engine::Locks(const std::string& name) {
   ValidateVolumeName(name);
   auto found = FindOrThrow(name);
-  return {found.second->Holders(found.first), found.second->Watchers(found.first)};
+  return {HoldersOf(*found.second, found.first), found.second->Watchers(found.first)};
 }
 
 std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
@@ -140,7 +171,7 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
   VolumeLock lock(config_.state_dir, name, "break lock", BusyWait());
   auto found = FindOrThrow(name);
   std::vector<HolderInfo> holders;
-  for (const auto& holder : found.second->Holders(found.first)) {
+  for (const auto& holder : HoldersOf(*found.second, found.first)) {
     const bool confirmed =
         !expected || std::any_of(expected->begin(), expected->end(), [&](const HolderInfo& e) {
           return e.client == holder.client && e.address == holder.address;
@@ -156,7 +187,7 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
     spdlog::warn("AUDIT: breaking the lock of volume {} held by host {} ({} at {}){}, by host {}",
                  name, holder.host_id.empty() ? "unknown" : holder.host_id, holder.client,
                  holder.address, fence ? " after fencing it" : " WITHOUT fencing", config_.host_id);
-    found.second->BreakLock(found.first, holder, fence);
+    LocksOf(*found.second, found.first).BreakLock(found.first, holder, fence);
   }
   return holders;
 }
@@ -173,8 +204,8 @@ void Engine::ForgetHost(const std::string& host_id) {
 void Engine::Resize(const std::string& name, uint64_t size) {
   GrowStorage(name, size);
   auto state = states_.Load(name);
-  if (state && !state->read_only && fsutil::IsMountPoint(state->mount_path) &&
-      !state->attachment.value("device", "").empty()) {
+  if (state && !state->read_only && host_->IsMountPoint(state->mount_path) &&
+      !state->attachment.device.empty()) {
     GrowFilesystem(name);
   }
 }

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "backends/rbd/image.h"
 #include "common/error.h"
 #include "common/strings.h"
+#include "engine/backend_types.h"
 #include "fsutil/mkfs.h"
 #include "fsutil/mount.h"
 
@@ -17,13 +17,6 @@ namespace berth::engine {
 namespace {
 
 Error Invalid(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
-
-std::string Lower(std::string text) {
-  for (auto& c : text) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return text;
-}
 
 bool ParseBool(const std::string& key, const std::string& value) {
   if (value == "true" || value == "1" || value == "yes") {
@@ -35,107 +28,15 @@ bool ParseBool(const std::string& key, const std::string& value) {
   throw Invalid("option " + key + "='" + value + "' is not a boolean; use true or false");
 }
 
-void ValidateCephName(const std::string& what, const std::string& value) {
-  if (value.empty() || value.size() > 128) {
-    throw Invalid(what + " must be 1-128 characters");
-  }
-  for (char c : value) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-      throw Invalid(what + " '" + value + "' may only contain letters, digits, '_', '-' and '.'");
-    }
-  }
-  if (value == "." || value == ".." || value.front() == '-') {
-    throw Invalid(what + " '" + value + "' is not allowed");
-  }
-}
-
-int ParseId(const std::string& key, const std::string& value) {
-  if (value.empty() || value.size() > 10 ||
-      value.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoll(value) > 0x7fffffff) {
-    throw Invalid("option " + key + "='" + value + "' is not a numeric id (0-2147483647)");
-  }
-  return static_cast<int>(std::stoll(value));
-}
-
-int ParseMode(const std::string& value) {
-  if (value.empty() || value.size() > 4 ||
-      value.find_first_not_of("01234567") != std::string::npos) {
-    throw Invalid("option mode='" + value + "' is not an octal mode such as 0755 or 2775");
-  }
-  return std::stoi(value, nullptr, 8);
-}
-
 std::string OctalMode(int mode) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode) & 07777U);
   return buf;
 }
 
-// A relative path of plain names: never absolute, never "..", so it cannot leave the export.
-// Returned in one spelling ("./a//b/" is "a/b"), so that volumes' directories compare.
-std::string NormalizeSubdir(const std::string& subdir) {
-  const std::string hint = "; use a relative path of plain names such as team/uploads";
-  if (subdir.empty() || subdir.size() > 1024) {
-    throw Invalid("subdir must be 1-1024 characters" + hint);
-  }
-  if (subdir.front() == '/') {
-    throw Invalid("subdir '" + subdir + "' is absolute" + hint);
-  }
-  std::vector<std::string> parts;
-  for (const auto& part : Split(subdir, '/')) {
-    if (part.empty() || part == ".") {
-      continue;
-    }
-    if (part == "..") {
-      throw Invalid("subdir '" + subdir + "' escapes the export with '..'" + hint);
-    }
-    for (char c : part) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-        throw Invalid("subdir '" + subdir +
-                      "' contains a character other than letters, "
-                      "digits, '_', '-' and '.'" +
-                      hint);
-      }
-    }
-    if (Lower(part).rfind(".berth", 0) == 0) {
-      throw Invalid("subdir '" + subdir + "' uses the reserved name .berth");
-    }
-    parts.push_back(part);
-  }
-  if (parts.empty()) {
-    throw Invalid("subdir '" + subdir + "' names the export itself, which holds every volume" +
-                  hint);
-  }
-  return Join(parts, "/");
-}
-
-// A string setting of `backend`, or `fallback`. The rbd backend checks its settings' types at
-// start, the nfs backend does not check the ones only read here: a number would otherwise end
-// every Create in a json::type_error.
-std::string StringSetting(const BackendConfig& backend, const std::string& key,
-                          const std::string& fallback) {
-  if (!backend.settings.contains(key)) {
-    return fallback;
-  }
-  const auto& value = backend.settings.at(key);
-  if (!value.is_string()) {
-    throw Invalid("setting '" + key + "' of backend '" + backend.name + "' in the config is " +
-                  value.type_name() + ", not a string such as \"" + fallback + "\"");
-  }
-  return value.get<std::string>();
-}
-
 }  // namespace
 
-const std::vector<std::string>& NfsOptionsSetByBerth() {
-  static const std::vector<std::string> keys = {"addr",      "port",      "vers",       "nfsvers",
-                                                "proto",     "mountport", "mountproto", "mountaddr",
-                                                "mountvers", "timeo"};
-  return keys;
-}
-
-void ValidateVolumeMountOptions(const std::string& mount_options, const std::string& backend_type) {
+void ValidateVolumeMountOptions(const std::string& mount_options) {
   if (mount_options.empty()) {
     return;
   }
@@ -151,16 +52,6 @@ void ValidateVolumeMountOptions(const std::string& mount_options, const std::str
       throw Invalid(
           "mount option 'dev' is not allowed: volumes are always mounted nodev, so a "
           "container cannot reach host devices through device files on a volume");
-    }
-    const std::string key = item.substr(0, item.find('='));
-    const auto& reserved = NfsOptionsSetByBerth();
-    if (backend_type == "nfs" &&
-        std::find(reserved.begin(), reserved.end(), key) != reserved.end()) {
-      throw Invalid("mount option '" + item +
-                    "' is set by berth from the nfs backend's settings (server, nfs_port, "
-                    "mount_port, version, timeout_ms) and cannot be overridden per volume; "
-                    "berth sets: " +
-                    Join(reserved, ", "));
     }
   }
 }
@@ -298,10 +189,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
       throw Invalid("unknown option '" + key + "'; known options: " + known);
     }
   }
-  auto get = [&](const std::string& key) -> std::optional<std::string> {
-    auto it = options.find(key);
-    return it == options.end() ? std::nullopt : std::optional(it->second);
-  };
+  auto get = [&](const std::string& key) { return OptionValue(options, key); };
 
   VolumeSpec spec;
   spec.name = name;
@@ -314,16 +202,14 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     }
     throw Invalid("unknown backend '" + spec.backend + "'; configured backends: " + known);
   }
-  auto setting = [&](const std::string& key, const std::string& fallback) {
-    return StringSetting(backend->second, key, fallback);
-  };
+  const BackendType& type = TypeOf(backend->second);
   if (auto size = get("size")) {
     spec.size_bytes = ParseSize(*size);
   } else if (backend->second.settings.contains("default_size")) {
-    spec.size_bytes = ParseSize(setting("default_size", "10G"));
+    spec.size_bytes = ParseSize(StringSetting(backend->second, "default_size", "10G"));
   }
-  spec.fstype = get("fstype").value_or(setting("default_fstype", "ext4"));
-  if (backend->second.type == "rbd" && !fsutil::IsSupportedFilesystem(spec.fstype)) {
+  spec.fstype = get("fstype").value_or(StringSetting(backend->second, "default_fstype", "ext4"));
+  if (type.block_device && !fsutil::IsSupportedFilesystem(spec.fstype)) {
     throw Invalid("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
   }
   ValidateFilesystemSize(spec);
@@ -331,45 +217,10 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   spec.mkfs_options = get("mkfs_options").value_or("");
   fsutil::MkfsCommand(spec.fstype, "/dev/null", SplitWords(spec.mkfs_options));  // validates
   spec.mount_options = get("mount_options").value_or("");
-  ValidateVolumeMountOptions(spec.mount_options, backend->second.type);
+  ValidateVolumeMountOptions(spec.mount_options);
   spec.read_only = ParseBool("read_only", get("read_only").value_or("false"));
   spec.suid = ParseBool("suid", get("suid").value_or("false"));
-
-  if (backend->second.type == "rbd") {
-    for (const char* key : {"subdir", "uid", "gid", "mode", "on_remove"}) {
-      if (options.contains(key)) {
-        throw Invalid(std::string("option '") + key + "' applies to nfs backends only");
-      }
-    }
-    spec.pool = get("pool").value_or(setting("pool", "rbd"));
-    ValidateCephName("pool", spec.pool);
-    spec.adopted = get("image").has_value();
-    spec.image = get("image").value_or(name);
-    ValidateCephName("image", spec.image);
-    spec.features = get("features").value_or(setting("features", rbd::kDefaultFeatures));
-    rbd::ParseFeatures(spec.features);
-    if (auto object_size = get("object_size")) {
-      spec.object_size = ParseSize(*object_size);
-    }
-    rbd::ObjectSizeOrder(spec.object_size);
-  } else {
-    for (const char* key : {"pool", "image", "features", "object_size", "fstype", "mkfs_options"}) {
-      if (options.contains(key)) {
-        throw Invalid(std::string("option '") + key + "' applies to rbd backends only");
-      }
-    }
-    spec.fstype = "nfs";
-    spec.mkfs_options.clear();
-    spec.adopted = get("subdir").has_value();
-    spec.subdir = NormalizeSubdir(get("subdir").value_or(name));
-    spec.uid = ParseId("uid", get("uid").value_or("0"));
-    spec.gid = ParseId("gid", get("gid").value_or("0"));
-    spec.mode = ParseMode(get("mode").value_or("0755"));
-    spec.on_remove = get("on_remove").value_or(setting("on_remove", "archive"));
-    if (spec.on_remove != "retain" && spec.on_remove != "delete" && spec.on_remove != "archive") {
-      throw Invalid("on_remove '" + spec.on_remove + "' is not one of retain, delete, archive");
-    }
-  }
+  type.parse_options(spec, options, backend->second);
   return spec;
 }
 

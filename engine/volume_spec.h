@@ -15,6 +15,11 @@ namespace berth::engine {
 
 using Options = std::map<std::string, std::string>;
 
+inline std::optional<std::string> OptionValue(const Options& options, const std::string& key) {
+  auto it = options.find(key);
+  return it == options.end() ? std::nullopt : std::optional(it->second);
+}
+
 inline constexpr uint64_t kMiB = 1ULL << 20;
 inline constexpr uint64_t kGiB = 1ULL << 30;
 inline constexpr uint64_t kMaxVolumeBytes = 1ULL << 50;  // 1 PiB
@@ -59,10 +64,9 @@ std::string FormatSize(uint64_t bytes);
 void ValidateFilesystemSize(const VolumeSpec& spec);
 
 // Checks a volume's mount_options: what fsutil::ParseMountOptions refuses, "suid" and "dev"
-// (berth always mounts nosuid unless suid=true, and always nodev), and for nfs backends the
-// options berth derives from the backend's settings (NfsOptionsSetByBerth). kInvalidArgument.
-void ValidateVolumeMountOptions(const std::string& mount_options, const std::string& backend_type);
-const std::vector<std::string>& NfsOptionsSetByBerth();
+// (berth always mounts nosuid unless suid=true, and always nodev). kInvalidArgument. A backend
+// type refuses the options it sets itself (NfsOptionsSetByBerth).
+void ValidateVolumeMountOptions(const std::string& mount_options);
 
 // The option names a user may pass, for messages.
 const std::vector<std::string>& KnownOptions();

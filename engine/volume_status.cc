@@ -51,15 +51,13 @@ nlohmann::json VolumeStatus(const VolumeInfo& info, const std::string& host_id) 
     status["held_by"] = holders;
   }
   if (info.local) {
-    // An attach in progress has recorded its intent but no attachment yet (null).
-    const nlohmann::json& attachment = info.local->attachment;
-    auto field = [&](const char* key) {
-      return attachment.is_object() ? attachment.value(key, "") : std::string();
-    };
+    // The mapper is the rbd backend's part of the attachment; other backends have none.
+    const nlohmann::json& part = info.local->attachment.backend;
+    const std::string mapper = part.is_object() ? part.value("mapper", "") : "";
     status["attached_here"] = {{"host", host_id},
                                {"mount_path", info.local->mount_path},
-                               {"device", field("device")},
-                               {"mapper", field("mapper")},
+                               {"device", info.local->attachment.device},
+                               {"mapper", mapper},
                                {"references", info.local->refs}};
   }
   return status;

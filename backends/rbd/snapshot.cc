@@ -8,6 +8,7 @@
 
 #include "backends/rbd/image.h"
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace berth::rbd {
 
@@ -49,18 +50,9 @@ uint64_t UsedBytes(rbd_image_t image, const std::string& snap, uint64_t size) {
 }  // namespace
 
 void ValidateSnapshotName(const std::string& snap) {
-  const bool ok =
-      !snap.empty() && snap.size() <= 64 && std::isalnum(static_cast<unsigned char>(snap[0])) &&
-      std::all_of(snap.begin(), snap.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-      });
-  if (!ok) {
-    std::string shown;
-    for (char c : snap) {
-      shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
-    }
+  if (!IsPortableName(snap, 64)) {
     throw Error(ErrorCode::kInvalidArgument,
-                "snapshot name '" + shown +
+                "snapshot name '" + Printable(snap) +
                     "' is invalid: use 1-64 characters from A-Z a-z 0-9 _ . -, starting with a "
                     "letter or digit");
   }

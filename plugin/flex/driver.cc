@@ -9,7 +9,6 @@
 #include "common/error.h"
 #include "engine/engine.h"
 #include "engine/instance_id.h"
-#include "engine/rbd_backend.h"
 
 namespace berth::flex {
 
@@ -48,14 +47,8 @@ std::unique_ptr<engine::Engine> MakeEngine(const engine::Config& config, const s
   if (request.key.empty()) {
     return std::make_unique<engine::Engine>(config);
   }
-  auto backends = engine::MakeBackends(config);
-  engine::RbdSettings settings = engine::ParseRbdSettings(config.backends.at(backend));
-  settings.user = request.user;
-  settings.keyring.clear();
-  settings.key = request.key;
-  backends[backend] = std::make_unique<engine::RbdBackend>(
-      settings, config.host_id, engine::LoadOrCreateInstanceId(config.state_dir));
-  return std::make_unique<engine::Engine>(config, std::move(backends));
+  return std::make_unique<engine::Engine>(
+      config, engine::CredentialOverrides{{backend, {request.user, request.key}}});
 }
 
 // Creates the volume if it is missing and may be, through the engine's one adopt policy: an

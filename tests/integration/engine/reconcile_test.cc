@@ -101,7 +101,7 @@ TEST(Reconcile, NeverUnmountsAMountWithReferencesWhoseMapperDied) {
     ADD_FAILURE() << "volume " << name << " stayed busy";
   });
   const std::string path = engine.Mount(name, "c1").mount_path;
-  const pid_t mapper = engine.Get(name).local->attachment.value("pid", 0);
+  const pid_t mapper = engine.Get(name).local->attachment.backend.value("pid", 0);
   ASSERT_GT(mapper, 0);
   ASSERT_EQ(::kill(mapper, SIGKILL), 0);  // the mapper dies under a running container
   for (int i = 0; i < 100 && ProcessAlive(mapper); ++i) {

@@ -51,7 +51,7 @@ TEST(Takeover, ADeadHostIsFencedAndTheVolumeMovesWithItsData) {
     a.Create(name, {{"size", "128M"}});
     mount_a = a.Mount(name, "c1").mount_path;
     WriteRandomFile(mount_a + "/data", 4);
-    mapper = a.Get(name).local->attachment.value("pid", 0);
+    mapper = a.Get(name).local->attachment.backend.value("pid", 0);
   }
   ASSERT_GT(mapper, 0);
   const std::string sum = Sha256(mount_a + "/data");

@@ -31,7 +31,7 @@ class HandlerMetricsTest : public ::testing::Test {
 };
 
 TEST_F(HandlerMetricsTest, CountsEveryRequestByOperationAndErrorCategory) {
-  engine::Engine engine(config_, {});
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());
   PluginMetrics metrics(engine);
   Handler handler(engine, &metrics);
 
@@ -62,7 +62,7 @@ TEST_F(HandlerMetricsTest, CountsEveryRequestByOperationAndErrorCategory) {
 }
 
 TEST_F(HandlerMetricsTest, WorksWithoutMetrics) {
-  engine::Engine engine(config_, {});
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());
   Handler handler(engine);
   EXPECT_EQ(handler.Handle("POST", "/VolumeDriver.Capabilities", "").status, 200u);
   EXPECT_EQ(handler.Handle("POST", "/VolumeDriver.Mount", "{").status, 400u);

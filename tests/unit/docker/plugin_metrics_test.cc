@@ -39,7 +39,7 @@ class PluginMetricsTest : public ::testing::Test {
     state.name = name;
     state.backend = backend;
     if (attached) {
-      state.attachment = {{"device", "/dev/rbd0"}};
+      state.attachment.device = "/dev/rbd0";
     }
     for (int i = 0; i < refs; ++i) {
       state.AddRef("ref-" + std::to_string(i));
@@ -52,7 +52,7 @@ class PluginMetricsTest : public ::testing::Test {
 };
 
 TEST_F(PluginMetricsTest, CountsOperationsLatencyAndErrorCategories) {
-  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());  // no backend is called
   PluginMetrics metrics(engine);
   metrics.RecordOperation("mount", "rbd", 250ms, std::nullopt);
   metrics.RecordOperation("mount", "rbd", 2s, std::nullopt);
@@ -88,7 +88,7 @@ TEST_F(PluginMetricsTest, CountsOperationsLatencyAndErrorCategories) {
 }
 
 TEST_F(PluginMetricsTest, BackendsThatAreNotConfiguredNeverBecomeLabels) {
-  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());  // no backend is called
   PluginMetrics metrics(engine);
   metrics.RecordOperation("create", "made-up\"backend", 1ms, ErrorCode::kInvalidArgument);
   const std::string out = metrics.Render();
@@ -98,7 +98,7 @@ TEST_F(PluginMetricsTest, BackendsThatAreNotConfiguredNeverBecomeLabels) {
 }
 
 TEST_F(PluginMetricsTest, GaugesComeFromTheHostState) {
-  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());  // no backend is called
   PluginMetrics metrics(engine);
   std::string out = metrics.Render();
   EXPECT_THAT(out, HasSubstr("berth_attached_volumes{backend=\"nfs\"} 0\n"));
@@ -121,7 +121,7 @@ TEST_F(PluginMetricsTest, GaugesComeFromTheHostState) {
 }
 
 TEST_F(PluginMetricsTest, LearnsBackendsFromRequestsAndTheHostState) {
-  engine::Engine engine(config_, {});  // no backend is called: the host state is enough
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());  // no backend is called
   PluginMetrics metrics(engine);
   EXPECT_EQ(metrics.BackendOf("db"), "");
   metrics.Learn("db", "nfs");

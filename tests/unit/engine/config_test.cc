@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "engine/rbd_backend.h"
+#include "engine/rbd/rbd_backend.h"
 #include "tests/unit/expect_error.h"
 
 namespace berth::engine {

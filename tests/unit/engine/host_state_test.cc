@@ -83,7 +83,7 @@ class HostStateStoreTest : public ::testing::Test {
     state.name = "db";
     state.backend = "ceph";
     state.read_only = true;
-    state.attachment = {{"mapper", "krbd"}, {"device", "/dev/rbd0"}, {"pid", 0}};
+    state.attachment = {"/dev/rbd0", {{"mapper", "krbd"}, {"pid", 0}}};
     state.mount_path = "/var/lib/berth/mounts/db";
     state.AddRef("mount-a");
     state.AddRef("mount-a");
@@ -164,9 +164,37 @@ TEST(StateJson, MissingOptionalFieldsDefault) {
   EXPECT_EQ(state.name, "db");
   EXPECT_EQ(state.backend, "");
   EXPECT_FALSE(state.read_only);
-  EXPECT_TRUE(state.attachment.is_object());
+  EXPECT_TRUE(state.attachment.backend.is_object());
   EXPECT_TRUE(state.attachment.empty());
   EXPECT_THAT(state.refs, IsEmpty());
+}
+
+// The typed attachment is saved as berth always wrote it, one flat object with the device among
+// the backend's keys, so state files of older and newer berths read alike.
+TEST(StateJson, AttachmentIsSavedFlatAndReadBackTyped) {
+  HostVolumeState state;
+  state.name = "db";
+  state.attachment = {"/dev/rbd0", {{"mapper", "krbd"}, {"pid", 7}}};
+  const nlohmann::json json = StateToJson(state);
+  EXPECT_EQ(json["attachment"],
+            nlohmann::json({{"device", "/dev/rbd0"}, {"mapper", "krbd"}, {"pid", 7}}));
+  const HostVolumeState read = StateFromJson(json);
+  EXPECT_EQ(read.attachment.device, "/dev/rbd0");
+  EXPECT_EQ(read.attachment.backend, nlohmann::json({{"mapper", "krbd"}, {"pid", 7}}));
+}
+
+TEST(StateJson, AttachmentOfAnAttachUnderWayIsEmpty) {
+  for (const nlohmann::json& written : {nlohmann::json(nullptr), nlohmann::json::object()}) {
+    const HostVolumeState state = StateFromJson({{"name", "db"}, {"attachment", written}});
+    EXPECT_TRUE(state.attachment.empty()) << written;
+    EXPECT_EQ(state.attachment.device, "");
+  }
+  // A file backend's attachment has no device: only its own part.
+  const HostVolumeState nfs =
+      StateFromJson({{"name", "share"}, {"attachment", {{"mounter", "fuse"}, {"pid", 9}}}});
+  EXPECT_EQ(nfs.attachment.device, "");
+  EXPECT_FALSE(nfs.attachment.empty());
+  EXPECT_EQ(AttachmentToJson(nfs.attachment), nlohmann::json({{"mounter", "fuse"}, {"pid", 9}}));
 }
 
 }  // namespace

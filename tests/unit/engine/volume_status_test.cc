@@ -14,13 +14,13 @@ TEST(VolumeStatus, AttachInProgressHasNoDeviceYet) {
   info.record.spec.name = "v";
   info.local = HostVolumeState{};
   info.local->name = "v";
-  info.local->attachment = nullptr;
+  info.local->attachment = Attachment{};
   const auto status = VolumeStatus(info, "host-1");
   EXPECT_EQ(status["attached_here"]["device"], "");
   EXPECT_EQ(status["attached_here"]["mapper"], "");
   EXPECT_EQ(status["attached_here"]["host"], "host-1");
 
-  info.local->attachment = {{"device", "/dev/loop3"}, {"mapper", "fuse"}};
+  info.local->attachment = {"/dev/loop3", {{"mapper", "fuse"}}};
   EXPECT_EQ(VolumeStatus(info, "host-1")["attached_here"]["device"], "/dev/loop3");
 }
 

@@ -1,5 +1,7 @@
 // The engine's Backend on NFS: a directory per volume on the export, a metadata file per
-// volume under /.berth/volumes as the registry, and the kernel or FUSE mounter.
+// volume under /.berth/volumes as the registry, and the kernel or FUSE mounter. NFS volumes
+// are shared (no lock) and have no size of their own (no resizer); snapshots are copies. One
+// file per concern: settings, registry, storage, attach, snapshots.
 #pragma once
 
 #include <exception>
@@ -8,24 +10,16 @@
 #include "backends/nfs/export_tree.h"
 #include "engine/backend.h"
 #include "engine/config.h"
+#include "engine/nfs/settings.h"
 
 namespace berth::engine {
 
-struct NfsSettings {
-  std::string server;
-  std::string export_path = "/";
-  int nfs_port = 2049;
-  int mount_port = 0;
-  int version = 3;
-  std::string mounter = "auto";
-  std::string mount_options;  // defaults for every volume, comma-separated
-  int timeout_ms = 10000;
-};
+// The mount options berth sets from the backend's settings, which no volume may override.
+const std::vector<std::string>& NfsOptionsSetByBerth();
+// ValidateVolumeMountOptions, and none of NfsOptionsSetByBerth. kInvalidArgument.
+void ValidateNfsMountOptions(const std::string& mount_options);
 
-// Reads a backend's settings; unknown keys and bad values are kInvalidArgument.
-NfsSettings ParseNfsSettings(const BackendConfig& config);
-
-class NfsBackend : public Backend {
+class NfsBackend : public Backend, public SnapshotStore {
  public:
   // `instance_id` is this installation's (engine/instance_id.h): the host id is registered to it
   // on the export, as on a Ceph cluster, so two installations with one host id never share the
@@ -43,15 +37,15 @@ class NfsBackend : public Backend {
   void CheckNewStorage(VolumeRecord& record, bool size_given) override;
   void EnsureStorage(const VolumeRecord& record) override;
   void DeleteStorage(const VolumeRecord& record) override;
-  Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
-                    const std::string& mount_point) override;
-  void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
+  AttachResult Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
+                      const std::string& mount_point) override;
+  void Detach(const VolumeRecord& record, const Attachment& attachment) override;
   void UndoAttach(const VolumeRecord& record, bool read_only, const std::string& work_dir) override;
-  bool AttachmentHealthy(const nlohmann::json& attachment_state,
-                         const std::string& mount_point) override;
-  void Grow(const VolumeRecord& record, uint64_t size) override;
-  void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
-                         uint64_t size) override;
+  bool AttachmentHealthy(const Attachment& attachment, const std::string& mount_point) override;
+  std::vector<std::string> Watchers(const VolumeRecord& record) override;
+  SnapshotStore* snapshots() override { return this; }
+
+  void ValidateSnapshotName(const std::string& snap) const override;
   void CreateSnapshot(const VolumeRecord& record, const std::string& snap,
                       const ProgressFn& progress) override;
   std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) override;
@@ -60,9 +54,6 @@ class NfsBackend : public Backend {
                 const ProgressFn& progress) override;
   void Clone(const VolumeRecord& record, const std::string& snap, const VolumeRecord& clone,
              bool flatten, const ProgressFn& progress) override;
-  std::vector<std::string> Watchers(const VolumeRecord& record) override;
-  void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
-  std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
   void ForgetHost(const std::string& host_id) override;
 
  private:

@@ -1,4 +1,6 @@
-// The engine's Backend on Ceph RBD: registry omap, images, advisory locks and mappers.
+// The engine's Backend on Ceph RBD: registry omap, images, advisory locks and mappers. It has
+// every capability. One file per concern: settings, connection, registry, storage, attach, locks,
+// snapshots.
 #pragma once
 
 #include <atomic>
@@ -12,32 +14,14 @@
 #include "common/error.h"
 #include "engine/backend.h"
 #include "engine/config.h"
+#include "engine/rbd/settings.h"
 
 namespace berth::engine {
 
-struct RbdSettings {
-  std::string conf;
-  std::string user = "admin";
-  std::string keyring;
-  // A key held in memory only (a FlexVolume secret): never read from or written to a file,
-  // except a 0600 key file that lives while a mapper starts.
-  std::string key;
-  std::string pool = "rbd";  // also holds the registry object
-  std::string mapper = "auto";
-  int op_timeout_seconds = 30;
-  // A read-write attach may take the volume over from a host whose mappers have stopped
-  // watching the image for takeover_grace_seconds: it fences that host first.
-  bool takeover = true;
-  int takeover_grace_seconds = 30;
-  // How long a fence (blocklist entry) lasts: longer than any pause of a fenced host (Ceph's
-  // own default is one hour); operators lift it with `ceph osd blocklist rm` after a reboot.
-  int64_t fence_seconds = 365LL * 24 * 3600;
-};
-
-// Reads a backend's settings; unknown keys are kInvalidArgument.
-RbdSettings ParseRbdSettings(const BackendConfig& config);
-
-class RbdBackend : public Backend {
+class RbdBackend : public Backend,
+                   public StorageResizer,
+                   public SnapshotStore,
+                   public LockAuthority {
  public:
   // `instance_id` is this installation's (engine/instance_id.h): locks carry it with the host id.
   RbdBackend(RbdSettings settings, std::string host_id, std::string instance_id);
@@ -50,15 +34,23 @@ class RbdBackend : public Backend {
   void CheckNewStorage(VolumeRecord& record, bool size_given) override;
   void EnsureStorage(const VolumeRecord& record) override;
   void DeleteStorage(const VolumeRecord& record) override;
-  Attachment Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
-                    const std::string& mount_point) override;
-  void Detach(const VolumeRecord& record, const nlohmann::json& attachment_state) override;
+  AttachResult Attach(const VolumeRecord& record, bool read_only, const std::string& work_dir,
+                      const std::string& mount_point) override;
+  void Detach(const VolumeRecord& record, const Attachment& attachment) override;
   void UndoAttach(const VolumeRecord& record, bool read_only, const std::string& work_dir) override;
-  bool AttachmentHealthy(const nlohmann::json& attachment_state,
-                         const std::string& mount_point) override;
+  bool AttachmentHealthy(const Attachment& attachment, const std::string& mount_point) override;
+  std::vector<std::string> Watchers(const VolumeRecord& record) override;
+  std::vector<HostTool> HostTools() override;
+  void SweepAttachDir(const std::string& attach_dir) override;
+
+  StorageResizer* resizer() override { return this; }
+  SnapshotStore* snapshots() override { return this; }
+  LockAuthority* locks() override { return this; }
+
   void Grow(const VolumeRecord& record, uint64_t size) override;
-  void RefreshAttachment(const VolumeRecord& record, const nlohmann::json& attachment_state,
+  void RefreshAttachment(const VolumeRecord& record, const Attachment& attachment,
                          uint64_t size) override;
+  void ValidateSnapshotName(const std::string& snap) const override;
   void CreateSnapshot(const VolumeRecord& record, const std::string& snap,
                       const ProgressFn& progress) override;
   std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) override;
@@ -67,7 +59,6 @@ class RbdBackend : public Backend {
                 const ProgressFn& progress) override;
   void Clone(const VolumeRecord& record, const std::string& snap, const VolumeRecord& clone,
              bool flatten, const ProgressFn& progress) override;
-  std::vector<std::string> Watchers(const VolumeRecord& record) override;
   void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
   void ForgetHost(const std::string& host_id) override;
@@ -119,6 +110,8 @@ class RbdBackend : public Backend {
   // Claims this host id for this installation in the registry pool, once per process;
   // kConflict, saying how to fix it, when another installation claimed it.
   void CheckHostClaim();
+  // kConflict: the image is `owner`'s (registry pool/volume), never two volumes' at once.
+  static Error OwnedByAnother(const VolumeSpec& spec, const std::string& owner);
   // The identity of this installation's lock on `volume`'s image.
   rbd::LockOwner Owner(const std::string& volume) const;
   // This backend's name for a volume in claims: "<registry pool>/<volume>".

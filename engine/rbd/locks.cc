@@ -1,0 +1,160 @@
+// The single-writer lock: taking it (over from a dead host), listing and breaking it.
+#include "engine/rbd/rbd_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "backends/rbd/image.h"
+#include "backends/rbd/lock.h"
+#include "common/error.h"
+#include "common/strings.h"
+#include "engine/rbd/guarded.h"
+
+namespace berth::engine {
+
+bool RbdBackend::LockWithOwnClient(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  if (!rbd::ListLockHolders(io, spec.image).empty()) {
+    // Ours already (kept), or another's (refused): no lock to take, so no client to make.
+    return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
+  }
+  const auto client = rbd::Cluster::Connect(ClientOptions());
+  return rbd::AcquireLock(client->OpenPool(spec.pool), spec.image, spec.name, Owner(spec.name));
+}
+
+bool RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  try {
+    return LockWithOwnClient(io, spec);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kBusy || !settings_.takeover) {
+      throw;
+    }
+    const auto holders = rbd::ListLockHolders(io, spec.image);
+    if (holders.size() != 1 || holders.front().host_id.empty()) {
+      throw;  // not a berth host's lock (or gone meanwhile): never taken over
+    }
+    if (!TakeOver(io, spec, holders.front(), e)) {
+      throw;
+    }
+  }
+  return LockWithOwnClient(io, spec);
+}
+
+bool RbdBackend::TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec,
+                          const rbd::LockHolder& holder, const Error& refusal) {
+  using Clock = std::chrono::steady_clock;
+  // The holder's I/O goes through the mapper clients it recorded when it attached. Without
+  // that record there is nothing certain to fence, so the volume is not taken over.
+  const auto mappers = rbd::RecordedMappers(io, spec.image, holder.host_id);
+  if (mappers.empty()) {
+    throw Error(ErrorCode::kBusy, std::string(refusal.what()) +
+                                      " (no mapper of that host is recorded, so berth cannot "
+                                      "fence it and will not take the volume over)");
+  }
+  const auto holder_watches = [&] {
+    for (const auto& address :
+         rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses()) {
+      if (address == holder.address ||
+          std::find(mappers.begin(), mappers.end(), address) != mappers.end()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const auto same_holder = [&] {
+    const auto now = rbd::ListLockHolders(io, spec.image);
+    return now.size() == 1 && now.front().client == holder.client &&
+           now.front().cookie == holder.cookie;
+  };
+  if (holder_watches()) {
+    return false;  // alive: the refusal stands
+  }
+  const auto grace = std::chrono::seconds(settings_.takeover_grace_seconds);
+  spdlog::warn(
+      "volume {}: host {} holds its lock but none of its mappers watches the image; taking it "
+      "over in {}s unless one comes back",
+      spec.name, holder.host_id, grace.count());
+  for (const auto deadline = Clock::now() + grace; Clock::now() < deadline;) {
+    std::this_thread::sleep_for(
+        std::min<Clock::duration>(std::chrono::milliseconds(500), deadline - Clock::now()));
+    if (!same_holder()) {
+      return true;  // released or taken meanwhile: let AcquireLock decide again
+    }
+    if (holder_watches()) {
+      spdlog::info("volume {}: host {} is watching the image again; not taking it over", spec.name,
+                   holder.host_id);
+      return false;
+    }
+  }
+  // Fence first: once the lock is broken this host writes, so the old one must not be able to.
+  std::vector<std::string> fenced = {holder.address};
+  fenced.insert(fenced.end(), mappers.begin(), mappers.end());
+  for (const auto& address : fenced) {
+    try {
+      cluster().Blocklist(address, static_cast<uint32_t>(settings_.fence_seconds));
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kBusy, std::string(refusal.what()) + "; its mappers are gone but " +
+                                        "fencing it failed (" + e.what() +
+                                        "), so berth will not take the volume over");
+    }
+  }
+  if (!same_holder()) {
+    return true;
+  }
+  rbd::BreakLock(io, spec.image, holder);
+  spdlog::warn(
+      "AUDIT: volume {} taken over from host {} ({} at {}) after {}s without a watch; fenced {} "
+      "for {}s",
+      spec.name, holder.host_id, holder.client, holder.address, grace.count(), Join(fenced, ", "),
+      settings_.fence_seconds);
+  return true;
+}
+
+std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {
+  return Guarded(Retry::kOnce, [&]() -> std::vector<HolderInfo> {
+    const auto& spec = record.spec;
+    std::vector<HolderInfo> holders;
+    for (const auto& h : rbd::ListLockHolders(Pool(spec.pool), spec.image)) {
+      holders.push_back({h.host_id, h.client, h.address});
+    }
+    return holders;
+  });
+}
+
+void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) {
+  return Guarded(Retry::kNo, [&]() -> void {
+    const auto& io = Pool(record.spec.pool);
+    if (fence) {
+      // Fence before breaking: once the lock is gone another host may write, so the old holder
+      // must already be unable to. The lock was taken by the holder's berth process; its I/O
+      // goes through the mapper clients recorded at attach, so those are fenced too.
+      std::vector<std::string> addresses = {holder.address};
+      std::vector<std::string> mappers;
+      if (!holder.host_id.empty()) {
+        mappers = rbd::RecordedMappers(io, record.spec.image, holder.host_id);
+      }
+      if (mappers.empty()) {
+        // Not recorded (an older berth, or the record failed): every client with the image open
+        // may be the writer, so all are fenced. Read-only users elsewhere must remap.
+        mappers = rbd::Image(io, record.spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+      }
+      addresses.insert(addresses.end(), mappers.begin(), mappers.end());
+      for (const auto& address : addresses) {
+        cluster().Blocklist(address, static_cast<uint32_t>(settings_.fence_seconds));
+        spdlog::warn("fenced client {} (host {}) of volume {}", address,
+                     holder.host_id.empty() ? "unknown" : holder.host_id, record.spec.name);
+      }
+    }
+    for (const auto& h : rbd::ListLockHolders(io, record.spec.image)) {
+      if (h.client == holder.client && h.address == holder.address) {
+        rbd::BreakLock(io, record.spec.image, h);
+        spdlog::warn("broke the lock of volume {} held by {} at {} (host {})", record.spec.name,
+                     h.client, h.address, h.host_id.empty() ? "unknown" : h.host_id);
+      }
+    }
+  });
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,119 @@
+// The registry omap and the claims on images and host ids.
+#include "engine/rbd/rbd_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include "backends/rbd/claim.h"
+#include "backends/rbd/registry.h"
+#include "common/error.h"
+#include "engine/instance_id.h"
+#include "engine/rbd/guarded.h"
+
+namespace berth::engine {
+
+std::optional<VolumeRecord> RbdBackend::Lookup(const std::string& name) {
+  return Guarded(Retry::kOnce, [&]() -> std::optional<VolumeRecord> {
+    auto text = rbd::Registry(Pool(settings_.pool)).Get(name);
+    if (!text) {
+      return std::nullopt;
+    }
+    auto record = RecordFromString(name, *text);
+    record.stored = *text;
+    return record;
+  });
+}
+
+std::vector<VolumeRecord> RbdBackend::List() {
+  return Guarded(Retry::kOnce, [&]() -> std::vector<VolumeRecord> {
+    std::vector<VolumeRecord> records;
+    for (const auto& [name, text] : rbd::Registry(Pool(settings_.pool)).List()) {
+      try {
+        records.push_back(RecordFromString(name, text));
+        records.back().stored = text;
+      } catch (const Error& e) {
+        spdlog::warn("skipping registry entry: {}", e.what());
+      }
+    }
+    return records;
+  });
+}
+
+bool RbdBackend::RegisterNew(VolumeRecord& record) {
+  return Guarded(Retry::kNo, [&]() -> bool {
+    const std::string text = RecordToString(record);
+    if (!rbd::Registry(Pool(settings_.pool)).PutNew(record.spec.name, text)) {
+      return false;
+    }
+    record.stored = text;
+    return true;
+  });
+}
+
+bool RbdBackend::UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) {
+  return Guarded(Retry::kNo, [&]() -> bool {
+    const std::string text = RecordToString(updated);
+    if (read.stored.empty() ||
+        !rbd::Registry(Pool(settings_.pool)).Replace(read.spec.name, read.stored, text)) {
+      return false;
+    }
+    updated.stored = text;
+    return true;
+  });
+}
+
+void RbdBackend::Unregister(const VolumeRecord& record) {
+  return Guarded(Retry::kNo, [&]() -> void {
+    const std::string& name = record.spec.name;
+    rbd::Registry registry(Pool(settings_.pool));
+    const auto expected =
+        record.stored.empty() ? std::nullopt : std::optional<std::string>(record.stored);
+    if (!registry.Remove(name, expected)) {
+      spdlog::warn("volume {} changed in the registry meanwhile; its entry is left", name);
+      return;
+    }
+    // A Create that failed after claiming its image leaves no claim behind.
+    rbd::ReleaseClaim(Pool(record.spec.pool), rbd::ImageClaim(record.spec.image), ClaimOwner(name));
+  });
+}
+
+std::string RbdBackend::ClaimOwner(const std::string& volume) const {
+  return settings_.pool + "/" + volume;
+}
+
+Error RbdBackend::OwnedByAnother(const VolumeSpec& spec, const std::string& owner) {
+  return Error(ErrorCode::kConflict,
+               "RBD image " + spec.pool + "/" + spec.image + " belongs to volume " + owner +
+                   " (registry pool/volume); volume " + spec.name +
+                   " cannot use it too: two volumes on one image would mount one filesystem "
+                   "twice. Use that volume, or give this one another image");
+}
+
+void RbdBackend::CheckHostClaim() {
+  if (host_claimed_) {
+    return;
+  }
+  const auto& io = Pool(settings_.pool);
+  const std::string holder = rbd::Claim(io, rbd::HostClaim(host_id_), instance_id_);
+  if (holder != instance_id_) {
+    throw HostIdTakenError(host_id_, "on this Ceph cluster", holder, instance_id_);
+  }
+  host_claimed_ = true;
+}
+
+void RbdBackend::ForgetHost(const std::string& host_id) {
+  return Guarded(Retry::kNo, [&]() -> void {
+    rbd::ForgetClaim(Pool(settings_.pool), rbd::HostClaim(host_id));
+    if (host_id == host_id_) {
+      host_claimed_ = false;
+    }
+  });
+}
+
+void RbdBackend::EnsureClaim(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  const std::string me = ClaimOwner(spec.name);
+  if (const std::string holder = rbd::Claim(io, rbd::ImageClaim(spec.image), me); holder != me) {
+    throw OwnedByAnother(spec, holder);
+  }
+}
+
+}  // namespace berth::engine
