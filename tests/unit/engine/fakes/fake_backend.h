@@ -20,7 +20,7 @@ namespace berth::engine::testing {
 
 struct FakeCluster {
   std::map<std::string, std::string> registry;  // volume -> stored record text
-  std::map<std::string, uint64_t> storage;      // volume -> size
+  std::map<std::string, uint64_t> storage;      // image (or volume) -> size
   std::map<std::string, HolderInfo> locks;      // volume -> holder
   std::map<std::string, std::set<std::string>> users;  // volume -> "host device" attached
   std::map<std::string, std::vector<SnapshotInfo>> snapshots;
@@ -97,18 +97,18 @@ class FakeBackend : public Backend,
 
   void CheckNewStorage(VolumeRecord& record, bool /*size_given*/) override {
     Step("check-storage");
-    const bool exists = cluster_->storage.contains(record.spec.name);
+    const bool exists = cluster_->storage.contains(StorageOf(record));
     if (record.spec.adopted && !exists) {
-      throw Error(ErrorCode::kNotFound, "storage " + record.spec.name + " does not exist");
+      throw Error(ErrorCode::kNotFound, "storage " + StorageOf(record) + " does not exist");
     }
     if (!record.spec.adopted && exists) {
-      throw Error(ErrorCode::kConflict, "storage " + record.spec.name + " already exists");
+      throw Error(ErrorCode::kConflict, "storage " + StorageOf(record) + " already exists");
     }
   }
   void EnsureStorage(const VolumeRecord& record) override {
     Step("ensure-storage");
-    if (!cluster_->storage.contains(record.spec.name)) {
-      cluster_->storage[record.spec.name] = record.spec.size_bytes;
+    if (!cluster_->storage.contains(StorageOf(record))) {
+      cluster_->storage[StorageOf(record)] = record.spec.size_bytes;
     }
   }
   void DeleteStorage(const VolumeRecord& record) override {
@@ -116,7 +116,9 @@ class FakeBackend : public Backend,
     if (!cluster_->snapshots[record.spec.name].empty()) {
       throw Error(ErrorCode::kBusy, "volume " + record.spec.name + " has snapshots");
     }
-    cluster_->storage.erase(record.spec.name);
+    if (!record.spec.adopted) {
+      cluster_->storage.erase(StorageOf(record));
+    }
   }
 
   AttachResult Attach(const VolumeRecord& record, bool read_only, const std::string& /*work_dir*/,
@@ -177,7 +179,7 @@ class FakeBackend : public Backend,
 
   void Grow(const VolumeRecord& record, uint64_t size) override {
     Step("grow");
-    cluster_->storage[record.spec.name] = size;
+    cluster_->storage[StorageOf(record)] = size;
   }
   void RefreshAttachment(const VolumeRecord& /*record*/, const Attachment& attachment,
                          uint64_t /*size*/) override {
@@ -210,7 +212,7 @@ class FakeBackend : public Backend,
   void Clone(const VolumeRecord& /*record*/, const std::string& snap, const VolumeRecord& clone,
              bool /*flatten*/, const ProgressFn& /*progress*/) override {
     Step("clone " + snap);
-    cluster_->storage[clone.spec.name] = clone.spec.size_bytes;
+    cluster_->storage[StorageOf(clone)] = clone.spec.size_bytes;
   }
 
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override {
@@ -227,6 +229,10 @@ class FakeBackend : public Backend,
   uint64_t FencedClientsReplaced() const override { return 0; }
 
  private:
+  // An image's name (rbd-like), else the volume's.
+  static std::string StorageOf(const VolumeRecord& record) {
+    return record.spec.image.empty() ? record.spec.name : record.spec.image;
+  }
   void Step(const std::string& op) {
     calls.push_back(op);
     if (auto fault = faults_.find(op); fault != faults_.end()) {
