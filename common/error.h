@@ -51,6 +51,11 @@ class Error : public std::runtime_error {
 // is kept (system_errno()).
 Error ErrnoError(int negative_errno, const std::string& what);
 
+// kInvalidArgument with `message`, which says what was wrong and what is allowed.
+inline Error InvalidArgument(const std::string& message) {
+  return Error(ErrorCode::kInvalidArgument, message);
+}
+
 // The category that best matches an errno value (positive or negative).
 ErrorCode CodeForErrno(int err);
 

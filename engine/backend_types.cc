@@ -1,6 +1,7 @@
 #include "engine/backend_types.h"
 
 #include "common/error.h"
+#include "engine/volume_options.h"
 #include "engine/nfs/nfs_backend.h"
 #include "engine/rbd/rbd_backend.h"
 
@@ -29,10 +30,8 @@ std::unique_ptr<Backend> MakeNfs(const BackendConfig& config, const HostIdentity
 }
 
 constexpr BackendType kTypes[] = {
-    {"rbd", true, [](const BackendConfig& c) { ParseRbdSettings(c); }, ParseRbdVolumeOptions,
-     MakeRbd},
-    {"nfs", false, [](const BackendConfig& c) { ParseNfsSettings(c); }, ParseNfsVolumeOptions,
-     MakeNfs},
+    {"rbd", [](const BackendConfig& c) { ParseRbdSettings(c); }, MakeRbd},
+    {"nfs", [](const BackendConfig& c) { ParseNfsSettings(c); }, MakeNfs},
 };
 
 }  // namespace
@@ -43,22 +42,7 @@ const BackendType& TypeOf(const BackendConfig& config) {
       return type;
     }
   }
-  throw Error(ErrorCode::kInvalidArgument,
-              "backend '" + config.name + "' has unknown type '" + config.type + "'; use rbd or nfs");
+  OptionRulesOf(config);  // refuses an unknown type, naming the known ones
+  throw Error(ErrorCode::kInternal, "backend type '" + config.type + "' has no factory");
 }
-
-std::string StringSetting(const BackendConfig& backend, const std::string& key,
-                          const std::string& fallback) {
-  if (!backend.settings.contains(key)) {
-    return fallback;
-  }
-  const auto& value = backend.settings.at(key);
-  if (!value.is_string()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "setting '" + key + "' of backend '" + backend.name + "' in the config is " +
-                    value.type_name() + ", not a string such as \"" + fallback + "\"");
-  }
-  return value.get<std::string>();
-}
-
 }  // namespace berth::engine

@@ -8,15 +8,13 @@
 
 #include "common/error.h"
 #include "common/strings.h"
-#include "engine/backend_types.h"
+#include "engine/volume_options.h"
 #include "fsutil/mkfs.h"
 #include "fsutil/mount.h"
 
 namespace berth::engine {
 
 namespace {
-
-Error Invalid(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
 
 bool ParseBool(const std::string& key, const std::string& value) {
   if (value == "true" || value == "1" || value == "yes") {
@@ -25,7 +23,7 @@ bool ParseBool(const std::string& key, const std::string& value) {
   if (value == "false" || value == "0" || value == "no" || value.empty()) {
     return false;
   }
-  throw Invalid("option " + key + "='" + value + "' is not a boolean; use true or false");
+  throw InvalidArgument("option " + key + "='" + value + "' is not a boolean; use true or false");
 }
 
 std::string OctalMode(int mode) {
@@ -44,12 +42,12 @@ void ValidateVolumeMountOptions(const std::string& mount_options) {
   fsutil::ParseMountOptions(items);  // empty items, binds and remounts
   for (const auto& item : items) {
     if (item == "suid") {
-      throw Invalid(
+      throw InvalidArgument(
           "mount option 'suid' is not allowed in mount_options; volumes are mounted "
           "nosuid unless created with the option suid=true");
     }
     if (item == "dev") {
-      throw Invalid(
+      throw InvalidArgument(
           "mount option 'dev' is not allowed: volumes are always mounted nodev, so a "
           "container cannot reach host devices through device files on a volume");
     }
@@ -69,13 +67,13 @@ void ValidateVolumeName(const std::string& name) {
     }
   }
   if (name.empty()) {
-    throw Invalid("volume name is empty; " + allowed);
+    throw InvalidArgument("volume name is empty; " + allowed);
   }
   if (name.size() > 128) {
-    throw Invalid("volume name is " + std::to_string(name.size()) + " characters long; " + allowed);
+    throw InvalidArgument("volume name is " + std::to_string(name.size()) + " characters long; " + allowed);
   }
   if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
-    throw Invalid("volume name '" + shown + "' must start with a letter or digit; " + allowed);
+    throw InvalidArgument("volume name '" + shown + "' must start with a letter or digit; " + allowed);
   }
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
@@ -83,14 +81,14 @@ void ValidateVolumeName(const std::string& name) {
       // message ends up in JSON responses: name only printable ASCII characters.
       const bool printable =
           static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
-      throw Invalid("volume name '" + shown + "' contains " +
+      throw InvalidArgument("volume name '" + shown + "' contains " +
                     (printable ? "'" + std::string(1, c) + "'"
                                : std::string("a non-ASCII or control character")) +
                     "; " + allowed);
     }
   }
   if (name.find("..") != std::string::npos) {
-    throw Invalid("volume name '" + shown + "' contains '..'; " + allowed);
+    throw InvalidArgument("volume name '" + shown + "' contains '..'; " + allowed);
   }
 }
 
@@ -98,7 +96,7 @@ uint64_t ParseSize(const std::string& text) {
   const std::string hint = "; use a positive size up to 1P such as 512M, 10G or 1.5T";
   std::string s = Trim(text);
   if (!s.empty() && s.front() == '-') {
-    throw Invalid("size '" + text + "' is negative" + hint);
+    throw InvalidArgument("size '" + text + "' is negative" + hint);
   }
   size_t pos = 0;
   while (pos < s.size() && (std::isdigit(static_cast<unsigned char>(s[pos])) || s[pos] == '.')) {
@@ -108,7 +106,7 @@ uint64_t ParseSize(const std::string& text) {
   std::string unit = s.substr(pos);
   if (number.empty() || number.front() == '.' || number.back() == '.' ||
       std::count(number.begin(), number.end(), '.') > 1) {
-    throw Invalid("size '" + text + "' is not a number" + hint);
+    throw InvalidArgument("size '" + text + "' is not a number" + hint);
   }
   for (auto& c : unit) {
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -125,7 +123,7 @@ uint64_t ParseSize(const std::string& text) {
                                                     {"G", 30}, {"T", 40}, {"P", 50}};
   auto it = shifts.find(unit);
   if (it == shifts.end()) {
-    throw Invalid("size '" + text + "' has an unknown unit" + hint);
+    throw InvalidArgument("size '" + text + "' has an unknown unit" + hint);
   }
   long double value = 0;
   try {
@@ -133,13 +131,13 @@ uint64_t ParseSize(const std::string& text) {
   } catch (const std::out_of_range&) {
     // Only digits and one inner '.' remain: stold failed by overflow or by underflow.
     const bool huge = number.find_first_not_of('0') < number.find('.');
-    throw Invalid("size '" + text + (huge ? "' is over 1 PiB" : "' is zero") + hint);
+    throw InvalidArgument("size '" + text + (huge ? "' is over 1 PiB" : "' is zero") + hint);
   }
   if (value < 1.0L) {
-    throw Invalid("size '" + text + "' is zero" + hint);
+    throw InvalidArgument("size '" + text + "' is zero" + hint);
   }
   if (value > static_cast<long double>(kMaxVolumeBytes)) {
-    throw Invalid("size '" + text + "' is over 1 PiB" + hint);
+    throw InvalidArgument("size '" + text + "' is over 1 PiB" + hint);
   }
   return static_cast<uint64_t>(value);
 }
@@ -163,7 +161,7 @@ std::string FormatSize(uint64_t bytes) {
 
 void ValidateFilesystemSize(const VolumeSpec& spec) {
   if (spec.fstype == "xfs" && spec.size_bytes < kMinXfsBytes) {
-    throw Invalid(
+    throw InvalidArgument(
         "fstype xfs needs a size of at least 300M (mkfs.xfs refuses smaller "
         "filesystems); asked for " +
         FormatSize(spec.size_bytes));
@@ -186,7 +184,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
       for (const auto& k : KnownOptions()) {
         known += (known.empty() ? "" : ", ") + k;
       }
-      throw Invalid("unknown option '" + key + "'; known options: " + known);
+      throw InvalidArgument("unknown option '" + key + "'; known options: " + known);
     }
   }
   auto get = [&](const std::string& key) { return OptionValue(options, key); };
@@ -200,9 +198,9 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
     for (const auto& [n, b] : config.backends) {
       known += (known.empty() ? "" : ", ") + n;
     }
-    throw Invalid("unknown backend '" + spec.backend + "'; configured backends: " + known);
+    throw InvalidArgument("unknown backend '" + spec.backend + "'; configured backends: " + known);
   }
-  const BackendType& type = TypeOf(backend->second);
+  const VolumeOptionRules& type = OptionRulesOf(backend->second);
   if (auto size = get("size")) {
     spec.size_bytes = ParseSize(*size);
   } else if (backend->second.settings.contains("default_size")) {
@@ -210,7 +208,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   }
   spec.fstype = get("fstype").value_or(StringSetting(backend->second, "default_fstype", "ext4"));
   if (type.block_device && !fsutil::IsSupportedFilesystem(spec.fstype)) {
-    throw Invalid("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
+    throw InvalidArgument("fstype '" + spec.fstype + "' is not supported; use ext4 or xfs");
   }
   ValidateFilesystemSize(spec);
 
@@ -220,7 +218,7 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   ValidateVolumeMountOptions(spec.mount_options);
   spec.read_only = ParseBool("read_only", get("read_only").value_or("false"));
   spec.suid = ParseBool("suid", get("suid").value_or("false"));
-  type.parse_options(spec, options, backend->second);
+  type.parse(spec, options, backend->second);
   return spec;
 }
 

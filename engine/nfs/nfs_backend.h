@@ -14,11 +14,6 @@
 
 namespace berth::engine {
 
-// The mount options berth sets from the backend's settings, which no volume may override.
-const std::vector<std::string>& NfsOptionsSetByBerth();
-// ValidateVolumeMountOptions, and none of NfsOptionsSetByBerth. kInvalidArgument.
-void ValidateNfsMountOptions(const std::string& mount_options);
-
 class NfsBackend : public Backend, public SnapshotStore {
  public:
   // `instance_id` is this installation's (engine/instance_id.h): the host id is registered to it

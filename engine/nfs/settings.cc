@@ -5,6 +5,7 @@
 
 #include "backends/nfs/mounters/mounter.h"
 #include "common/error.h"
+#include "engine/volume_options.h"
 
 namespace berth::engine {
 

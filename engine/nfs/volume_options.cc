@@ -5,20 +5,17 @@
 
 #include "common/error.h"
 #include "common/strings.h"
-#include "engine/backend_types.h"
-#include "engine/nfs/nfs_backend.h"
+#include "engine/volume_options.h"
 
 namespace berth::engine {
 
 namespace {
 
-Error Invalid(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
-
 int ParseId(const std::string& key, const std::string& value) {
   if (value.empty() || value.size() > 10 ||
       value.find_first_not_of("0123456789") != std::string::npos ||
       std::stoll(value) > 0x7fffffff) {
-    throw Invalid("option " + key + "='" + value + "' is not a numeric id (0-2147483647)");
+    throw InvalidArgument("option " + key + "='" + value + "' is not a numeric id (0-2147483647)");
   }
   return static_cast<int>(std::stoll(value));
 }
@@ -26,7 +23,7 @@ int ParseId(const std::string& key, const std::string& value) {
 int ParseMode(const std::string& value) {
   if (value.empty() || value.size() > 4 ||
       value.find_first_not_of("01234567") != std::string::npos) {
-    throw Invalid("option mode='" + value + "' is not an octal mode such as 0755 or 2775");
+    throw InvalidArgument("option mode='" + value + "' is not an octal mode such as 0755 or 2775");
   }
   return std::stoi(value, nullptr, 8);
 }
@@ -36,10 +33,10 @@ int ParseMode(const std::string& value) {
 std::string NormalizeSubdir(const std::string& subdir) {
   const std::string hint = "; use a relative path of plain names such as team/uploads";
   if (subdir.empty() || subdir.size() > 1024) {
-    throw Invalid("subdir must be 1-1024 characters" + hint);
+    throw InvalidArgument("subdir must be 1-1024 characters" + hint);
   }
   if (subdir.front() == '/') {
-    throw Invalid("subdir '" + subdir + "' is absolute" + hint);
+    throw InvalidArgument("subdir '" + subdir + "' is absolute" + hint);
   }
   std::vector<std::string> parts;
   for (const auto& part : Split(subdir, '/')) {
@@ -47,23 +44,23 @@ std::string NormalizeSubdir(const std::string& subdir) {
       continue;
     }
     if (part == "..") {
-      throw Invalid("subdir '" + subdir + "' escapes the export with '..'" + hint);
+      throw InvalidArgument("subdir '" + subdir + "' escapes the export with '..'" + hint);
     }
     for (char c : part) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-        throw Invalid("subdir '" + subdir +
+        throw InvalidArgument("subdir '" + subdir +
                       "' contains a character other than letters, "
                       "digits, '_', '-' and '.'" +
                       hint);
       }
     }
     if (AsciiLower(part).rfind(".berth", 0) == 0) {
-      throw Invalid("subdir '" + subdir + "' uses the reserved name .berth");
+      throw InvalidArgument("subdir '" + subdir + "' uses the reserved name .berth");
     }
     parts.push_back(part);
   }
   if (parts.empty()) {
-    throw Invalid("subdir '" + subdir + "' names the export itself, which holds every volume" +
+    throw InvalidArgument("subdir '" + subdir + "' names the export itself, which holds every volume" +
                   hint);
   }
   return Join(parts, "/");
@@ -87,7 +84,7 @@ void ValidateNfsMountOptions(const std::string& mount_options) {
   for (const auto& item : Split(mount_options, ',')) {
     const std::string key = item.substr(0, item.find('='));
     if (std::find(reserved.begin(), reserved.end(), key) != reserved.end()) {
-      throw Invalid("mount option '" + item +
+      throw InvalidArgument("mount option '" + item +
                     "' is set by berth from the nfs backend's settings (server, nfs_port, "
                     "mount_port, version, timeout_ms) and cannot be overridden per volume; "
                     "berth sets: " +
@@ -100,7 +97,7 @@ void ParseNfsVolumeOptions(VolumeSpec& spec, const Options& options, const Backe
   auto get = [&](const std::string& key) { return OptionValue(options, key); };
   for (const char* key : {"pool", "image", "features", "object_size", "fstype", "mkfs_options"}) {
     if (options.contains(key)) {
-      throw Invalid(std::string("option '") + key + "' applies to rbd backends only");
+      throw InvalidArgument(std::string("option '") + key + "' applies to rbd backends only");
     }
   }
   ValidateNfsMountOptions(spec.mount_options);
@@ -113,7 +110,7 @@ void ParseNfsVolumeOptions(VolumeSpec& spec, const Options& options, const Backe
   spec.mode = ParseMode(get("mode").value_or("0755"));
   spec.on_remove = get("on_remove").value_or(StringSetting(backend, "on_remove", "archive"));
   if (spec.on_remove != "retain" && spec.on_remove != "delete" && spec.on_remove != "archive") {
-    throw Invalid("on_remove '" + spec.on_remove + "' is not one of retain, delete, archive");
+    throw InvalidArgument("on_remove '" + spec.on_remove + "' is not one of retain, delete, archive");
   }
 }
 

@@ -3,25 +3,23 @@
 
 #include "backends/rbd/image.h"
 #include "common/error.h"
-#include "engine/backend_types.h"
+#include "engine/volume_options.h"
 
 namespace berth::engine {
 
 namespace {
 
-Error Invalid(const std::string& message) { return Error(ErrorCode::kInvalidArgument, message); }
-
 void ValidateCephName(const std::string& what, const std::string& value) {
   if (value.empty() || value.size() > 128) {
-    throw Invalid(what + " must be 1-128 characters");
+    throw InvalidArgument(what + " must be 1-128 characters");
   }
   for (char c : value) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-      throw Invalid(what + " '" + value + "' may only contain letters, digits, '_', '-' and '.'");
+      throw InvalidArgument(what + " '" + value + "' may only contain letters, digits, '_', '-' and '.'");
     }
   }
   if (value == "." || value == ".." || value.front() == '-') {
-    throw Invalid(what + " '" + value + "' is not allowed");
+    throw InvalidArgument(what + " '" + value + "' is not allowed");
   }
 }
 
@@ -31,7 +29,7 @@ void ParseRbdVolumeOptions(VolumeSpec& spec, const Options& options, const Backe
   auto get = [&](const std::string& key) { return OptionValue(options, key); };
   for (const char* key : {"subdir", "uid", "gid", "mode", "on_remove"}) {
     if (options.contains(key)) {
-      throw Invalid(std::string("option '") + key + "' applies to nfs backends only");
+      throw InvalidArgument(std::string("option '") + key + "' applies to nfs backends only");
     }
   }
   spec.pool = get("pool").value_or(StringSetting(backend, "pool", "rbd"));
