@@ -5,10 +5,11 @@
 
 #include <array>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "common/error.h"
 #include "engine/engine.h"
-#include "engine/instance_id.h"
 
 namespace berth::flex {
 
@@ -98,133 +99,216 @@ nlohmann::json InitReply(DriverKind driver) {
   return reply;
 }
 
+namespace {
+
+// What a verb's handler gets: the call, and what the row says the verb needs, loaded once.
+struct VerbContext {
+  const FlexCall& call;
+  DriverKind driver;
+  std::optional<VolumeRequest> request;  // from the call's options, when it has them
+  std::optional<engine::Config> config;
+  std::string backend;                     // kEngine only
+  std::unique_ptr<engine::Engine> engine;  // kEngine only
+  // A tenant volume (option user; its key in the pod's secret) is created, locked, mapped and
+  // mounted in `mount`, the only call kubelet passes secrets to, and only with the tenant's key:
+  // the controller's calls and waitforattach/mountdevice never touch it with the node's.
+  bool tenant = false;
+};
+
+// Which drivers serve a verb.
+enum class Serves {
+  kAll,
+  kAttachable,  // the controller's and node's attach/detach calls: berth/rbd only
+  kExpansion,   // volume expansion: the RBD drivers (NFS directories have no size)
+};
+
+// What a verb needs before its handler runs.
+enum class Needs { kNothing, kRequest, kConfig, kEngine };
+
+struct Verb {
+  std::string_view name;
+  Serves serves;
+  Needs needs;
+  nlohmann::json (*run)(VerbContext& context);
+};
+
+nlohmann::json Init(VerbContext& c) { return InitReply(c.driver); }
+
+nlohmann::json GetVolumeName(VerbContext& c) {
+  nlohmann::json reply = SuccessReply();
+  reply["volumeName"] = c.request->name;
+  return reply;
+}
+
+nlohmann::json Unmount(VerbContext& c) {
+  engine::Engine(*c.config).Unpublish(c.call.target_path);
+  return SuccessReply();
+}
+
+nlohmann::json UnmountDevice(VerbContext& c) {
+  engine::Engine(*c.config).Unstage(c.call.device_mount_path);
+  return SuccessReply();
+}
+
+nlohmann::json Detach(VerbContext& c) {
+  if (IsThisHost(*c.config, c.call.node_name)) {
+    engine::Engine(*c.config).ReleaseAlias(c.call.volume_name);
+  } else {
+    spdlog::info("detach {} from node {}: that node releases its own attachment at unmount",
+                 c.call.volume_name, c.call.node_name);
+  }
+  return SuccessReply();
+}
+
+nlohmann::json Attach(VerbContext& c) {
+  if (!c.tenant) {
+    EnsureVolume(*c.engine, c.backend, *c.request);
+  }
+  nlohmann::json reply = SuccessReply();
+  reply["device"] = "berth:" + c.request->name;
+  return reply;
+}
+
+nlohmann::json IsAttached(VerbContext& c) {
+  nlohmann::json reply = SuccessReply();
+  if (c.tenant) {
+    reply["attached"] = true;  // attach did nothing to undo; the node does the rest
+    return reply;
+  }
+  try {
+    c.engine->Get(c.request->name);
+    reply["attached"] = true;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound) {
+      throw;
+    }
+    reply["attached"] = false;
+  }
+  return reply;
+}
+
+nlohmann::json WaitForAttach(VerbContext& c) {
+  nlohmann::json reply = SuccessReply();
+  if (c.tenant) {
+    reply["device"] = c.call.device;
+    return reply;
+  }
+  EnsureVolume(*c.engine, c.backend, *c.request);
+  reply["device"] = c.engine->StageAttach(c.request->name, c.request->read_only, c.request->alias);
+  return reply;
+}
+
+nlohmann::json MountDevice(VerbContext& c) {
+  if (!c.tenant) {
+    c.engine->StageMount(c.request->name, c.call.device_mount_path, c.request->read_only);
+  }
+  return SuccessReply();
+}
+
+nlohmann::json Mount(VerbContext& c) {
+  if (c.tenant && c.request->key.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + c.request->name + " names cephx user " + c.request->user +
+                    " but the pod's secret has no key (kubernetes.io/secret/key)");
+  }
+  // An attachable volume was created or adopted by attach/waitforattach already; the others
+  // are attached here (lock, map, format if new, mount: Publish) and may need creating.
+  if (c.tenant || !IsAttachable(c.driver)) {
+    EnsureVolume(*c.engine, c.backend, *c.request);
+  }
+  c.engine->Publish(c.request->name, c.call.target_path, c.request->read_only,
+                    c.request->fs_group);
+  return SuccessReply();
+}
+
+// kubelet passes no secret to either expansion call, and the node's user has no rights on a
+// tenant's image (docs/kubernetes.md, "Secrets").
+void RefuseTenantExpansion(const VerbContext& c) {
+  if (c.tenant) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + c.request->name + " uses cephx user " + c.request->user +
+                    " from the pod's secret, which kubelet does not pass to " + c.call.verb +
+                    "; grow it with that user's key: berthctl resize " + c.request->name +
+                    " SIZE, with a berth.json whose backend names that user");
+  }
+}
+
+nlohmann::json ExpandVolume(VerbContext& c) {
+  RefuseTenantExpansion(c);
+  nlohmann::json reply = SuccessReply();
+  reply["volumeNewSize"] = c.engine->GrowStorage(c.request->name, c.call.new_size);
+  return reply;
+}
+
+nlohmann::json ExpandFs(VerbContext& c) {
+  RefuseTenantExpansion(c);
+  c.engine->GrowFilesystem(c.request->name);
+  return SuccessReply();
+}
+
+// Every verb berth-flex answers; any other gets "Not supported", as kubelet expects.
+constexpr Verb kVerbs[] = {
+    {"init", Serves::kAll, Needs::kNothing, Init},
+    {"getvolumename", Serves::kAll, Needs::kRequest, GetVolumeName},
+    {"attach", Serves::kAttachable, Needs::kEngine, Attach},
+    {"isattached", Serves::kAttachable, Needs::kEngine, IsAttached},
+    {"waitforattach", Serves::kAttachable, Needs::kEngine, WaitForAttach},
+    {"mountdevice", Serves::kAttachable, Needs::kEngine, MountDevice},
+    {"mount", Serves::kAll, Needs::kEngine, Mount},
+    {"unmount", Serves::kAll, Needs::kConfig, Unmount},
+    {"unmountdevice", Serves::kAttachable, Needs::kConfig, UnmountDevice},
+    {"detach", Serves::kAttachable, Needs::kConfig, Detach},
+    {"expandvolume", Serves::kExpansion, Needs::kEngine, ExpandVolume},
+    {"expandfs", Serves::kExpansion, Needs::kEngine, ExpandFs},
+};
+
+bool DriverServes(DriverKind driver, Serves serves) {
+  switch (serves) {
+    case Serves::kAll:
+      return true;
+    case Serves::kAttachable:
+      return IsAttachable(driver);
+    case Serves::kExpansion:
+      return BackendType(driver) == "rbd";
+  }
+  return false;
+}
+
+}  // namespace
+
 FlexDriver::FlexDriver(DriverKind driver, std::string config_path)
     : driver_(driver), config_path_(std::move(config_path)) {}
 
 nlohmann::json FlexDriver::Run(const FlexCall& call) {
-  const std::string& verb = call.verb;
-  if (verb == "init") {
-    return InitReply(driver_);
+  const Verb* verb = nullptr;
+  for (const auto& v : kVerbs) {
+    if (v.name == call.verb) {
+      verb = &v;
+    }
   }
-  const bool attachable = IsAttachable(driver_);
-  const bool node_flow = verb == "mount" || verb == "unmount" || verb == "getvolumename";
-  const bool expansion =
-      BackendType(driver_) == "rbd" && (verb == "expandvolume" || verb == "expandfs");
-  if (!attachable && !node_flow && !expansion) {
+  if (verb == nullptr) {
+    return NotSupportedReply("command '" + call.verb + "' is not supported");
+  }
+  if (!DriverServes(driver_, verb->serves)) {
     return NotSupportedReply("the berth/" + std::string(DriverName(driver_)) +
-                             " driver attaches and mounts in `mount`; it has no " + verb);
+                             " driver attaches and mounts in `mount`; it has no " + call.verb);
   }
-
-  std::optional<VolumeRequest> request;
-  if (call.options) {
-    request = ParseVolumeRequest(driver_, *call.options);
-  }
-  if (verb == "getvolumename") {
-    nlohmann::json reply = SuccessReply();
-    reply["volumeName"] = request->name;
-    return reply;
-  }
-
-  const engine::Config config = engine::LoadConfig(config_path_);
-  if (verb == "unmount") {
-    engine::Engine(config).Unpublish(call.target_path);
-    return SuccessReply();
-  }
-  if (verb == "unmountdevice") {
-    engine::Engine(config).Unstage(call.device_mount_path);
-    return SuccessReply();
-  }
-  if (verb == "detach") {
-    if (IsThisHost(config, call.node_name)) {
-      engine::Engine(config).ReleaseAlias(call.volume_name);
-    } else {
-      spdlog::info("detach {} from node {}: that node releases its own attachment at unmount",
-                   call.volume_name, call.node_name);
+  VerbContext context{call, driver_, std::nullopt, std::nullopt, "", nullptr, false};
+  if (verb->needs == Needs::kRequest || verb->needs == Needs::kEngine) {
+    if (!call.options) {
+      throw Error(ErrorCode::kInvalidArgument, call.verb + " needs the volume's options (JSON)");
     }
-    return SuccessReply();
+    context.request = ParseVolumeRequest(driver_, *call.options);
   }
-
-  const std::string backend = ChooseBackend(driver_, config, *request);
-  auto engine = MakeEngine(config, backend, *request);
-  // A tenant volume (option user; its key in the pod's secret) is created, locked, mapped and
-  // mounted in `mount`, the only call kubelet passes secrets to, and only with the tenant's key:
-  // the controller's calls and waitforattach/mountdevice never touch it with the node's.
-  const bool tenant = !request->user.empty();
-
-  if (verb == "attach") {
-    if (!tenant) {
-      EnsureVolume(*engine, backend, *request);
-    }
-    nlohmann::json reply = SuccessReply();
-    reply["device"] = "berth:" + request->name;
-    return reply;
+  if (verb->needs == Needs::kConfig || verb->needs == Needs::kEngine) {
+    context.config = engine::LoadConfig(config_path_);
   }
-  if (verb == "isattached") {
-    nlohmann::json reply = SuccessReply();
-    if (tenant) {
-      reply["attached"] = true;  // attach did nothing to undo; the node does the rest
-      return reply;
-    }
-    try {
-      engine->Get(request->name);
-      reply["attached"] = true;
-    } catch (const Error& e) {
-      if (e.code() != ErrorCode::kNotFound) {
-        throw;
-      }
-      reply["attached"] = false;
-    }
-    return reply;
+  if (verb->needs == Needs::kEngine) {
+    context.backend = ChooseBackend(driver_, *context.config, *context.request);
+    context.engine = MakeEngine(*context.config, context.backend, *context.request);
+    context.tenant = !context.request->user.empty();
   }
-  if (verb == "waitforattach") {
-    nlohmann::json reply = SuccessReply();
-    if (tenant) {
-      reply["device"] = call.device;
-      return reply;
-    }
-    EnsureVolume(*engine, backend, *request);
-    reply["device"] = engine->StageAttach(request->name, request->read_only, request->alias);
-    return reply;
-  }
-  if (verb == "mountdevice") {
-    if (!tenant) {
-      engine->StageMount(request->name, call.device_mount_path, request->read_only);
-    }
-    return SuccessReply();
-  }
-  if (verb == "mount") {
-    if (tenant && request->key.empty()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "volume " + request->name + " names cephx user " + request->user +
-                      " but the pod's secret has no key (kubernetes.io/secret/key)");
-    }
-    // An attachable volume was created or adopted by attach/waitforattach already; the others
-    // are attached here (lock, map, format if new, mount: Publish) and may need creating.
-    if (tenant || !attachable) {
-      EnsureVolume(*engine, backend, *request);
-    }
-    engine->Publish(request->name, call.target_path, request->read_only, request->fs_group);
-    return SuccessReply();
-  }
-  if (tenant && (verb == "expandvolume" || verb == "expandfs")) {
-    // kubelet passes no secret to either, and the node's user has no rights on a tenant's
-    // image (docs/kubernetes.md, "Secrets").
-    throw Error(ErrorCode::kInvalidArgument,
-                "volume " + request->name + " uses cephx user " + request->user +
-                    " from the pod's secret, which kubelet does not pass to " + verb +
-                    "; grow it with that user's key: berthctl resize " + request->name +
-                    " SIZE, with a berth.json whose backend names that user");
-  }
-  if (verb == "expandvolume") {
-    nlohmann::json reply = SuccessReply();
-    reply["volumeNewSize"] = engine->GrowStorage(request->name, call.new_size);
-    return reply;
-  }
-  if (verb == "expandfs") {
-    engine->GrowFilesystem(request->name);
-    return SuccessReply();
-  }
-  return NotSupportedReply("command '" + verb + "' is not supported");
+  return verb->run(context);
 }
 
 }  // namespace berth::flex
