@@ -43,6 +43,12 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
   return std::nullopt;
 }
 
+Engine::UsableVolume Engine::FindUsable(const std::string& name) {
+  auto [record, backend] = FindOrThrow(name);
+  auto state = UsableState(*backend, record);
+  return {std::move(record), backend, std::move(state)};
+}
+
 HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
                                   bool staged) {
   const std::string& name = record.spec.name;

@@ -1,9 +1,9 @@
 #include "engine/backend_types.h"
 
 #include "common/error.h"
-#include "engine/volume_options.h"
 #include "engine/nfs/nfs_backend.h"
 #include "engine/rbd/rbd_backend.h"
+#include "engine/volume_options.h"
 
 namespace berth::engine {
 

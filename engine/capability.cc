@@ -7,9 +7,8 @@ namespace berth::engine {
 namespace {
 
 Error Lacks(const VolumeRecord& record, const std::string& what) {
-  return Error(ErrorCode::kInvalidArgument,
-               "volume " + record.spec.name + " is on backend '" + record.spec.backend + "', " +
-                   what);
+  return Error(ErrorCode::kInvalidArgument, "volume " + record.spec.name + " is on backend '" +
+                                                record.spec.backend + "', " + what);
 }
 
 }  // namespace

@@ -21,11 +21,10 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   // Logged under the volume lock, so overlapping begin/end pairs in the log show real
   // parallelism across volumes.
   spdlog::info("mount {} ({}) begins", name, ref_id);
-  auto found = FindOrThrow(name);
-  VolumeRecord& record = found.first;
-  Backend* backend = found.second;
-
-  if (auto state = UsableState(*backend, record)) {
+  auto usable = FindUsable(name);
+  VolumeRecord& record = usable.record;  // captured below: a structured binding could not be
+  Backend* backend = usable.backend;
+  if (auto& state = usable.state) {
     if (state->mount_path.empty()) {
       throw Error(ErrorCode::kConflict, "volume " + name +
                                             " is attached for Kubernetes on this host and "

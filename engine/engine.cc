@@ -30,8 +30,8 @@ std::map<std::string, std::unique_ptr<Backend>> MakeBackends(
       host.instance_id = LoadOrCreateInstanceId(config.state_dir);
     }
     const auto given = credentials.find(name);
-    backends[name] = TypeOf(backend).make(
-        backend, host, given == credentials.end() ? nullptr : &given->second);
+    backends[name] =
+        TypeOf(backend).make(backend, host, given == credentials.end() ? nullptr : &given->second);
   }
   return backends;
 }

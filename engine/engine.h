@@ -214,10 +214,26 @@ class Engine {
   std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name);
   // Find, with a missing volume as kNotFound "volume NAME does not exist".
   std::pair<VolumeRecord, Backend*> FindOrThrow(const std::string& name);
+  // The volume, its backend and that backend's snapshot store, with `snap` checked by the
+  // store's own name rule; kInvalidArgument when the backend keeps no snapshots.
+  struct SnapshotTarget {
+    VolumeRecord record;
+    Backend* backend;
+    SnapshotStore* snapshots;
+  };
+  SnapshotTarget FindSnapshotTarget(const std::string& name, const std::string& snap);
   void TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state);
   // Under the volume lock: finishes a pending detach or cleans a stale attachment, and returns
   // the state only if it is still usable (mounted and healthy, or staged and attached).
   std::optional<HostVolumeState> UsableState(Backend& backend, const VolumeRecord& record);
+  // Under the volume lock: the volume (kNotFound when missing), its backend, and its state on
+  // this host if still usable (UsableState).
+  struct UsableVolume {
+    VolumeRecord record;
+    Backend* backend;
+    std::optional<HostVolumeState> state;
+  };
+  UsableVolume FindUsable(const std::string& name);
   // Under the volume lock: attaches and saves the state (nothing mounted yet).
   HostVolumeState AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
                             bool staged);

@@ -131,7 +131,8 @@ void HostStateStore::Erase(const std::string& name) const {
 }
 
 nlohmann::json AttachmentToJson(const Attachment& attachment) {
-  nlohmann::json json = attachment.backend.is_object() ? attachment.backend : nlohmann::json::object();
+  nlohmann::json json =
+      attachment.backend.is_object() ? attachment.backend : nlohmann::json::object();
   if (!attachment.device.empty()) {
     json["device"] = attachment.device;
   }

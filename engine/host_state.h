@@ -19,7 +19,7 @@ struct HostVolumeState {
   std::string backend;
   bool read_only = false;
   Attachment attachment;
-  std::string mount_path;                                // empty until the filesystem is mounted
+  std::string mount_path;           // empty until the filesystem is mounted
   std::map<std::string, int> refs;  // Docker mount ID or kubelet target path -> count
   // Saved as kAttaching before the backend attaches, so a process that dies mid-attach leaves a
   // record of what may now be locked, mapped or mounted; whoever finds it undoes that attach.

@@ -19,11 +19,8 @@ namespace berth::engine {
 std::string Engine::StageAttach(const std::string& name, bool read_only, const std::string& alias) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "stage attach", BusyWait());
-  auto found = FindOrThrow(name);
-  VolumeRecord& record = found.first;
-  Backend* backend = found.second;
+  auto [record, backend, state] = FindUsable(name);
   read_only = read_only || record.spec.read_only;
-  auto state = UsableState(*backend, record);
   if (state) {
     if (state->read_only && !read_only) {
       throw Error(ErrorCode::kConflict,
@@ -56,11 +53,11 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     throw Error(ErrorCode::kInvalidArgument, "mount path '" + path + "' must be absolute");
   }
   VolumeLock lock(config_.state_dir, name, "stage mount", BusyWait());
-  auto found = FindOrThrow(name);
-  VolumeRecord& record = found.first;
-  Backend* backend = found.second;
+  auto usable = FindUsable(name);
+  VolumeRecord& record = usable.record;
+  Backend* backend = usable.backend;
+  auto& state = usable.state;  // captured below: a structured binding could not be
   read_only = read_only || record.spec.read_only;
-  auto state = UsableState(*backend, record);
   if (state && !state->mount_path.empty()) {
     if (state->mount_path == path) {
       return {path, false};

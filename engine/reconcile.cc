@@ -59,7 +59,8 @@ std::optional<Engine::ReconcileAction> Engine::ReconcileVolume(const std::string
   if (!found) {
     return ReconcileAction{name, Kind::kFailed,
                            "not in any registry any more; its attachment " +
-                               AttachmentToJson(state->attachment).dump() + " is left for an operator"};
+                               AttachmentToJson(state->attachment).dump() +
+                               " is left for an operator"};
   }
   const std::string what =
       condition == Condition::kUnfinishedAttach ? "undid an attach that did not finish"

@@ -41,13 +41,19 @@ class FrozenFilesystem {
 
 }  // namespace
 
+Engine::SnapshotTarget Engine::FindSnapshotTarget(const std::string& name,
+                                                  const std::string& snap) {
+  auto [record, backend] = FindOrThrow(name);
+  SnapshotStore& snapshots = SnapshotsOf(*backend, record);
+  snapshots.ValidateSnapshotName(snap);
+  return {std::move(record), backend, &snapshots};
+}
+
 void Engine::CreateSnapshot(const std::string& name, const std::string& snap,
                             const ProgressFn& progress) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "create snapshot", BusyWait());
-  auto found = FindOrThrow(name);
-  SnapshotStore& snapshots = SnapshotsOf(*found.second, found.first);
-  snapshots.ValidateSnapshotName(snap);
+  auto target = FindSnapshotTarget(name, snap);
   auto state = states_.Load(name);
   if (state && !state->read_only && host_->IsMountPoint(state->mount_path) &&
       !state->attachment.device.empty()) {
@@ -55,11 +61,11 @@ void Engine::CreateSnapshot(const std::string& name, const std::string& snap,
     // snapshot. A signal now would leave every writer on this host stuck, so none gets in.
     ScopedSignalBlock no_signals;
     FrozenFilesystem frozen(*host_, state->mount_path);
-    snapshots.CreateSnapshot(found.first, snap, progress);
+    target.snapshots->CreateSnapshot(target.record, snap, progress);
     spdlog::info("snapshot {}@{} taken with {} frozen", name, snap, state->mount_path);
     return;
   }
-  snapshots.CreateSnapshot(found.first, snap, progress);
+  target.snapshots->CreateSnapshot(target.record, snap, progress);
   spdlog::info("snapshot {}@{} taken", name, snap);
 }
 
@@ -72,10 +78,8 @@ std::vector<SnapshotInfo> Engine::ListSnapshots(const std::string& name) {
 void Engine::RemoveSnapshot(const std::string& name, const std::string& snap) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "remove snapshot", BusyWait());
-  auto found = FindOrThrow(name);
-  SnapshotStore& snapshots = SnapshotsOf(*found.second, found.first);
-  snapshots.ValidateSnapshotName(snap);
-  snapshots.RemoveSnapshot(found.first, snap);
+  auto target = FindSnapshotTarget(name, snap);
+  target.snapshots->RemoveSnapshot(target.record, snap);
   spdlog::info("snapshot {}@{} removed", name, snap);
 }
 
@@ -83,11 +87,7 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
                       const ProgressFn& progress) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "rollback", BusyWait());
-  auto found = FindOrThrow(name);
-  const VolumeRecord& record = found.first;
-  Backend* backend = found.second;
-  SnapshotStore& snapshots = SnapshotsOf(*backend, record);
-  snapshots.ValidateSnapshotName(snap);
+  auto [record, backend, snapshots] = FindSnapshotTarget(name, snap);
   if (auto state = states_.Load(name)) {
     throw Error(ErrorCode::kBusy,
                 "volume " + name + " is attached on this host (" + config_.host_id + ")" +
@@ -107,7 +107,7 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
                                       "rolling it back");
   }
   spdlog::warn("rolling volume {} back to snapshot {}", name, snap);
-  snapshots.Rollback(record, snap, progress);
+  snapshots->Rollback(record, snap, progress);
   spdlog::warn("volume {} rolled back to snapshot {}", name, snap);
 }
 
@@ -116,11 +116,7 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
   ValidateVolumeName(name);
   ValidateVolumeName(clone);
   VolumeLock lock(config_.state_dir, clone, "clone", BusyWait());
-  auto found = FindOrThrow(name);
-  const VolumeRecord& source = found.first;
-  Backend* backend = found.second;
-  SnapshotStore& snapshots = SnapshotsOf(*backend, source);
-  snapshots.ValidateSnapshotName(snap);
+  auto [source, backend, snapshots] = FindSnapshotTarget(name, snap);
   VolumeRecord record;
   if (auto existing = Find(clone)) {
     // A clone interrupted after registering finishes here; anything else is a conflict.
@@ -130,7 +126,7 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
     record = existing->first;
   } else {
     bool snapshot_found = false;
-    for (const auto& s : snapshots.ListSnapshots(source)) {
+    for (const auto& s : snapshots->ListSnapshots(source)) {
       if (s.name == snap) {
         snapshot_found = true;
         record.spec = source.spec;
@@ -155,7 +151,7 @@ void Engine::Clone(const std::string& name, const std::string& snap, const std::
       throw Error(ErrorCode::kConflict, "volume " + clone + " was created meanwhile");
     }
   }
-  snapshots.Clone(source, snap, record, flatten, progress);
+  snapshots->Clone(source, snap, record, flatten, progress);
   spdlog::info("volume {} cloned from {}@{}{}", clone, name, snap, flatten ? ", flattened" : "");
 }
 

@@ -19,8 +19,8 @@ const VolumeOptionRules& OptionRulesOf(const BackendConfig& backend) {
       return rules;
     }
   }
-  throw Error(ErrorCode::kInvalidArgument,
-              "backend '" + backend.name + "' has unknown type '" + backend.type + "'; use rbd or nfs");
+  throw Error(ErrorCode::kInvalidArgument, "backend '" + backend.name + "' has unknown type '" +
+                                               backend.type + "'; use rbd or nfs");
 }
 
 std::string StringSetting(const BackendConfig& backend, const std::string& key,
@@ -30,9 +30,9 @@ std::string StringSetting(const BackendConfig& backend, const std::string& key,
   }
   const auto& value = backend.settings.at(key);
   if (!value.is_string()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "setting '" + key + "' of backend '" + backend.name + "' in the config is " +
-                    value.type_name() + ", not a string such as \"" + fallback + "\"");
+    throw Error(ErrorCode::kInvalidArgument, "setting '" + key + "' of backend '" + backend.name +
+                                                 "' in the config is " + value.type_name() +
+                                                 ", not a string such as \"" + fallback + "\"");
   }
   return value.get<std::string>();
 }

@@ -70,10 +70,12 @@ void ValidateVolumeName(const std::string& name) {
     throw InvalidArgument("volume name is empty; " + allowed);
   }
   if (name.size() > 128) {
-    throw InvalidArgument("volume name is " + std::to_string(name.size()) + " characters long; " + allowed);
+    throw InvalidArgument("volume name is " + std::to_string(name.size()) + " characters long; " +
+                          allowed);
   }
   if (!std::isalnum(static_cast<unsigned char>(name.front()))) {
-    throw InvalidArgument("volume name '" + shown + "' must start with a letter or digit; " + allowed);
+    throw InvalidArgument("volume name '" + shown + "' must start with a letter or digit; " +
+                          allowed);
   }
   for (char c : name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
@@ -82,9 +84,9 @@ void ValidateVolumeName(const std::string& name) {
       const bool printable =
           static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
       throw InvalidArgument("volume name '" + shown + "' contains " +
-                    (printable ? "'" + std::string(1, c) + "'"
-                               : std::string("a non-ASCII or control character")) +
-                    "; " + allowed);
+                            (printable ? "'" + std::string(1, c) + "'"
+                                       : std::string("a non-ASCII or control character")) +
+                            "; " + allowed);
     }
   }
   if (name.find("..") != std::string::npos) {

@@ -24,6 +24,19 @@ int OnProgress(uint64_t done, uint64_t total, void* arg) {
 
 std::string Spec(const std::string& image, const std::string& snap) { return image + "@" + snap; }
 
+// Whether image@snap is protected; kNotFound when there is no such snapshot.
+bool IsProtected(rbd_image_t image_handle, const std::string& image, const std::string& snap) {
+  int is_protected = 0;
+  const int r = rbd_snap_is_protected(image_handle, snap.c_str(), &is_protected);
+  if (r == -ENOENT) {
+    throw Error(ErrorCode::kNotFound, "snapshot " + Spec(image, snap) + " does not exist");
+  }
+  if (r < 0) {
+    throw ErrnoError(r, "cannot read snapshot " + Spec(image, snap));
+  }
+  return is_protected != 0;
+}
+
 // Bytes of the image allocated as of `snap` (the used column of `rbd du`).
 int CountExtent(uint64_t /*offset*/, size_t len, int exists, void* arg) {
   if (exists != 0) {
@@ -112,12 +125,8 @@ std::vector<SnapshotInfo> ListSnapshots(const IoCtx& io, const std::string& imag
 void RemoveSnapshot(const IoCtx& io, const std::string& image, const std::string& snap) {
   ValidateSnapshotName(snap);
   Image img(io, image);
-  int is_protected = 0;
-  int r = rbd_snap_is_protected(img.get(), snap.c_str(), &is_protected);
-  if (r == -ENOENT) {
-    throw Error(ErrorCode::kNotFound, "snapshot " + Spec(image, snap) + " does not exist");
-  }
-  if (is_protected != 0) {
+  int r = 0;
+  if (IsProtected(img.get(), image, snap)) {
     r = rbd_snap_unprotect(img.get(), snap.c_str());
     if (r == -EBUSY) {
       throw Error(ErrorCode::kBusy,
@@ -152,17 +161,9 @@ void CloneSnapshot(const IoCtx& io, const std::string& image, const std::string&
   ValidateSnapshotName(snap);
   {
     Image img(io, image);
-    int is_protected = 0;
-    int r = rbd_snap_is_protected(img.get(), snap.c_str(), &is_protected);
-    if (r == -ENOENT) {
-      throw Error(ErrorCode::kNotFound, "snapshot " + Spec(image, snap) + " does not exist");
-    }
-    if (r < 0) {
-      throw ErrnoError(r, "cannot read snapshot " + Spec(image, snap));
-    }
-    if (is_protected == 0) {
+    if (!IsProtected(img.get(), image, snap)) {
       // Clone v1 needs it; with clone v2 it is harmless and keeps the parent from removal.
-      r = rbd_snap_protect(img.get(), snap.c_str());
+      const int r = rbd_snap_protect(img.get(), snap.c_str());
       if (r < 0 && r != -EBUSY) {
         throw ErrnoError(r, "cannot protect snapshot " + Spec(image, snap));
       }

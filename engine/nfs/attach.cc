@@ -98,8 +98,7 @@ void NfsBackend::UndoAttach(const VolumeRecord& record, bool /*read_only*/,
   Detach(record, started);
 }
 
-bool NfsBackend::AttachmentHealthy(const Attachment& attachment,
-                                   const std::string& mount_point) {
+bool NfsBackend::AttachmentHealthy(const Attachment& attachment, const std::string& mount_point) {
   const auto mounted = MountedOf(attachment);
   return !mounted.mounter.empty() &&
          nfs::MakeNfsMounter(mounted.mounter)->Healthy(mounted, mount_point);

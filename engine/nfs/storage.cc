@@ -29,11 +29,11 @@ void NfsBackend::CheckNoOverlap(const VolumeSpec& spec) {
       continue;
     }
     if (DirectoriesOverlap(other.spec.subdir, spec.subdir)) {
-      const std::string relation = AsciiLower(other.spec.subdir) == AsciiLower(spec.subdir)
-                                       ? "is the directory of"
-                                   : AsciiLower(other.spec.subdir).size() < AsciiLower(spec.subdir).size()
-                                       ? "is inside the directory of"
-                                       : "holds the directory of";
+      const std::string relation =
+          AsciiLower(other.spec.subdir) == AsciiLower(spec.subdir) ? "is the directory of"
+          : AsciiLower(other.spec.subdir).size() < AsciiLower(spec.subdir).size()
+              ? "is inside the directory of"
+              : "holds the directory of";
       throw Error(ErrorCode::kConflict,
                   "subdir " + spec.subdir + " of volume " + spec.name + " " + relation +
                       " volume " + other.spec.name + " (subdir " + other.spec.subdir +

@@ -49,9 +49,9 @@ std::string NormalizeSubdir(const std::string& subdir) {
     for (char c : part) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
         throw InvalidArgument("subdir '" + subdir +
-                      "' contains a character other than letters, "
-                      "digits, '_', '-' and '.'" +
-                      hint);
+                              "' contains a character other than letters, "
+                              "digits, '_', '-' and '.'" +
+                              hint);
       }
     }
     if (AsciiLower(part).rfind(".berth", 0) == 0) {
@@ -60,8 +60,8 @@ std::string NormalizeSubdir(const std::string& subdir) {
     parts.push_back(part);
   }
   if (parts.empty()) {
-    throw InvalidArgument("subdir '" + subdir + "' names the export itself, which holds every volume" +
-                  hint);
+    throw InvalidArgument("subdir '" + subdir +
+                          "' names the export itself, which holds every volume" + hint);
   }
   return Join(parts, "/");
 }
@@ -85,10 +85,10 @@ void ValidateNfsMountOptions(const std::string& mount_options) {
     const std::string key = item.substr(0, item.find('='));
     if (std::find(reserved.begin(), reserved.end(), key) != reserved.end()) {
       throw InvalidArgument("mount option '" + item +
-                    "' is set by berth from the nfs backend's settings (server, nfs_port, "
-                    "mount_port, version, timeout_ms) and cannot be overridden per volume; "
-                    "berth sets: " +
-                    Join(reserved, ", "));
+                            "' is set by berth from the nfs backend's settings (server, nfs_port, "
+                            "mount_port, version, timeout_ms) and cannot be overridden per volume; "
+                            "berth sets: " +
+                            Join(reserved, ", "));
     }
   }
 }
@@ -110,7 +110,8 @@ void ParseNfsVolumeOptions(VolumeSpec& spec, const Options& options, const Backe
   spec.mode = ParseMode(get("mode").value_or("0755"));
   spec.on_remove = get("on_remove").value_or(StringSetting(backend, "on_remove", "archive"));
   if (spec.on_remove != "retain" && spec.on_remove != "delete" && spec.on_remove != "archive") {
-    throw InvalidArgument("on_remove '" + spec.on_remove + "' is not one of retain, delete, archive");
+    throw InvalidArgument("on_remove '" + spec.on_remove +
+                          "' is not one of retain, delete, archive");
   }
 }
 

@@ -15,7 +15,8 @@ void ValidateCephName(const std::string& what, const std::string& value) {
   }
   for (char c : value) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
-      throw InvalidArgument(what + " '" + value + "' may only contain letters, digits, '_', '-' and '.'");
+      throw InvalidArgument(what + " '" + value +
+                            "' may only contain letters, digits, '_', '-' and '.'");
     }
   }
   if (value == "." || value == ".." || value.front() == '-') {
@@ -37,7 +38,8 @@ void ParseRbdVolumeOptions(VolumeSpec& spec, const Options& options, const Backe
   spec.adopted = get("image").has_value();
   spec.image = get("image").value_or(spec.name);
   ValidateCephName("image", spec.image);
-  spec.features = get("features").value_or(StringSetting(backend, "features", rbd::kDefaultFeatures));
+  spec.features =
+      get("features").value_or(StringSetting(backend, "features", rbd::kDefaultFeatures));
   rbd::ParseFeatures(spec.features);
   if (auto object_size = get("object_size")) {
     spec.object_size = ParseSize(*object_size);

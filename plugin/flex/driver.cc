@@ -216,8 +216,7 @@ nlohmann::json Mount(VerbContext& c) {
   if (c.tenant || !IsAttachable(c.driver)) {
     EnsureVolume(*c.engine, c.backend, *c.request);
   }
-  c.engine->Publish(c.request->name, c.call.target_path, c.request->read_only,
-                    c.request->fs_group);
+  c.engine->Publish(c.request->name, c.call.target_path, c.request->read_only, c.request->fs_group);
   return SuccessReply();
 }
 
@@ -247,7 +246,7 @@ nlohmann::json ExpandFs(VerbContext& c) {
 }
 
 // Every verb berth-flex answers; any other gets "Not supported", as kubelet expects.
-constexpr Verb kVerbs[] = {
+constexpr Verb kHandlers[] = {
     {"init", Serves::kAll, Needs::kNothing, Init},
     {"getvolumename", Serves::kAll, Needs::kRequest, GetVolumeName},
     {"attach", Serves::kAttachable, Needs::kEngine, Attach},
@@ -281,7 +280,7 @@ FlexDriver::FlexDriver(DriverKind driver, std::string config_path)
 
 nlohmann::json FlexDriver::Run(const FlexCall& call) {
   const Verb* verb = nullptr;
-  for (const auto& v : kVerbs) {
+  for (const auto& v : kHandlers) {
     if (v.name == call.verb) {
       verb = &v;
     }

@@ -161,8 +161,7 @@ TEST_F(KubernetesOnFakes, AFailedStageMountTearsTheAttachDown) {
   auto record = Record("db");
   record.formatted_at = "2026-01-01T00:00:00Z";
   cluster().registry["db"] = RecordToString(record);
-  ExpectError([&] { engine().StageMount("db", global_, false); }, ErrorCode::kConflict,
-              {"ledger"});
+  ExpectError([&] { engine().StageMount("db", global_, false); }, ErrorCode::kConflict, {"ledger"});
   EXPECT_FALSE(State("db"));
   EXPECT_FALSE(Locked("db"));
 }

@@ -20,15 +20,21 @@ TEST_F(LifecycleOnFakes, CreateIsIdempotentAndADifferentRepeatIsAConflict) {
   const VolumeRecord made = engine().Create("db", {{"size", "1G"}});
   EXPECT_EQ(engine().Create("db", {{"size", "1G"}}).created_at, made.created_at);
   const auto before = cluster().registry.at("db");
-  ExpectError([&] { engine().Create("db", {{"size", "2G"}}); }, ErrorCode::kConflict,
-              {"size is 1 GiB, not 2 GiB"});
+  ExpectError(
+      [&] {
+        engine().Create("db", {{"size", "2G"}});
+      },
+      ErrorCode::kConflict, {"size is 1 GiB, not 2 GiB"});
   EXPECT_EQ(cluster().registry.at("db"), before);
 }
 
 TEST_F(LifecycleOnFakes, BadOptionsCreateNothing) {
   ExpectError([&] { engine().Create("db", {{"sise", "1G"}}); }, kInvalid, {"unknown option"});
-  ExpectError([&] { engine().Create("db", {{"backend", "nfs"}, {"image", "x"}}); }, kInvalid,
-              {"rbd backends only"});
+  ExpectError(
+      [&] {
+        engine().Create("db", {{"backend", "nfs"}, {"image", "x"}});
+      },
+      kInvalid, {"rbd backends only"});
   EXPECT_TRUE(cluster().registry.empty());
   EXPECT_TRUE(nfs_cluster_->registry.empty());
   EXPECT_THAT(rbd().calls, Not(Contains("register")));
@@ -63,8 +69,11 @@ TEST_F(LifecycleOnFakes, RemoveIsRefusedWhileStagedForKubernetes) {
 TEST_F(LifecycleOnFakes, EnsureVolumeUsesAnExistingVolumeOnlyOnItsOwnBackend) {
   engine().Create("db", {});
   engine().EnsureVolume("db", {{"backend", "rbd"}}, false);
-  ExpectError([&] { engine().EnsureVolume("db", {{"backend", "nfs"}}, true); },
-              ErrorCode::kConflict, {"lives on backend rbd"});
+  ExpectError(
+      [&] {
+        engine().EnsureVolume("db", {{"backend", "nfs"}}, true);
+      },
+      ErrorCode::kConflict, {"lives on backend rbd"});
   EXPECT_FALSE(nfs_cluster_->registry.contains("db"));
 }
 
@@ -85,10 +94,16 @@ TEST_F(LifecycleOnFakes, EnsureVolumeCreatesOnlyWhenAskedTo) {
   engine().EnsureVolume("db", {}, true);
   EXPECT_FALSE(Record("db").spec.adopted);
   // A named image that is missing is made only when it is named like the volume, and asked for.
-  ExpectError([&] { engine().EnsureVolume("logs", {{"image", "logs"}}, false); },
-              ErrorCode::kNotFound, {"does not exist"});
-  ExpectError([&] { engine().EnsureVolume("logs", {{"image", "elsewhere"}}, true); },
-              ErrorCode::kNotFound, {"elsewhere"});
+  ExpectError(
+      [&] {
+        engine().EnsureVolume("logs", {{"image", "logs"}}, false);
+      },
+      ErrorCode::kNotFound, {"does not exist"});
+  ExpectError(
+      [&] {
+        engine().EnsureVolume("logs", {{"image", "elsewhere"}}, true);
+      },
+      ErrorCode::kNotFound, {"elsewhere"});
   engine().EnsureVolume("logs", {{"image", "logs"}}, true);
   EXPECT_TRUE(cluster().storage.contains("logs"));
   EXPECT_FALSE(Record("logs").spec.adopted);

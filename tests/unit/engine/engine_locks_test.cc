@@ -41,8 +41,7 @@ TEST_F(LocksOnFakes, AnotherHostMayMountItReadOnly) {
 
 TEST_F(LocksOnFakes, RemoveIsRefusedWhileMountedHereOrLockedElsewhere) {
   ExpectError([&] { engine().Remove("db"); }, ErrorCode::kBusy, {"mounted on this host"});
-  ExpectError([&] { other_.engine->Remove("db"); }, ErrorCode::kBusy,
-              {"attached on host host-a"});
+  ExpectError([&] { other_.engine->Remove("db"); }, ErrorCode::kBusy, {"attached on host host-a"});
   EXPECT_TRUE(cluster().registry.contains("db"));
   EXPECT_TRUE(cluster().storage.contains("db"));
 }
@@ -145,8 +144,8 @@ TEST_F(CapabilitiesOnFakes, CloneMakesANewVolumeFromASnapshot) {
   EXPECT_EQ(clone.cloned_from, "db@s1");
   EXPECT_EQ(clone.spec.image, "copy");
   EXPECT_TRUE(cluster().storage.contains("copy"));
-  ExpectError([&] { engine().Clone("db", "nope", "other", false, nullptr); },
-              ErrorCode::kNotFound, {"db@nope"});
+  ExpectError([&] { engine().Clone("db", "nope", "other", false, nullptr); }, ErrorCode::kNotFound,
+              {"db@nope"});
   EXPECT_FALSE(cluster().registry.contains("other"));
 }
 

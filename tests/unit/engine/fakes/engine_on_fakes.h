@@ -1,7 +1,8 @@
 // A fixture for the engine's rules on fakes: an Engine on a FakeHost, with an rbd-like backend
 // ("rbd": block device, locks, resizer, snapshots) and an nfs-like one ("nfs": mounts itself,
 // none of the optional capabilities). Each backend has its own FakeCluster, which every "host"
-// a test makes (MakeNode) shares. Runs without root, Ceph or NFS: state and mount dirs are temporary.
+// a test makes (MakeNode) shares. Runs without root, Ceph or NFS: state and mount dirs are
+// temporary.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -62,8 +63,8 @@ class EngineOnFakes : public ::testing::Test {
     auto host = std::make_unique<FakeHost>();
     node.host = host.get();
     auto rbd = std::make_unique<FakeBackend>(cluster_, host_id, FakeTraits{}, node.host);
-    auto nfs = std::make_unique<FakeBackend>(
-        nfs_cluster_, host_id, FakeTraits{false, false, false, false}, node.host);
+    auto nfs = std::make_unique<FakeBackend>(nfs_cluster_, host_id,
+                                             FakeTraits{false, false, false, false}, node.host);
     node.rbd = rbd.get();
     node.nfs = nfs.get();
     std::map<std::string, std::unique_ptr<Backend>> backends;
@@ -79,9 +80,7 @@ class EngineOnFakes : public ::testing::Test {
   FakeBackend& nfs() { return *node_.nfs; }
   FakeCluster& cluster() { return *cluster_; }
   std::string MountPath(const std::string& name) const { return node_.MountPath(name); }
-  std::optional<HostVolumeState> State(const std::string& name) const {
-    return node_.State(name);
-  }
+  std::optional<HostVolumeState> State(const std::string& name) const { return node_.State(name); }
   // The volume's record as the registry holds it.
   VolumeRecord Record(const std::string& name) {
     return RecordFromString(name, cluster_->registry.at(name));

@@ -19,9 +19,9 @@
 namespace berth::engine::testing {
 
 struct FakeCluster {
-  std::map<std::string, std::string> registry;  // volume -> stored record text
-  std::map<std::string, uint64_t> storage;      // image (or volume) -> size
-  std::map<std::string, HolderInfo> locks;      // volume -> holder
+  std::map<std::string, std::string> registry;         // volume -> stored record text
+  std::map<std::string, uint64_t> storage;             // image (or volume) -> size
+  std::map<std::string, HolderInfo> locks;             // volume -> holder
   std::map<std::string, std::set<std::string>> users;  // volume -> "host device" attached
   std::map<std::string, std::vector<SnapshotInfo>> snapshots;
   std::set<std::string> dead_devices;  // their mapper died: AttachmentHealthy is false
@@ -188,14 +188,14 @@ class FakeBackend : public Backend,
 
   void ValidateSnapshotName(const std::string& snap) const override {
     if (!IsPortableName(snap, 64)) {
-      throw Error(ErrorCode::kInvalidArgument, "snapshot name '" + Printable(snap) + "' is invalid");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "snapshot name '" + Printable(snap) + "' is invalid");
     }
   }
   void CreateSnapshot(const VolumeRecord& record, const std::string& snap,
                       const ProgressFn& /*progress*/) override {
     Step("snapshot " + snap);
-    cluster_->snapshots[record.spec.name].push_back(
-        {snap, record.spec.size_bytes, 0, 0, false});
+    cluster_->snapshots[record.spec.name].push_back({snap, record.spec.size_bytes, 0, 0, false});
   }
   std::vector<SnapshotInfo> ListSnapshots(const VolumeRecord& record) override {
     return cluster_->snapshots[record.spec.name];
