@@ -165,6 +165,14 @@ class Engine {
   // holds (a busy unmount proves use, and is left).
   std::vector<HealthCheck> Health(bool fix);
 
+  // Each configured backend and whether its registry answers: the number of volumes it holds,
+  // or the error that stopped the read.
+  struct BackendCheck {
+    bool ok = false;
+    std::string detail;  // "3 volume(s) in its registry", or the error
+  };
+  std::map<std::string, BackendCheck> CheckBackends();
+
   // Per configured backend: how often this process found its cluster client fenced
   // (blocklisted) and replaced it with a new one (for metrics; 0 where that never happened).
   std::map<std::string, uint64_t> FencedClientsReplaced() const;

@@ -42,17 +42,22 @@ std::vector<std::pair<std::string, std::string>> LoopsBackedUnder(const std::str
 
 }  // namespace
 
+std::map<std::string, Engine::BackendCheck> Engine::CheckBackends() {
+  std::map<std::string, BackendCheck> checks;
+  for (auto& [name, backend] : backends_) {
+    try {
+      checks[name] = {true, std::to_string(backend->List().size()) + " volume(s) in its registry"};
+    } catch (const std::exception& e) {
+      checks[name] = {false, e.what()};
+    }
+  }
+  return checks;
+}
+
 std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
   std::vector<HealthCheck> checks;
-  for (auto& [name, backend] : backends_) {
-    HealthCheck c{"backend " + name, true, "", false};
-    try {
-      c.detail = std::to_string(backend->List().size()) + " volume(s) in its registry";
-    } catch (const std::exception& e) {
-      c.ok = false;
-      c.detail = e.what();
-    }
-    checks.push_back(c);
+  for (const auto& [name, backend] : CheckBackends()) {
+    checks.push_back({"backend " + name, backend.ok, backend.detail, false});
   }
   std::set<std::string> tools_seen;  // two backends of one type share their host's tools
   for (auto& [name, backend] : backends_) {

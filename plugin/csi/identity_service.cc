@@ -1,0 +1,45 @@
+#include "plugin/csi/identity_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/version.h"
+#include "plugin/csi/csi_spec.h"
+
+namespace berth::csi {
+
+grpc::Status IdentityService::GetPluginInfo(grpc::ServerContext* /*context*/,
+                                            const ::csi::v1::GetPluginInfoRequest* /*request*/,
+                                            ::csi::v1::GetPluginInfoResponse* response) {
+  response->set_name(std::string(kDriverName));
+  response->set_vendor_version(std::string(kVersion));
+  (*response->mutable_manifest())["csi-spec"] = std::string(kCsiSpecVersion);
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityService::GetPluginCapabilities(
+    grpc::ServerContext* /*context*/, const ::csi::v1::GetPluginCapabilitiesRequest* /*request*/,
+    ::csi::v1::GetPluginCapabilitiesResponse* /*response*/) {
+  // A capability is announced only for a service this process serves. The Controller and Node
+  // services are not served yet, so none is: a CO is never told of one that answers UNIMPLEMENTED.
+  return grpc::Status::OK;
+}
+
+grpc::Status IdentityService::Probe(grpc::ServerContext* /*context*/,
+                                    const ::csi::v1::ProbeRequest* /*request*/,
+                                    ::csi::v1::ProbeResponse* response) {
+  std::string problems;
+  for (const auto& [name, check] : engine_.CheckBackends()) {
+    if (!check.ok) {
+      problems +=
+          (problems.empty() ? "" : "; ") + std::string("backend ") + name + ": " + check.detail;
+    }
+  }
+  if (!problems.empty()) {
+    spdlog::warn("probe: not ready: {}", problems);
+    return {grpc::StatusCode::FAILED_PRECONDITION, problems};
+  }
+  response->mutable_ready()->set_value(true);
+  return grpc::Status::OK;
+}
+
+}  // namespace berth::csi
