@@ -75,8 +75,10 @@ const std::vector<std::string>& NfsOptionsSetByBerth() {
   return keys;
 }
 
-void ValidateNfsMountOptions(const std::string& mount_options) {
-  ValidateVolumeMountOptions(mount_options);
+namespace {
+
+// None of NfsOptionsSetByBerth: the part of ValidateNfsMountOptions that is the nfs type's own.
+void RefuseOptionsSetByBerth(const std::string& mount_options) {
   if (mount_options.empty()) {
     return;
   }
@@ -93,6 +95,13 @@ void ValidateNfsMountOptions(const std::string& mount_options) {
   }
 }
 
+}  // namespace
+
+void ValidateNfsMountOptions(const std::string& mount_options) {
+  ValidateVolumeMountOptions(mount_options);
+  RefuseOptionsSetByBerth(mount_options);
+}
+
 void ParseNfsVolumeOptions(VolumeSpec& spec, const Options& options, const BackendConfig& backend) {
   auto get = [&](const std::string& key) { return OptionValue(options, key); };
   for (const char* key : {"pool", "image", "features", "object_size", "fstype", "mkfs_options"}) {
@@ -100,7 +109,7 @@ void ParseNfsVolumeOptions(VolumeSpec& spec, const Options& options, const Backe
       throw InvalidArgument(std::string("option '") + key + "' applies to rbd backends only");
     }
   }
-  ValidateNfsMountOptions(spec.mount_options);
+  RefuseOptionsSetByBerth(spec.mount_options);  // ParseVolumeSpec checked the rest
   spec.fstype = "nfs";
   spec.mkfs_options.clear();
   spec.adopted = get("subdir").has_value();
