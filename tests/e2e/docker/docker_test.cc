@@ -225,9 +225,12 @@ TEST_F(DockerTest, SecondHostIsRefusedThenVolumeFollowsTheWorkload) {
   DockerOk({"volume", "create", "-d", Driver(), "-o", "size=128M", v});
   const auto c = Detached(v,
                           "dd if=/dev/urandom of=/data/blob bs=1M count=16 2>/dev/null; "
-                          "sync; sleep 300");
+                          "sync; touch /data/.written; sleep 300");
   ASSERT_TRUE(Eventually([&] { return VolumeMounted(v); }));
-  const auto sum = DockerOk({"exec", c, "sha256sum", "/data/blob"});
+  // The sum of the whole blob: the volume is mounted before dd has finished writing it.
+  const auto sum = DockerOk({"exec", c, "sh", "-c",
+                             "i=0; while [ ! -f /data/.written ] && [ $i -lt 600 ]; do "
+                             "sleep 0.1; i=$((i+1)); done; sha256sum /data/blob"});
 
   // Another host on the same cluster: refused read-write, the holder named.
   const std::string other_socket = LabDir() + "/host-2.sock";
