@@ -165,6 +165,11 @@ class Engine {
   // holds (a busy unmount proves use, and is left).
   std::vector<HealthCheck> Health(bool fix);
 
+  // Whether this host's attachment of the volume is sound: nullopt when it is, else what is
+  // wrong (not attached here, its mapper or mounter is gone, its mount is gone, or it is
+  // attached read-write and this host no longer holds its lock). No volume lock is taken.
+  std::optional<std::string> LocalProblem(const std::string& name);
+
   // Each configured backend and whether its registry answers: the number of volumes it holds,
   // or the error that stopped the read.
   struct BackendCheck {

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "common/error.h"
@@ -82,6 +83,35 @@ VolumeInfo Engine::Get(const std::string& name) {
   ValidateVolumeName(name);
   auto found = FindOrThrow(name);
   return {found.first, states_.Load(name), HoldersOf(*found.second, found.first)};
+}
+
+std::optional<std::string> Engine::LocalProblem(const std::string& name) {
+  ValidateVolumeName(name);
+  const auto state = states_.Load(name);
+  if (!state) {
+    return "volume " + name + " is not attached on this host";
+  }
+  auto [record, backend] = FindOrThrow(name);
+  const LiveFacts live = Observe(*backend, *state);
+  if (!live.attachment_alive) {
+    return "volume " + name + "'s attachment on this host is gone (its mapper or mounter " +
+           "stopped, or the attach never finished); stop its users and stage it again";
+  }
+  if (!state->mount_path.empty() && !live.mounted) {
+    return "volume " + name + " is no longer mounted at " + state->mount_path;
+  }
+  if (!state->read_only && backend->locks() != nullptr) {
+    const auto holders = HoldersOf(*backend, record);
+    const bool held = std::any_of(holders.begin(), holders.end(), [&](const HolderInfo& holder) {
+      return holder.host_id == config_.host_id;
+    });
+    if (!held) {
+      return "host " + config_.host_id + " no longer holds volume " + name +
+             "'s lock (it was broken, or another host took the volume over); its writes here " +
+             "may be refused";
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<VolumeInfo> Engine::List() {

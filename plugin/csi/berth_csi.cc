@@ -1,5 +1,5 @@
-// berth-csi: berth's Container Storage Interface driver, a gRPC server on a unix socket. This
-// build serves the Identity service; the Controller and Node services follow.
+// berth-csi: berth's Container Storage Interface driver, a gRPC server on a unix socket serving
+// the Identity service and, by --mode, the Controller service, the Node service or both.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -17,9 +17,11 @@
 #include "common/log.h"
 #include "common/version.h"
 #include "engine/engine.h"
+#include "plugin/csi/controller_service.h"
 #include "plugin/csi/csi_spec.h"
 #include "plugin/csi/endpoint.h"
 #include "plugin/csi/identity_service.h"
+#include "plugin/csi/node_service.h"
 
 namespace {
 
@@ -49,7 +51,22 @@ int main(int argc, char** argv) {
   std::string endpoint = "unix:///csi/csi.sock";
   std::string config_path;
   std::string log_level;
+  std::string mode = "all";
+  berth::csi::NodeSettings node_settings;
   app.add_option("--endpoint", endpoint, "the unix socket to serve, as unix:///path")
+      ->capture_default_str();
+  app.add_option("--mode", mode,
+                 "which services to serve besides Identity: controller (one per cluster, beside "
+                 "the sidecars), node (on every node), or all")
+      ->check(CLI::IsMember({"controller", "node", "all"}))
+      ->capture_default_str();
+  app.add_option("--path-root", node_settings.path_root,
+                 "node: every staging and target path must lie below this directory (kubelet's "
+                 "root dir; /data in the Swarm managed plugin)")
+      ->capture_default_str();
+  app.add_option("--max-volumes-per-node", node_settings.max_volumes,
+                 "node: the most volumes this node takes, told to the CO (0: no limit)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--config", config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
@@ -69,7 +86,18 @@ int main(int argc, char** argv) {
     const auto config = berth::engine::LoadConfig(berth::engine::ResolveConfigPath(config_path));
     berth::SetLogLevel(log_level.empty() ? config.log_level : log_level);
     berth::engine::Engine engine(config);
-    berth::csi::IdentityService identity(engine);
+    const bool serve_controller = mode != "node";
+    const bool serve_node = mode != "controller";
+    if (serve_node) {
+      // A berth-csi that was killed or upgraded left its volumes mounted and their mappers
+      // running: adopt what is healthy and referenced, finish or undo what was half done.
+      for (const auto& action : engine.Reconcile()) {
+        spdlog::info("start: volume {}: {}", action.volume, action.detail);
+      }
+    }
+    berth::csi::IdentityService identity(engine, serve_controller);
+    berth::csi::ControllerService controller(engine);
+    berth::csi::NodeService node(engine, node_settings);
 
     // SIGTERM and SIGINT end the server; a thread waits for them so the handler does nothing.
     sigset_t stop_signals;
@@ -83,13 +111,19 @@ int main(int argc, char** argv) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
     builder.RegisterService(&identity);
+    if (serve_controller) {
+      builder.RegisterService(&controller);
+    }
+    if (serve_node) {
+      builder.RegisterService(&node);
+    }
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (!server) {
       throw berth::Error(berth::ErrorCode::kUnavailable, "cannot listen on " + socket_path);
     }
     ::chmod(socket_path.c_str(), 0600);  // the CO runs as root; nobody else may call
-    spdlog::info("berth-csi {} serving {} on {}", berth::kVersion, berth::csi::kDriverName,
-                 socket_path);
+    spdlog::info("berth-csi {} serving {} ({} mode) on {} as node {}", berth::kVersion,
+                 berth::csi::kDriverName, mode, socket_path, config.host_id);
     std::thread stopper([&] {
       int signal = 0;
       sigwait(&stop_signals, &signal);

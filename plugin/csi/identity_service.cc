@@ -18,9 +18,16 @@ grpc::Status IdentityService::GetPluginInfo(grpc::ServerContext* /*context*/,
 
 grpc::Status IdentityService::GetPluginCapabilities(
     grpc::ServerContext* /*context*/, const ::csi::v1::GetPluginCapabilitiesRequest* /*request*/,
-    ::csi::v1::GetPluginCapabilitiesResponse* /*response*/) {
-  // A capability is announced only for a service this process serves. The Controller and Node
-  // services are not served yet, so none is: a CO is never told of one that answers UNIMPLEMENTED.
+    ::csi::v1::GetPluginCapabilitiesResponse* response) {
+  // A capability is announced only for a service this process serves: a node-only berth-csi
+  // (--mode node) announces none, so a CO never calls a Controller that answers UNIMPLEMENTED.
+  if (controller_) {
+    response->add_capabilities()->mutable_service()->set_type(
+        ::csi::v1::PluginCapability::Service::CONTROLLER_SERVICE);
+    // RBD images grow under a mounted filesystem (NodeExpandVolume then grows it).
+    response->add_capabilities()->mutable_volume_expansion()->set_type(
+        ::csi::v1::PluginCapability::VolumeExpansion::ONLINE);
+  }
   return grpc::Status::OK;
 }
 

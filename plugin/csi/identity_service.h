@@ -13,7 +13,9 @@ namespace berth::csi {
 class IdentityService final : public ::csi::v1::Identity::Service {
  public:
   // `engine` answers Probe (its backends' registries); it outlives the service.
-  explicit IdentityService(engine::Engine& engine) : engine_(engine) {}
+  // `controller`: this process serves the Controller service too, and says so.
+  IdentityService(engine::Engine& engine, bool controller)
+      : engine_(engine), controller_(controller) {}
 
   grpc::Status GetPluginInfo(grpc::ServerContext* context,
                              const ::csi::v1::GetPluginInfoRequest* request,
@@ -28,6 +30,7 @@ class IdentityService final : public ::csi::v1::Identity::Service {
 
  private:
   engine::Engine& engine_;
+  bool controller_;
 };
 
 }  // namespace berth::csi

@@ -1,79 +1,23 @@
 // berth-csi's Identity service over real gRPC on a unix socket, with the lab's Ceph and NFS
 // behind it: who it is, what it announces, and Probe's readiness, including a backend that
 // cannot be reached.
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "common/files.h"
 #include "csi.grpc.pb.h"
+#include "tests/integration/csi/csi_process.h"
 #include "tests/integration/engine/lab.h"
 #include "tests/support/berthd_process.h"
 
-extern char** environ;
-
 namespace berth::testing {
 namespace {
-
-// berth-csi of this build on a socket of the test's own, stopped (SIGTERM) when it goes.
-class CsiProcess {
- public:
-  CsiProcess(const std::string& config, const std::string& socket, const std::string& log)
-      : socket_(socket) {
-    std::vector<std::string> args = {BERTH_CSI_PATH, "--endpoint", "unix://" + socket, "--config",
-                                     config};
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    EXPECT_EQ(posix_spawn(&pid_, BERTH_CSI_PATH, &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    channel_ = grpc::CreateChannel("unix://" + socket, grpc::InsecureChannelCredentials());
-    EXPECT_TRUE(
-        channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20)))
-        << ReadFileIfExists(log).value_or("");
-  }
-  ~CsiProcess() { Stop(); }
-  CsiProcess(const CsiProcess&) = delete;
-  CsiProcess& operator=(const CsiProcess&) = delete;
-
-  // SIGTERM; the exit status, which is 0 for a clean stop.
-  int Stop() {
-    if (pid_ <= 0) {
-      return status_;
-    }
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return status_;
-  }
-  std::unique_ptr<csi::v1::Identity::Stub> Identity() {
-    return csi::v1::Identity::NewStub(channel_);
-  }
-  const std::string& socket() const { return socket_; }
-
- private:
-  std::string socket_;
-  pid_t pid_ = -1;
-  int status_ = 0;
-  std::shared_ptr<grpc::Channel> channel_;
-};
 
 class CsiIdentityTest : public ::testing::Test {
  protected:
@@ -103,12 +47,34 @@ TEST_F(CsiIdentityTest, NamesItselfWithBerthsVersionAndTheSpecItFollows) {
   EXPECT_FALSE(std::filesystem::exists(csi.socket()));
 }
 
-TEST_F(CsiIdentityTest, AnnouncesNoServiceItDoesNotServe) {
-  CsiProcess csi(config_, base_ + "/csi.sock", base_ + "/csi.log");
+TEST_F(CsiIdentityTest, AnnouncesTheControllerAndOnlineExpansionOnlyWhereItServesThem) {
+  {
+    CsiProcess csi(config_, base_ + "/csi.sock", base_ + "/csi.log", {"--mode", "controller"});
+    grpc::ClientContext context;
+    csi::v1::GetPluginCapabilitiesResponse capabilities;
+    ASSERT_TRUE(csi.Identity()->GetPluginCapabilities(&context, {}, &capabilities).ok());
+    ASSERT_EQ(capabilities.capabilities_size(), 2);
+    EXPECT_EQ(capabilities.capabilities(0).service().type(),
+              csi::v1::PluginCapability::Service::CONTROLLER_SERVICE);
+    EXPECT_EQ(capabilities.capabilities(1).volume_expansion().type(),
+              csi::v1::PluginCapability::VolumeExpansion::ONLINE);
+    // A controller-only process does not serve the Node service.
+    grpc::ClientContext node_context;
+    csi::v1::NodeGetInfoResponse info;
+    EXPECT_EQ(csi.Node()->NodeGetInfo(&node_context, {}, &info).error_code(),
+              grpc::StatusCode::UNIMPLEMENTED);
+  }
+  CsiProcess csi(config_, base_ + "/csi.sock", base_ + "/csi.log", {"--mode", "node"});
   grpc::ClientContext context;
   csi::v1::GetPluginCapabilitiesResponse capabilities;
   ASSERT_TRUE(csi.Identity()->GetPluginCapabilities(&context, {}, &capabilities).ok());
   EXPECT_EQ(capabilities.capabilities_size(), 0);
+  grpc::ClientContext controller_context;
+  csi::v1::ControllerGetCapabilitiesResponse controller;
+  EXPECT_EQ(csi.Controller()
+                ->ControllerGetCapabilities(&controller_context, {}, &controller)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(CsiIdentityTest, ProbeIsReadyWhenEveryBackendAnswers) {

@@ -1,0 +1,220 @@
+#include "plugin/csi/node_service.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+#include "engine/volume_spec.h"
+#include "plugin/csi/call_engine.h"
+#include "plugin/csi/grpc_status.h"
+#include "plugin/csi/ids.h"
+#include "plugin/csi/node_paths.h"
+#include "plugin/csi/volume_capability.h"
+
+namespace berth::csi {
+
+namespace {
+
+using ::csi::v1::NodeServiceCapability;
+
+const ::csi::v1::VolumeCapability& RequireCapability(
+    bool present, const ::csi::v1::VolumeCapability& capability) {
+  if (!present) {
+    throw InvalidArgument("volume_capability is missing");
+  }
+  return capability;
+}
+
+// The volume, its backend type and what the capability asks of it; raw block is refused.
+struct NodeVolume {
+  engine::VolumeInfo info;
+  std::string type;
+  AccessRequest access;
+};
+
+NodeVolume Resolve(engine::Engine& engine, const std::string& id,
+                   const ::csi::v1::VolumeCapability& capability) {
+  NodeVolume volume{engine.Get(id), "", {}};
+  volume.type = engine.config().backends.at(volume.info.record.spec.backend).type;
+  volume.access = CheckCapability(capability, volume.type);
+  if (volume.access.block) {
+    throw InvalidArgument(
+        "raw block volumes are not served by this berth-csi yet; ask for a "
+        "filesystem volume");
+  }
+  return volume;
+}
+
+void AddUsage(::csi::v1::NodeGetVolumeStatsResponse* response, ::csi::v1::VolumeUsage::Unit unit,
+              uint64_t total, uint64_t available, uint64_t used) {
+  auto* usage = response->add_usage();
+  usage->set_unit(unit);
+  usage->set_total(static_cast<int64_t>(total));
+  usage->set_available(static_cast<int64_t>(available));
+  usage->set_used(static_cast<int64_t>(used));
+}
+
+}  // namespace
+
+grpc::Status NodeService::NodeStageVolume(grpc::ServerContext* /*context*/,
+                                          const ::csi::v1::NodeStageVolumeRequest* request,
+                                          ::csi::v1::NodeStageVolumeResponse* /*response*/) {
+  return Serve("NodeStageVolume " + request->volume_id(), [&] {
+    RequireVolumeId(request->volume_id());
+    CheckNodePath(request->staging_target_path(), settings_.path_root, "staging_target_path");
+    const auto& capability =
+        RequireCapability(request->has_volume_capability(), request->volume_capability());
+    auto guard = in_flight_.Begin(request->volume_id());
+    CallEngine engine(engine_, request->secrets());
+    const NodeVolume volume = Resolve(*engine, request->volume_id(), capability);
+    if (volume.type != "rbd") {
+      // A shared directory has nothing to attach: it is mounted when it is published.
+      spdlog::info("NodeStageVolume {}: a {} volume, mounted at publish", request->volume_id(),
+                   volume.type);
+      return;
+    }
+    const auto readonly = request->publish_context().find("readonly");
+    const bool read_only =
+        volume.access.read_only ||
+        (readonly != request->publish_context().end() && readonly->second == "true");
+    engine->StageMount(request->volume_id(), request->staging_target_path(), read_only);
+  });
+}
+
+grpc::Status NodeService::NodeUnstageVolume(grpc::ServerContext* /*context*/,
+                                            const ::csi::v1::NodeUnstageVolumeRequest* request,
+                                            ::csi::v1::NodeUnstageVolumeResponse* /*response*/) {
+  return Serve("NodeUnstageVolume " + request->volume_id(), [&] {
+    RequireVolumeId(request->volume_id());
+    CheckNodePath(request->staging_target_path(), settings_.path_root, "staging_target_path");
+    auto guard = in_flight_.Begin(request->volume_id());
+    engine_.Unstage(request->staging_target_path());
+  });
+}
+
+grpc::Status NodeService::NodePublishVolume(grpc::ServerContext* /*context*/,
+                                            const ::csi::v1::NodePublishVolumeRequest* request,
+                                            ::csi::v1::NodePublishVolumeResponse* /*response*/) {
+  return Serve("NodePublishVolume " + request->volume_id(), [&] {
+    RequireVolumeId(request->volume_id());
+    CheckNodePath(request->target_path(), settings_.path_root, "target_path");
+    if (!request->staging_target_path().empty()) {
+      CheckNodePath(request->staging_target_path(), settings_.path_root, "staging_target_path");
+    }
+    const auto& capability =
+        RequireCapability(request->has_volume_capability(), request->volume_capability());
+    auto guard = in_flight_.Begin(request->volume_id());
+    CallEngine engine(engine_, request->secrets());
+    const NodeVolume volume = Resolve(*engine, request->volume_id(), capability);
+    if (volume.access.single_writer && volume.info.local) {
+      for (const auto& [ref, count] : volume.info.local->refs) {
+        if (ref != request->target_path()) {
+          throw Error(ErrorCode::kBusy, "volume " + request->volume_id() +
+                                            " is SINGLE_NODE_SINGLE_WRITER and already published "
+                                            "at " +
+                                            ref);
+        }
+      }
+    }
+    engine->Publish(request->volume_id(), request->target_path(),
+                    request->readonly() || volume.access.read_only);
+  });
+}
+
+grpc::Status NodeService::NodeUnpublishVolume(
+    grpc::ServerContext* /*context*/, const ::csi::v1::NodeUnpublishVolumeRequest* request,
+    ::csi::v1::NodeUnpublishVolumeResponse* /*response*/) {
+  return Serve("NodeUnpublishVolume " + request->volume_id(), [&] {
+    RequireVolumeId(request->volume_id());
+    CheckNodePath(request->target_path(), settings_.path_root, "target_path");
+    auto guard = in_flight_.Begin(request->volume_id());
+    engine_.Unpublish(request->target_path());
+    // The target directory was made by the mount; an empty one is removed, as the spec asks.
+    if (::rmdir(request->target_path().c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) {
+      spdlog::warn("NodeUnpublishVolume {}: cannot remove {}: {}", request->volume_id(),
+                   request->target_path(), std::strerror(errno));
+    }
+  });
+}
+
+grpc::Status NodeService::NodeGetVolumeStats(grpc::ServerContext* /*context*/,
+                                             const ::csi::v1::NodeGetVolumeStatsRequest* request,
+                                             ::csi::v1::NodeGetVolumeStatsResponse* response) {
+  return Serve("NodeGetVolumeStats " + request->volume_id(), [&] {
+    RequireVolumeId(request->volume_id());
+    CheckNodePath(request->volume_path(), settings_.path_root, "volume_path");
+    const engine::VolumeInfo info = engine_.Get(request->volume_id());
+    const std::string& path = request->volume_path();
+    if (!info.local || (info.local->mount_path != path && !info.local->refs.contains(path))) {
+      throw Error(ErrorCode::kNotFound, "volume " + request->volume_id() +
+                                            " is not staged or published at " + path +
+                                            " on this host");
+    }
+    auto* condition = response->mutable_volume_condition();
+    if (auto problem = engine_.LocalProblem(request->volume_id())) {
+      condition->set_abnormal(true);
+      condition->set_message(*problem);
+    } else {
+      condition->set_message("attached and mounted on this host" +
+                             std::string(info.local->read_only ? ", read-only" : ""));
+    }
+    struct statvfs st {};
+    if (::statvfs(path.c_str(), &st) != 0) {
+      condition->set_abnormal(true);
+      condition->set_message(condition->message() + "; statvfs " + path + ": " +
+                             std::strerror(errno));
+      return;
+    }
+    const uint64_t block = st.f_frsize;
+    AddUsage(response, ::csi::v1::VolumeUsage::BYTES, st.f_blocks * block, st.f_bavail * block,
+             (st.f_blocks - st.f_bfree) * block);
+    AddUsage(response, ::csi::v1::VolumeUsage::INODES, st.f_files, st.f_favail,
+             st.f_files - st.f_ffree);
+  });
+}
+
+grpc::Status NodeService::NodeExpandVolume(grpc::ServerContext* /*context*/,
+                                           const ::csi::v1::NodeExpandVolumeRequest* request,
+                                           ::csi::v1::NodeExpandVolumeResponse* response) {
+  return Serve("NodeExpandVolume " + request->volume_id(), [&] {
+    RequireVolumeId(request->volume_id());
+    CheckNodePath(request->volume_path(), settings_.path_root, "volume_path");
+    auto guard = in_flight_.Begin(request->volume_id());
+    CallEngine engine(engine_, request->secrets());
+    const engine::VolumeInfo info = engine->Get(request->volume_id());
+    if (engine->config().backends.at(info.record.spec.backend).type == "rbd") {
+      engine->GrowFilesystem(request->volume_id());
+    }
+    response->set_capacity_bytes(
+        static_cast<int64_t>(engine->Get(request->volume_id()).record.spec.size_bytes));
+  });
+}
+
+grpc::Status NodeService::NodeGetCapabilities(
+    grpc::ServerContext* /*context*/, const ::csi::v1::NodeGetCapabilitiesRequest* /*request*/,
+    ::csi::v1::NodeGetCapabilitiesResponse* response) {
+  for (const auto type : {
+           NodeServiceCapability::RPC::STAGE_UNSTAGE_VOLUME,
+           NodeServiceCapability::RPC::GET_VOLUME_STATS,
+           NodeServiceCapability::RPC::EXPAND_VOLUME,
+           NodeServiceCapability::RPC::VOLUME_CONDITION,
+           NodeServiceCapability::RPC::SINGLE_NODE_MULTI_WRITER,
+       }) {
+    response->add_capabilities()->mutable_rpc()->set_type(type);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status NodeService::NodeGetInfo(grpc::ServerContext* /*context*/,
+                                      const ::csi::v1::NodeGetInfoRequest* /*request*/,
+                                      ::csi::v1::NodeGetInfoResponse* response) {
+  response->set_node_id(engine_.config().host_id);
+  response->set_max_volumes_per_node(settings_.max_volumes);
+  return grpc::Status::OK;
+}
+
+}  // namespace berth::csi

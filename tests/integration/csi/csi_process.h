@@ -1,0 +1,47 @@
+// berth-csi of this build, run as a CO runs it: on a socket of the test's own, with its stderr in
+// a log file. Stopped with SIGTERM when it goes, or killed with SIGKILL by a crash test.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "csi.grpc.pb.h"
+
+namespace berth::testing {
+
+class CsiProcess {
+ public:
+  // `extra` is appended to --endpoint and --config (--mode, --path-root); `environment` is
+  // added to this process's (BERTH_FAULT=step).
+  CsiProcess(const std::string& config, const std::string& socket, const std::string& log,
+             const std::vector<std::string>& extra = {},
+             const std::vector<std::string>& environment = {});
+  ~CsiProcess() { Stop(); }
+  CsiProcess(const CsiProcess&) = delete;
+  CsiProcess& operator=(const CsiProcess&) = delete;
+
+  // SIGTERM; the exit status, which is 0 for a clean stop.
+  int Stop();
+  // SIGKILL, as an OOM kill or a crashed upgrade does.
+  void Kill();
+  // Whether it still runs (a fault point may have killed it).
+  bool Running();
+
+  std::unique_ptr<csi::v1::Identity::Stub> Identity() const;
+  std::unique_ptr<csi::v1::Controller::Stub> Controller() const;
+  std::unique_ptr<csi::v1::Node::Stub> Node() const;
+  const std::string& socket() const { return socket_; }
+
+ private:
+  std::string socket_;
+  std::string pid_file_;
+  pid_t pid_ = -1;
+  int status_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace berth::testing
