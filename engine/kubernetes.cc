@@ -9,9 +9,11 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "common/fault.h"
 #include "common/strings.h"
 #include "common/undo.h"
 #include "engine/volume_lock.h"
+#include "fsutil/mountinfo.h"
 #include "engine/volume_spec.h"
 
 namespace berth::engine {
@@ -66,8 +68,20 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
                                           state->mount_path + ", not " + path);
   }
   if (host_->IsMountPoint(path)) {
-    throw Error(ErrorCode::kConflict, "something else is mounted at " + path +
-                                          "; unmount it before mounting volume " + name);
+    // A stage killed between its mount and saving it left this volume's own device mounted at
+    // the path: the retry adopts that mount. Anything else there is not berth's to touch.
+    const auto mounted = fsutil::FindMount(host_->MountInfo(), path);
+    if (!state || state->attachment.device.empty() || !mounted ||
+        mounted->source != state->attachment.device) {
+      throw Error(ErrorCode::kConflict, "something else is mounted at " + path +
+                                            "; unmount it before mounting volume " + name);
+    }
+    state->mount_path = path;
+    state->MoveTo(Phase::kMounted);
+    states_.Save(*state);
+    spdlog::info("stage-mount {}: adopted its mount of {} at {}, left by an interrupted stage", name,
+                 state->attachment.device, path);
+    return {path, false};
   }
   if (!state) {
     state = AttachNew(*backend, record, read_only, true);
@@ -168,6 +182,7 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
   if (!AddStagedRef(name, target, read_only, result)) {
     result = Mount(name, target, read_only);
   }
+  FaultPoint("publish.referenced");
   auto lock = std::make_optional<VolumeLock>(config_.state_dir, name, "publish", BusyWait());
   auto state = states_.Load(name);
   if (!state || !state->refs.contains(target)) {
@@ -232,6 +247,7 @@ void Engine::Unpublish(const std::string& target) {
   {
     VolumeLock lock(config_.state_dir, *name, "unpublish", BusyWait());
     host_->Unmount(target);
+    FaultPoint("unpublish.unmounted");
     auto state = states_.Load(*name);
     if (state && state->refs.contains(target)) {
       state->refs[target] = 1;  // one bind mount per target, however often kubelet retried

@@ -86,6 +86,7 @@ class CsiNode {
   Answer<csi::v1::NodeGetInfoResponse> NodeInfo();
 
   const std::string& host_id() const { return host_id_; }
+  const std::string& base() const { return base_; }
   const std::string& kubelet_root() const { return kubelet_root_; }
   const std::string& log_path() const { return log_; }
   const std::string& config_path() const { return config_; }

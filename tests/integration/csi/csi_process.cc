@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "common/files.h"
 #include "tests/integration/engine/lab.h"
@@ -45,7 +46,12 @@ CsiProcess::CsiProcess(const std::string& config, const std::string& socket, con
   // The lab's teardown stops what a test that died left running, by its pid file.
   pid_file_ = LabDir() + "/run/berth-csi-test-" + std::to_string(pid_) + ".pid";
   WriteFileAtomically(pid_file_, std::to_string(pid_) + "\n", 0644);
-  channel_ = grpc::CreateChannel("unix://" + socket, grpc::InsecureChannelCredentials());
+  // A connection of its own: gRPC shares connections between channels to one address, and one
+  // to a berth-csi this test killed would fail the first call to the new one.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  channel_ = grpc::CreateCustomChannel("unix://" + socket, grpc::InsecureChannelCredentials(),
+                                       arguments);
   EXPECT_TRUE(
       channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)))
       << ReadFileIfExists(log).value_or("");
@@ -81,6 +87,17 @@ bool CsiProcess::Running() {
     ::unlink(pid_file_.c_str());
     status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return false;
+  }
+  return true;
+}
+
+bool CsiProcess::Exits(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (Running()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
 }

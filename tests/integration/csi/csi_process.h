@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ class CsiProcess {
   void Kill();
   // Whether it still runs (a fault point may have killed it).
   bool Running();
+  // Waits up to `timeout` for it to end by itself; whether it did. A client can see the socket
+  // close before the dying process can be reaped.
+  bool Exits(std::chrono::milliseconds timeout);
 
   std::unique_ptr<csi::v1::Identity::Stub> Identity() const;
   std::unique_ptr<csi::v1::Controller::Stub> Controller() const;

@@ -53,6 +53,24 @@ TEST_F(KubernetesOnFakes, StageMountFormatsOnceAndPublishBindMounts) {
   EXPECT_EQ(host().formats, 1);
 }
 
+TEST_F(KubernetesOnFakes, AStageKilledAfterItsMountIsAdoptedByTheRetry) {
+  engine().Create("db", {});
+  engine().StageAttach("db", false, "pv-db");
+  // What a process killed right after mounting leaves: the device mounted, the state not told.
+  host().filesystems.insert("/dev/fake0");
+  host().mounts[global_] = "/dev/fake0";
+  EXPECT_EQ(engine().StageMount("db", global_, false).mount_path, global_);
+  EXPECT_EQ(State("db")->phase, Phase::kMounted);
+  EXPECT_EQ(State("db")->mount_path, global_);
+  EXPECT_EQ(host().formats, 0);
+  // Someone else's mount at the path is never taken for the volume's.
+  engine().Create("other", {});
+  const std::string other_global = global_ + "-other";
+  host().mounts[other_global] = "/dev/sdz";
+  ExpectError([&] { engine().StageMount("other", other_global, false); }, ErrorCode::kConflict,
+              {"something else is mounted at " + other_global});
+}
+
 TEST_F(KubernetesOnFakes, PublishOnAHealthyStagedVolumeNeedsNoRegistryRead) {
   engine().Create("db", {});
   StageAndPublish(pod1_);
