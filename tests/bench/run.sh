@@ -8,7 +8,8 @@
 # 3. tests/bench/nfs.sh (its own lab with NFS): berth-nfs-fuse vs nfs-cp and vs tmpfs.
 # 4. tests/bench/flex.sh (its own Ceph-only lab): berth-flex init vs /bin/true, pod start and
 #    teardown through berth-flex vs by hand.
-# 5. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved.
+# 5. tests/bench/csi.sh (its own Ceph-only lab): berth-csi's stage + publish vs by hand.
+# 6. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved.
 #    The lab's berthd serves the lab's own driver (berth-<lab id>), so it runs beside other labs.
 # BERTH_BIN_DIR: where berthd, berthctl, berth-nfs-fuse, berth-flex and berth_bench_plugin_latency
 # are (default build/bin).
@@ -17,7 +18,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BERTH_BIN_DIR:-$root/build/bin}
 rounds=${1:-20}
 client=$bin/berth_bench_plugin_latency
-for b in berthd berthctl berth-nfs-fuse berth-flex berth_bench_plugin_latency; do
+for b in berthd berthctl berth-nfs-fuse berth-flex berth-csi berth_bench_plugin_latency \
+  berth_bench_csi_client; do
   [ -x "$bin/$b" ] || { echo "bench: no $bin/$b (build first: scripts/build)" >&2; exit 1; }
 done
 
@@ -113,6 +115,15 @@ while IFS=$'\t' read -r label b f r; do
 done < <(awk -v OFS='\t' '/^(init|pod start|pod teardown) p50 / {
   l = "flex " $1; for (i = 2; i <= NF - 3; i++) l = l " " $i; print l, $(NF-2), $(NF-1), $NF }' \
   <<<"$flex_out")
+
+# --- csi.sh (own lab) ---------------------------------------------------------------------------
+say "tests/bench/csi.sh"
+csi_out=$(BERTH_BIN_DIR=$bin BERTH_LAB_DIR='' "$(dirname "$0")/csi.sh")
+while IFS=$'\t' read -r label b f r; do
+  table+=("$(row "$label" "$b" "$f" "$r")")
+done < <(awk -v OFS='\t' '/^CSI pod (start|teardown) p50 / {
+  l = $1; for (i = 2; i <= NF - 3; i++) l = l " " $i; print l, $(NF-2), $(NF-1), $NF }' \
+  <<<"$csi_out")
 
 # --- Docker lab ---------------------------------------------------------------------------------
 say "Docker lab"
