@@ -87,6 +87,7 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
 
 bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeState& state,
                            const std::string& mount_point) {
+  RefuseRawBlock(record.spec, "be formatted or mounted");
   fsutil::FormatAndMountRequest request;
   request.volume = record.spec.name;
   request.device = state.attachment.device;

@@ -24,6 +24,7 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   auto usable = FindUsable(name);
   VolumeRecord& record = usable.record;  // captured below: a structured binding could not be
   Backend* backend = usable.backend;
+  RefuseRawBlock(record.spec, "be mounted");
   if (auto& state = usable.state) {
     if (state->mount_path.empty()) {
       throw Error(ErrorCode::kConflict, "volume " + name +

@@ -106,6 +106,10 @@ class Engine {
   // it (setgid, group-writable) once; nothing is ever chowned recursively.
   MountResult Publish(const std::string& name, const std::string& target, bool read_only,
                       std::optional<unsigned> fs_group = std::nullopt);
+  // Bind-mounts the raw device of a block volume (volume_mode=block) staged here by
+  // StageAttach onto the file `target` (made if missing), as one reference named `target`. The
+  // device is never probed, formatted or mounted. kConflict when it is not staged here.
+  MountResult PublishBlock(const std::string& name, const std::string& target, bool read_only);
   // Unmounts `target` and drops its reference. Unknown targets are unmounted if mounted.
   void Unpublish(const std::string& target);
 
@@ -185,6 +189,8 @@ class Engine {
   // and the backend of a volume attached here (nullopt when it is not).
   AttachmentCounts CountAttachments() const;
   std::optional<std::string> LocalBackendOf(const std::string& name) const;
+  // This host's state of the volume, from its state file alone (no backend call, no lock).
+  std::optional<HostVolumeState> LocalState(const std::string& name) const;
 
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,

@@ -48,6 +48,14 @@ void Engine::GrowFilesystem(const std::string& name) {
   auto found = FindOrThrow(name);
   const VolumeRecord& record = found.first;
   auto state = states_.Load(name);
+  if (record.spec.block) {
+    // No filesystem to grow: the device this host maps follows the storage's new size.
+    if (state && !state->attachment.empty()) {
+      ResizerOf(*found.second, record)
+          .RefreshAttachment(record, state->attachment, record.spec.size_bytes);
+    }
+    return;
+  }
   if (!state || !host_->IsMountPoint(state->mount_path)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "volume " + name + " is not mounted on this host; its filesystem grows when " +

@@ -162,6 +162,11 @@ AttachmentCounts Engine::CountAttachments() const {
   return counts;
 }
 
+std::optional<HostVolumeState> Engine::LocalState(const std::string& name) const {
+  ValidateVolumeName(name);  // a name straight from a request becomes a path
+  return states_.Load(name);
+}
+
 std::optional<std::string> Engine::LocalBackendOf(const std::string& name) const {
   ValidateVolumeName(name);  // a name straight from a request becomes a path
   if (auto state = states_.Load(name)) {

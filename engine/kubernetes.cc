@@ -13,8 +13,8 @@
 #include "common/strings.h"
 #include "common/undo.h"
 #include "engine/volume_lock.h"
-#include "fsutil/mountinfo.h"
 #include "engine/volume_spec.h"
+#include "fsutil/mountinfo.h"
 
 namespace berth::engine {
 
@@ -59,6 +59,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
   VolumeRecord& record = usable.record;
   Backend* backend = usable.backend;
   auto& state = usable.state;  // captured below: a structured binding could not be
+  RefuseRawBlock(record.spec, "be mounted at a staging path");
   read_only = read_only || record.spec.read_only;
   if (state && !state->mount_path.empty()) {
     if (state->mount_path == path) {
@@ -79,8 +80,8 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
     state->mount_path = path;
     state->MoveTo(Phase::kMounted);
     states_.Save(*state);
-    spdlog::info("stage-mount {}: adopted its mount of {} at {}, left by an interrupted stage", name,
-                 state->attachment.device, path);
+    spdlog::info("stage-mount {}: adopted its mount of {} at {}, left by an interrupted stage",
+                 name, state->attachment.device, path);
     return {path, false};
   }
   if (!state) {
@@ -105,7 +106,15 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
 }
 
 void Engine::Unstage(const std::string& path) {
-  auto name = FindState([&](const HostVolumeState& s) { return s.staged && s.mount_path == path; });
+  // The volume staged at `path`, or one whose stage was killed between mounting its device there
+  // and saving that (kubelet may unstage such an "uncertain" mount instead of retrying it).
+  const auto mounted = fsutil::FindMount(host_->MountInfo(), path);
+  const auto staged_here = [&](const HostVolumeState& s) {
+    return s.staged && (s.mount_path == path ||
+                        (s.mount_path.empty() && mounted && !s.attachment.device.empty() &&
+                         mounted->source == s.attachment.device));
+  };
+  auto name = FindState(staged_here);
   if (!name) {
     if (host_->IsMountPoint(path)) {
       throw Error(ErrorCode::kNotFound,
@@ -118,9 +127,10 @@ void Engine::Unstage(const std::string& path) {
   }
   VolumeLock lock(config_.state_dir, *name, "unstage", BusyWait());
   auto state = states_.Load(*name);
-  if (!state || !state->staged || state->mount_path != path) {
+  if (!state || !staged_here(*state)) {
     return;  // another process unstaged it meanwhile
   }
+  state->mount_path = path;
   std::vector<std::string> in_use;
   for (auto it = state->refs.begin(); it != state->refs.end();) {
     if (host_->IsMountPoint(it->first)) {
@@ -214,6 +224,40 @@ MountResult Engine::Publish(const std::string& name, const std::string& target, 
   host_->BindMount(state->mount_path, target, read_only || state->read_only);
   spdlog::info("publish {}: {} at {}", name, state->mount_path, target);
   return {target, result.formatted};
+}
+
+MountResult Engine::PublishBlock(const std::string& name, const std::string& target,
+                                 bool read_only) {
+  ValidateVolumeName(name);
+  if (target.empty() || target.front() != '/') {
+    throw Error(ErrorCode::kInvalidArgument, "target '" + target + "' must be an absolute path");
+  }
+  VolumeLock lock(config_.state_dir, name, "publish block", BusyWait());
+  auto usable = FindUsable(name);
+  if (!usable.record.spec.block) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "volume " + name + " is a filesystem volume; publish it as a mount, not a device");
+  }
+  auto& state = usable.state;
+  if (!state || !state->staged || state->attachment.device.empty()) {
+    throw Error(ErrorCode::kConflict,
+                "block volume " + name + " is not staged on this host; stage it first");
+  }
+  if (host_->IsMountPoint(target)) {
+    state->refs[target] = 1;  // a retried publish that had worked
+    states_.Save(*state);
+    return {target, false};
+  }
+  state->AddRef(target);
+  states_.Save(*state);
+  UndoOnFailure undo("block publish of volume " + name);
+  undo.Add([&] {
+    state->ReleaseRef(target);
+    states_.Save(*state);
+  });
+  host_->BindMount(state->attachment.device, target, read_only || state->read_only);
+  spdlog::info("publish {}: device {} at {}", name, state->attachment.device, target);
+  return {target, false};
 }
 
 bool Engine::AddStagedRef(const std::string& name, const std::string& target, bool read_only,

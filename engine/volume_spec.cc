@@ -174,8 +174,16 @@ const std::vector<std::string>& KnownOptions() {
   static const std::vector<std::string> options = {
       "backend", "size", "fstype", "mkfs_options", "mount_options", "read_only",
       "suid",    "pool", "image",  "features",     "object_size",   "subdir",
-      "uid",     "gid",  "mode",   "on_remove"};
+      "uid",     "gid",  "mode",   "on_remove",    "volume_mode"};
   return options;
+}
+
+void RefuseRawBlock(const VolumeSpec& spec, const std::string& what) {
+  if (spec.block) {
+    throw InvalidArgument("volume " + spec.name + " is a raw block volume (volume_mode=block): " +
+                          "berth never formats or mounts it, so it cannot " + what +
+                          "; hand it to its user as a block device (a CSI Block volume)");
+  }
 }
 
 VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, const Config& config) {
@@ -220,6 +228,17 @@ VolumeSpec ParseVolumeSpec(const std::string& name, const Options& options, cons
   ValidateVolumeMountOptions(spec.mount_options);
   spec.read_only = ParseBool("read_only", get("read_only").value_or("false"));
   spec.suid = ParseBool("suid", get("suid").value_or("false"));
+  const std::string volume_mode = get("volume_mode").value_or("filesystem");
+  if (volume_mode != "filesystem" && volume_mode != "block") {
+    throw InvalidArgument("volume_mode '" + volume_mode + "' is not filesystem or block");
+  }
+  spec.block = volume_mode == "block";
+  if (spec.block && !type.block_device) {
+    throw InvalidArgument(
+        "volume_mode=block needs a backend that gives a block device (rbd); "
+        "backend '" +
+        spec.backend + "' is " + type.type);
+  }
   type.parse(spec, options, backend->second);
   return spec;
 }
@@ -253,6 +272,8 @@ std::vector<std::string> SpecDifferences(const VolumeSpec& existing, const Optio
   differ("read_only", existing.read_only ? "true" : "false",
          requested.read_only ? "true" : "false");
   differ("suid", existing.suid ? "true" : "false", requested.suid ? "true" : "false");
+  differ("volume_mode", existing.block ? "block" : "filesystem",
+         requested.block ? "block" : "filesystem");
   differ("pool", existing.pool, requested.pool);
   differ("image", existing.image, requested.image);
   differ("features", existing.features, requested.features);
@@ -274,6 +295,7 @@ nlohmann::json SpecToJson(const VolumeSpec& spec) {
           {"mount_options", spec.mount_options},
           {"read_only", spec.read_only},
           {"suid", spec.suid},
+          {"volume_mode", spec.block ? "block" : "filesystem"},
           {"pool", spec.pool},
           {"image", spec.image},
           {"adopted", spec.adopted},
@@ -296,6 +318,7 @@ VolumeSpec SpecFromJson(const nlohmann::json& json) {
   spec.mount_options = json.value("mount_options", "");
   spec.read_only = json.value("read_only", false);
   spec.suid = json.value("suid", false);
+  spec.block = json.value("volume_mode", "filesystem") == "block";
   spec.pool = json.value("pool", "");
   spec.image = json.value("image", "");
   spec.adopted = json.value("adopted", false);

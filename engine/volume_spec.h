@@ -37,6 +37,9 @@ struct VolumeSpec {
   // Mounted without nosuid: set-user-ID binaries on the volume work. Off by default; device
   // files never work (nodev is always set).
   bool suid = false;
+  // volume_mode=block: a raw block device handed to its user (CSI's Block volumes), which berth
+  // never probes, formats or mounts. RBD only.
+  bool block = false;
   // RBD
   std::string pool;      // where the image lives; defaults to the backend's pool
   std::string image;     // defaults to the volume name
@@ -67,6 +70,10 @@ void ValidateFilesystemSize(const VolumeSpec& spec);
 // (berth always mounts nosuid unless suid=true, and always nodev). kInvalidArgument. A backend
 // type refuses the options it sets itself (NfsOptionsSetByBerth).
 void ValidateVolumeMountOptions(const std::string& mount_options);
+
+// kInvalidArgument when `spec` is a raw block volume (volume_mode=block), which berth never
+// probes, formats or mounts; `what` names the refused operation.
+void RefuseRawBlock(const VolumeSpec& spec, const std::string& what);
 
 // The option names a user may pass, for messages.
 const std::vector<std::string>& KnownOptions();

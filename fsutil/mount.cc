@@ -1,6 +1,9 @@
 #include "fsutil/mount.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +15,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/files.h"
 
 namespace berth::fsutil {
@@ -176,7 +180,22 @@ void Mount(const std::string& source, const std::string& target, const std::stri
 }
 
 void BindMount(const std::string& source, const std::string& target, bool read_only) {
-  MakeDirectories(target);
+  struct stat source_stat {};
+  if (::stat(source.c_str(), &source_stat) != 0) {
+    throw ErrnoError(-errno, "cannot bind-mount " + source + ": it cannot be read");
+  }
+  if (S_ISDIR(source_stat.st_mode)) {
+    MakeDirectories(target);
+  } else {
+    const size_t slash = target.find_last_of('/');
+    if (slash != std::string::npos && slash > 0) {
+      MakeDirectories(target.substr(0, slash));
+    }
+    const UniqueFd file(::open(target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!file.valid()) {
+      throw ErrnoError(-errno, "cannot make the file " + target + " to bind-mount " + source);
+    }
+  }
   spdlog::debug("mount --bind{} {} {}", read_only ? " -o ro" : "", source, target);
   if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     throw ErrnoError(-errno, "cannot bind-mount " + source + " on " + target);

@@ -19,9 +19,10 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options);
 void Mount(const std::string& source, const std::string& target, const std::string& fstype,
            const std::vector<std::string>& options);
 
-// Bind-mounts the directory `source` on `target` (created if missing), read-only if asked:
-// a bind mount takes MS_RDONLY only on a remount, so that is a second step, undone when it
-// fails. This is how a volume's mount is handed to a pod directory.
+// Bind-mounts `source` on `target`, read-only if asked: a bind mount takes MS_RDONLY only on a
+// remount, so that is a second step, undone when it fails. A missing target is made like the
+// source: a directory for a directory (a volume's mount handed to a pod directory), an empty
+// file otherwise (a block device handed to a pod as a device file).
 void BindMount(const std::string& source, const std::string& target, bool read_only);
 
 // Unmounts `target`. A target that is not mounted is not an error. EBUSY is retried for a

@@ -21,6 +21,7 @@
 #include "plugin/csi/csi_spec.h"
 #include "plugin/csi/endpoint.h"
 #include "plugin/csi/identity_service.h"
+#include "plugin/csi/node_paths.h"
 #include "plugin/csi/node_service.h"
 
 namespace {
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   std::string socket_path;
   try {
     socket_path = berth::csi::SocketPathOf(endpoint);
+    berth::csi::ValidatePathRoot(node_settings.path_root);
   } catch (const berth::Error& e) {
     std::cerr << "berth-csi: " << e.what() << "\n";
     return 2;

@@ -18,8 +18,40 @@ namespace {
 
 using ::csi::v1::ControllerServiceCapability;
 
+// The type of the volume's backend; a backend no longer in the config is kNotFound.
 std::string TypeOf(const engine::Engine& engine, const engine::VolumeRecord& record) {
-  return engine.config().backends.at(record.spec.backend).type;
+  const auto backend = engine.config().backends.find(record.spec.backend);
+  if (backend == engine.config().backends.end()) {
+    throw Error(ErrorCode::kNotFound, "volume " + record.spec.name + "'s backend " +
+                                          record.spec.backend + " is not in this host's config");
+  }
+  return backend->second.type;
+}
+
+// What the volume's record and lock holders say of its health; the published nodes are the
+// berth hosts holding it read-write.
+template <typename Status>
+void FillStatus(const engine::VolumeRecord& record, const std::vector<engine::HolderInfo>& holders,
+                Status* status) {
+  std::string foreign;
+  for (const auto& holder : holders) {
+    if (holder.host_id.empty()) {
+      foreign += (foreign.empty() ? "" : ", ") + holder.client + " at " + holder.address;
+    } else {
+      status->add_published_node_ids(holder.host_id);
+    }
+  }
+  auto* condition = status->mutable_volume_condition();
+  if (!foreign.empty()) {
+    condition->set_abnormal(true);
+    condition->set_message("locked by a Ceph client that is not a berth host: " + foreign);
+  } else if (record.grow_pending) {
+    condition->set_abnormal(true);
+    condition->set_message(
+        "its storage grew but its filesystem has not yet; it grows at the next read-write mount");
+  } else {
+    condition->set_message("registered and sound");
+  }
 }
 
 void FillVolume(const engine::Engine& engine, const engine::VolumeRecord& record,
@@ -67,38 +99,109 @@ std::optional<engine::SnapshotInfo> FindSnapshot(engine::Engine& engine, const S
   return std::nullopt;
 }
 
-// The snapshot to clone `name` from: a snapshot as it is, a volume through a snapshot of it
-// taken for the clone (removed once the flattened clone no longer needs it). nullopt when a
-// volume's clone is already complete (a retry after the temporary snapshot was removed).
-std::optional<SnapshotId> CloneSource(engine::Engine& engine, const std::string& name,
-                                      const ::csi::v1::VolumeContentSource& source) {
+// The prefix of the snapshots berth-csi takes to clone a volume from a volume; ListSnapshots
+// does not show them.
+constexpr std::string_view kCloneSnapshotPrefix = "csi-clone-";
+
+// Kubernetes' restore and clone: the new volume is a flattened clone of the source snapshot, or
+// of a snapshot of the source volume taken for it and removed once the clone stands alone. The
+// request must fit the source (same mode and backend, a limit not below its size). Idempotent:
+// an existing volume cloned from the same source is the answer, any other is ALREADY_EXISTS.
+engine::VolumeRecord CreateFromSource(engine::Engine& engine,
+                                      const ::csi::v1::CreateVolumeRequest& request,
+                                      const CreatePlan& plan) {
+  const auto& source = request.volume_content_source();
+  const std::string& name = request.name();
+  SnapshotId from;
+  bool temporary = false;
+  uint64_t source_bytes = 0;
+  engine::VolumeRecord origin;
   if (source.has_snapshot()) {
-    const SnapshotId id = ParseSnapshotId(source.snapshot().snapshot_id());
-    if (!FindSnapshot(engine, id)) {
-      throw Error(ErrorCode::kNotFound, "snapshot " + id.ToString() + " does not exist");
+    try {
+      from = ParseSnapshotId(source.snapshot().snapshot_id());
+    } catch (const Error&) {
+      throw Error(ErrorCode::kNotFound,
+                  "snapshot " + source.snapshot().snapshot_id() + " does not exist");
     }
-    return id;
-  }
-  if (!source.has_volume()) {
+    origin = engine.Get(from.volume).record;
+    const auto snapshot = FindSnapshot(engine, from);
+    if (!snapshot) {
+      throw Error(ErrorCode::kNotFound, "snapshot " + from.ToString() + " does not exist");
+    }
+    source_bytes = snapshot->size;
+  } else if (source.has_volume()) {
+    RequireVolumeId(source.volume().volume_id());
+    origin = engine.Get(source.volume().volume_id()).record;
+    from = {origin.spec.name, std::string(kCloneSnapshotPrefix) + name};
+    temporary = true;
+    source_bytes = origin.spec.size_bytes;
+  } else {
     throw InvalidArgument("volume_content_source names neither a snapshot nor a volume");
   }
-  const std::string& volume = source.volume().volume_id();
-  RequireVolumeId(volume);
-  const SnapshotId id{volume, "csi-clone-" + name};
-  if (FindSnapshot(engine, id)) {
-    return id;
+  if (plan.block != origin.spec.block) {
+    throw InvalidArgument(
+        "the source " + from.volume + " is a " + (origin.spec.block ? "block" : "filesystem") +
+        " volume; its copy cannot be a " + (plan.block ? "block" : "filesystem") + " volume");
   }
+  if (request.parameters().contains("backend") &&
+      plan.options.at("backend") != origin.spec.backend) {
+    throw InvalidArgument("a copy of " + from.volume + " stays on its backend " +
+                          origin.spec.backend + ", not " + plan.options.at("backend"));
+  }
+  const auto limit = static_cast<uint64_t>(request.capacity_range().limit_bytes());
+  if (limit > 0 && limit < source_bytes) {
+    throw StatusError(grpc::StatusCode::OUT_OF_RANGE,
+                      "capacity_range.limit_bytes " + std::to_string(limit) + " is below the " +
+                          std::to_string(source_bytes) + " bytes of the source");
+  }
+  bool clone = true;
   try {
-    if (engine.Get(name).record.cloned_from == id.ToString()) {
-      return std::nullopt;
+    const engine::VolumeRecord existing = engine.Get(name).record;
+    if (existing.cloned_from != from.ToString()) {
+      throw StatusError(
+          grpc::StatusCode::ALREADY_EXISTS,
+          "volume " + name + " already exists, and is not a copy of " + from.ToString());
     }
+    // Finished unless its temporary snapshot is still there (it goes only once the copy is done).
+    clone = !temporary || FindSnapshot(engine, from).has_value();
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kNotFound) {
       throw;
     }
   }
-  engine.CreateSnapshot(volume, id.snapshot);
-  return id;
+  if (clone) {
+    if (temporary && !FindSnapshot(engine, from)) {
+      engine.CreateSnapshot(from.volume, from.snapshot);
+    }
+    try {
+      engine.Clone(from.volume, from.snapshot, name, true, nullptr);
+    } catch (const Error& e) {
+      if (temporary) {
+        try {
+          engine.RemoveSnapshot(from.volume, from.snapshot);
+        } catch (const Error& removal) {
+          spdlog::warn("clone {}: cannot remove the snapshot {}: {}", name, from.ToString(),
+                       removal.what());
+        }
+      }
+      if (e.code() == ErrorCode::kConflict) {
+        throw StatusError(grpc::StatusCode::ALREADY_EXISTS, e.what());
+      }
+      throw;
+    }
+    if (temporary) {
+      engine.RemoveSnapshot(from.volume, from.snapshot);
+    }
+  }
+  engine::VolumeRecord record = engine.Get(name).record;
+  if (const auto size = plan.options.find("size"); size != plan.options.end()) {
+    const uint64_t wanted = engine::ParseSize(size->second);
+    if (wanted > record.spec.size_bytes) {
+      engine.GrowStorage(name, wanted);
+      record = engine.Get(name).record;
+    }
+  }
+  return record;
 }
 
 }  // namespace
@@ -108,39 +211,11 @@ grpc::Status ControllerService::CreateVolume(grpc::ServerContext* /*context*/,
                                              ::csi::v1::CreateVolumeResponse* response) {
   return Serve("CreateVolume " + request->name(), [&] {
     const CreatePlan plan = PlanCreate(*request, engine_.config());
-    if (plan.block) {
-      throw InvalidArgument(
-          "raw block volumes are not served by this berth-csi yet; ask for a "
-          "filesystem volume (volumeMode: Filesystem)");
-    }
     auto guard = in_flight_.Begin(request->name());
     CallEngine engine(engine_, request->secrets());
     engine::VolumeRecord record;
     if (request->has_volume_content_source()) {
-      // Flattened: a CSI snapshot and a CSI volume each live and die on their own, so the new
-      // volume must not depend on the snapshot it came from.
-      if (const auto source =
-              CloneSource(*engine, request->name(), request->volume_content_source())) {
-        try {
-          engine->Clone(source->volume, source->snapshot, request->name(), true, nullptr);
-        } catch (const Error& e) {
-          if (e.code() == ErrorCode::kConflict) {
-            throw StatusError(grpc::StatusCode::ALREADY_EXISTS, e.what());
-          }
-          throw;
-        }
-        if (request->volume_content_source().has_volume()) {
-          engine->RemoveSnapshot(source->volume, source->snapshot);
-        }
-      }
-      record = engine->Get(request->name()).record;
-      if (const auto size = plan.options.find("size"); size != plan.options.end()) {
-        const uint64_t wanted = engine::ParseSize(size->second);
-        if (wanted > record.spec.size_bytes) {
-          engine->GrowStorage(request->name(), wanted);
-          record = engine->Get(request->name()).record;
-        }
-      }
+      record = CreateFromSource(*engine, *request, plan);
     } else {
       try {
         record = engine->Create(request->name(), plan.options);
@@ -189,8 +264,8 @@ grpc::Status ControllerService::ControllerPublishVolume(
     }
     CallEngine engine(engine_, request->secrets());
     const engine::VolumeInfo info = engine->Get(request->volume_id());
-    const AccessRequest access =
-        CheckCapability(request->volume_capability(), TypeOf(*engine, info.record));
+    const AccessRequest access = CheckVolumeCapability(
+        request->volume_capability(), info.record.spec, TypeOf(*engine, info.record));
     const bool read_only = request->readonly() || access.read_only || info.record.spec.read_only;
     if (!read_only) {
       for (const auto& holder : info.holders) {
@@ -231,9 +306,7 @@ grpc::Status ControllerService::ValidateVolumeCapabilities(
     const std::string type = TypeOf(*engine, info.record);
     for (const auto& capability : request->volume_capabilities()) {
       try {
-        if (CheckCapability(capability, type).block) {
-          throw InvalidArgument("raw block volumes are not served by this berth-csi yet");
-        }
+        CheckVolumeCapability(capability, info.record.spec, type);
       } catch (const Error& e) {
         response->set_message(e.what());
         return;
@@ -270,7 +343,10 @@ grpc::Status ControllerService::ListVolumes(grpc::ServerContext* /*context*/,
         response->set_next_token(info.record.spec.name);
         break;
       }
-      FillVolume(engine_, info.record, response->add_entries()->mutable_volume());
+      auto* entry = response->add_entries();
+      FillVolume(engine_, info.record, entry->mutable_volume());
+      // List reads no lock holders (one registry read for all): the condition is the record's.
+      FillStatus(info.record, {}, entry->mutable_status());
     }
   });
 }
@@ -282,28 +358,7 @@ grpc::Status ControllerService::ControllerGetVolume(
     RequireVolumeId(request->volume_id());
     const engine::VolumeInfo info = engine_.Get(request->volume_id());
     FillVolume(engine_, info.record, response->mutable_volume());
-    auto* status = response->mutable_status();
-    std::string foreign;
-    for (const auto& holder : info.holders) {
-      if (holder.host_id.empty()) {
-        foreign += (foreign.empty() ? "" : ", ") + holder.client + " at " + holder.address;
-      } else {
-        status->add_published_node_ids(holder.host_id);
-      }
-    }
-    auto* condition = status->mutable_volume_condition();
-    if (!foreign.empty()) {
-      condition->set_abnormal(true);
-      condition->set_message("locked by a Ceph client that is not a berth host: " + foreign);
-    } else if (info.record.grow_pending) {
-      condition->set_abnormal(true);
-      condition->set_message(
-          "its storage grew but its filesystem has not yet; it grows at the "
-          "next read-write mount");
-    } else {
-      condition->set_message(status->published_node_ids_size() > 0 ? "attached read-write"
-                                                                   : "not attached read-write");
-    }
+    FillStatus(info.record, info.holders, response->mutable_status());
   });
 }
 
@@ -347,9 +402,26 @@ grpc::Status ControllerService::CreateSnapshot(grpc::ServerContext* /*context*/,
     }
     const SnapshotId id{request->source_volume_id(), request->name()};
     auto guard = in_flight_.Begin(id.volume);
+    auto name_guard = in_flight_.Begin("snapshot name " + id.snapshot);
     CallEngine engine(engine_, request->secrets());
     auto found = FindSnapshot(*engine, id);
     if (!found) {
+      // CSI snapshot names are unique across volumes: the same name on another volume is a
+      // different snapshot.
+      for (const auto& other : engine->List()) {
+        if (other.record.spec.name == id.volume) {
+          continue;
+        }
+        try {
+          if (FindSnapshot(*engine, {other.record.spec.name, id.snapshot})) {
+            throw StatusError(grpc::StatusCode::ALREADY_EXISTS, "snapshot name " + id.snapshot +
+                                                                    " is taken by a snapshot of " +
+                                                                    other.record.spec.name);
+          }
+        } catch (const Error&) {
+          // A volume whose snapshots cannot be listed (gone, or kept by no store) holds none.
+        }
+      }
       engine->CreateSnapshot(id.volume, id.snapshot);
       found = FindSnapshot(*engine, id);
     }
@@ -364,7 +436,14 @@ grpc::Status ControllerService::DeleteSnapshot(grpc::ServerContext* /*context*/,
                                                const ::csi::v1::DeleteSnapshotRequest* request,
                                                ::csi::v1::DeleteSnapshotResponse* /*response*/) {
   return Serve("DeleteSnapshot " + request->snapshot_id(), [&] {
-    const SnapshotId id = ParseSnapshotId(request->snapshot_id());
+    SnapshotId id;
+    try {
+      id = ParseSnapshotId(request->snapshot_id());
+    } catch (const Error&) {
+      spdlog::info("DeleteSnapshot {}: not an id berth-csi gives; no such snapshot",
+                   request->snapshot_id());
+      return;
+    }
     auto guard = in_flight_.Begin(id.volume);
     CallEngine engine(engine_, request->secrets());
     try {
@@ -422,7 +501,8 @@ grpc::Status ControllerService::ListSnapshots(grpc::ServerContext* /*context*/,
         throw;
       }
       for (const auto& info : infos) {
-        if (!only || only->snapshot == info.name) {
+        if ((!only || only->snapshot == info.name) &&
+            !info.name.starts_with(kCloneSnapshotPrefix)) {
           FillSnapshot(volume, info, &snapshots.emplace_back());
         }
       }

@@ -60,13 +60,31 @@ CreatePlan PlanCreate(const ::csi::v1::CreateVolumeRequest& request, const engin
   if (request.volume_capabilities_size() == 0) {
     throw InvalidArgument("CreateVolume needs at least one volume capability");
   }
+  bool mount = false;
   for (const auto& capability : request.volume_capabilities()) {
     const AccessRequest access = CheckCapability(capability, plan.backend_type);
     plan.block = plan.block || access.block;
+    mount = mount || !access.block;
     if (capability.has_mount() && !capability.mount().fs_type().empty() &&
         plan.backend_type == "rbd" && !plan.options.contains("fstype")) {
       plan.options["fstype"] = capability.mount().fs_type();
     }
+  }
+  if (plan.block && mount) {
+    throw InvalidArgument(
+        "the capabilities ask for both a block and a mount volume; a volume is "
+        "one or the other");
+  }
+  const std::string mode = plan.block ? "block" : "filesystem";
+  if (const auto given = plan.options.find("volume_mode");
+      given != plan.options.end() && given->second != mode) {
+    throw InvalidArgument("parameter volume_mode is " + given->second +
+                          " but the capabilities "
+                          "ask for a " +
+                          mode + " volume");
+  }
+  if (plan.block) {
+    plan.options["volume_mode"] = "block";
   }
   if (request.has_capacity_range()) {
     const auto& range = request.capacity_range();

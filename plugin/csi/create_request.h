@@ -17,7 +17,7 @@ inline constexpr std::string_view kKubernetesParameterPrefix = "csi.storage.k8s.
 struct CreatePlan {
   engine::Options options;   // complete: backend and size included
   std::string backend_type;  // "rbd" or "nfs"
-  bool block = false;        // a capability asked for a raw block volume
+  bool block = false;        // the capabilities ask for a raw block volume (volume_mode=block)
 };
 
 // Checks the name, the parameters (unknown ones, and `size`, which capacity_range sets, are

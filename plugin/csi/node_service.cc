@@ -6,9 +6,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "common/error.h"
 #include "engine/volume_spec.h"
+#include "fsutil/mountinfo.h"
 #include "plugin/csi/call_engine.h"
 #include "plugin/csi/grpc_status.h"
 #include "plugin/csi/ids.h"
@@ -29,7 +31,7 @@ const ::csi::v1::VolumeCapability& RequireCapability(
   return capability;
 }
 
-// The volume, its backend type and what the capability asks of it; raw block is refused.
+// The volume, its backend type and what the capability asks of it, which must match its mode.
 struct NodeVolume {
   engine::VolumeInfo info;
   std::string type;
@@ -40,14 +42,18 @@ NodeVolume Resolve(engine::Engine& engine, const std::string& id,
                    const ::csi::v1::VolumeCapability& capability) {
   NodeVolume volume{engine.Get(id), "", {}};
   volume.type = engine.config().backends.at(volume.info.record.spec.backend).type;
-  volume.access = CheckCapability(capability, volume.type);
-  if (volume.access.block) {
-    throw InvalidArgument(
-        "raw block volumes are not served by this berth-csi yet; ask for a "
-        "filesystem volume");
-  }
+  volume.access = CheckVolumeCapability(capability, volume.info.record.spec, volume.type);
   return volume;
 }
+
+}  // namespace
+
+void NodeService::CheckPath(const std::string& path, const std::string& field) const {
+  CheckNodePath(path, settings_.path_root, field);
+  RefuseSymlinks(path, settings_.path_root, field);
+}
+
+namespace {
 
 void AddUsage(::csi::v1::NodeGetVolumeStatsResponse* response, ::csi::v1::VolumeUsage::Unit unit,
               uint64_t total, uint64_t available, uint64_t used) {
@@ -65,7 +71,7 @@ grpc::Status NodeService::NodeStageVolume(grpc::ServerContext* /*context*/,
                                           ::csi::v1::NodeStageVolumeResponse* /*response*/) {
   return Serve("NodeStageVolume " + request->volume_id(), [&] {
     RequireVolumeId(request->volume_id());
-    CheckNodePath(request->staging_target_path(), settings_.path_root, "staging_target_path");
+    CheckPath(request->staging_target_path(), "staging_target_path");
     const auto& capability =
         RequireCapability(request->has_volume_capability(), request->volume_capability());
     auto guard = in_flight_.Begin(request->volume_id());
@@ -81,6 +87,11 @@ grpc::Status NodeService::NodeStageVolume(grpc::ServerContext* /*context*/,
     const bool read_only =
         volume.access.read_only ||
         (readonly != request->publish_context().end() && readonly->second == "true");
+    if (volume.access.block) {
+      // Mapped and locked, never probed or formatted; the staging path is its name for unstage.
+      engine->StageAttach(request->volume_id(), read_only, request->staging_target_path());
+      return;
+    }
     engine->StageMount(request->volume_id(), request->staging_target_path(), read_only);
   });
 }
@@ -90,9 +101,21 @@ grpc::Status NodeService::NodeUnstageVolume(grpc::ServerContext* /*context*/,
                                             ::csi::v1::NodeUnstageVolumeResponse* /*response*/) {
   return Serve("NodeUnstageVolume " + request->volume_id(), [&] {
     RequireVolumeId(request->volume_id());
-    CheckNodePath(request->staging_target_path(), settings_.path_root, "staging_target_path");
+    CheckPath(request->staging_target_path(), "staging_target_path");
     auto guard = in_flight_.Begin(request->volume_id());
-    engine_.Unstage(request->staging_target_path());
+    const std::string& path = request->staging_target_path();
+    const auto local = engine_.LocalState(request->volume_id());
+    // Only this volume's staging is undone: a path mounted by anything else (another volume,
+    // another driver) is refused and left alone.
+    if (fsutil::IsMountPoint(path) &&
+        !(local && local->staged && (local->mount_path == path || local->mount_path.empty()))) {
+      throw Error(ErrorCode::kConflict, path + " is mounted, but not as volume " +
+                                            request->volume_id() + "'s staging; it is left alone");
+    }
+    engine_.Unstage(path);  // a filesystem volume staged there
+    if (local && local->alias == path) {
+      engine_.ReleaseAlias(path);  // a block volume staged under that name
+    }
   });
 }
 
@@ -101,9 +124,9 @@ grpc::Status NodeService::NodePublishVolume(grpc::ServerContext* /*context*/,
                                             ::csi::v1::NodePublishVolumeResponse* /*response*/) {
   return Serve("NodePublishVolume " + request->volume_id(), [&] {
     RequireVolumeId(request->volume_id());
-    CheckNodePath(request->target_path(), settings_.path_root, "target_path");
+    CheckPath(request->target_path(), "target_path");
     if (!request->staging_target_path().empty()) {
-      CheckNodePath(request->staging_target_path(), settings_.path_root, "staging_target_path");
+      CheckPath(request->staging_target_path(), "staging_target_path");
     }
     const auto& capability =
         RequireCapability(request->has_volume_capability(), request->volume_capability());
@@ -120,8 +143,12 @@ grpc::Status NodeService::NodePublishVolume(grpc::ServerContext* /*context*/,
         }
       }
     }
-    engine->Publish(request->volume_id(), request->target_path(),
-                    request->readonly() || volume.access.read_only);
+    const bool read_only = request->readonly() || volume.access.read_only;
+    if (volume.access.block) {
+      engine->PublishBlock(request->volume_id(), request->target_path(), read_only);
+    } else {
+      engine->Publish(request->volume_id(), request->target_path(), read_only);
+    }
   });
 }
 
@@ -130,13 +157,28 @@ grpc::Status NodeService::NodeUnpublishVolume(
     ::csi::v1::NodeUnpublishVolumeResponse* /*response*/) {
   return Serve("NodeUnpublishVolume " + request->volume_id(), [&] {
     RequireVolumeId(request->volume_id());
-    CheckNodePath(request->target_path(), settings_.path_root, "target_path");
+    CheckPath(request->target_path(), "target_path");
     auto guard = in_flight_.Begin(request->volume_id());
+    const auto local = engine_.LocalState(request->volume_id());
+    if (fsutil::IsMountPoint(request->target_path()) &&
+        !(local && local->refs.contains(request->target_path()))) {
+      throw Error(ErrorCode::kConflict, request->target_path() + " is mounted, but not as volume " +
+                                            request->volume_id() + "; it is left alone");
+    }
     engine_.Unpublish(request->target_path());
-    // The target directory was made by the mount; an empty one is removed, as the spec asks.
-    if (::rmdir(request->target_path().c_str()) != 0 && errno != ENOENT && errno != ENOTEMPTY) {
+    // The target was made by the publish: removed if it is still an empty directory (a mount)
+    // or an empty file (a block device's), as the spec asks. Anything else is left.
+    std::error_code error;
+    const auto target = std::filesystem::symlink_status(request->target_path(), error);
+    const bool empty_file = std::filesystem::is_regular_file(target) &&
+                            std::filesystem::file_size(request->target_path(), error) == 0;
+    if (empty_file || (std::filesystem::is_directory(target) &&
+                       std::filesystem::is_empty(request->target_path(), error))) {
+      std::filesystem::remove(request->target_path(), error);
+    }
+    if (error && error != std::errc::no_such_file_or_directory) {
       spdlog::warn("NodeUnpublishVolume {}: cannot remove {}: {}", request->volume_id(),
-                   request->target_path(), std::strerror(errno));
+                   request->target_path(), error.message());
     }
   });
 }
@@ -146,7 +188,7 @@ grpc::Status NodeService::NodeGetVolumeStats(grpc::ServerContext* /*context*/,
                                              ::csi::v1::NodeGetVolumeStatsResponse* response) {
   return Serve("NodeGetVolumeStats " + request->volume_id(), [&] {
     RequireVolumeId(request->volume_id());
-    CheckNodePath(request->volume_path(), settings_.path_root, "volume_path");
+    CheckPath(request->volume_path(), "volume_path");
     const engine::VolumeInfo info = engine_.Get(request->volume_id());
     const std::string& path = request->volume_path();
     if (!info.local || (info.local->mount_path != path && !info.local->refs.contains(path))) {
@@ -155,6 +197,14 @@ grpc::Status NodeService::NodeGetVolumeStats(grpc::ServerContext* /*context*/,
                                             " on this host");
     }
     auto* condition = response->mutable_volume_condition();
+    if (info.record.spec.block) {
+      // A device, not a filesystem: its size is all there is to tell.
+      AddUsage(response, ::csi::v1::VolumeUsage::BYTES, info.record.spec.size_bytes, 0, 0);
+      const auto problem = engine_.LocalProblem(request->volume_id());
+      condition->set_abnormal(problem.has_value());
+      condition->set_message(problem.value_or("attached on this host"));
+      return;
+    }
     if (auto problem = engine_.LocalProblem(request->volume_id())) {
       condition->set_abnormal(true);
       condition->set_message(*problem);
@@ -182,7 +232,7 @@ grpc::Status NodeService::NodeExpandVolume(grpc::ServerContext* /*context*/,
                                            ::csi::v1::NodeExpandVolumeResponse* response) {
   return Serve("NodeExpandVolume " + request->volume_id(), [&] {
     RequireVolumeId(request->volume_id());
-    CheckNodePath(request->volume_path(), settings_.path_root, "volume_path");
+    CheckPath(request->volume_path(), "volume_path");
     auto guard = in_flight_.Begin(request->volume_id());
     CallEngine engine(engine_, request->secrets());
     const engine::VolumeInfo info = engine->Get(request->volume_id());

@@ -56,6 +56,9 @@ class NodeService final : public ::csi::v1::Node::Service {
                            ::csi::v1::NodeGetInfoResponse* response) override;
 
  private:
+  // CheckNodePath below the path root, and no symbolic link on the way.
+  void CheckPath(const std::string& path, const std::string& field) const;
+
   engine::Engine& engine_;
   NodeSettings settings_;
   OperationsInFlight in_flight_;

@@ -64,4 +64,18 @@ AccessRequest CheckCapability(const ::csi::v1::VolumeCapability& capability,
   return request;
 }
 
+AccessRequest CheckVolumeCapability(const ::csi::v1::VolumeCapability& capability,
+                                    const engine::VolumeSpec& spec,
+                                    const std::string& backend_type) {
+  const AccessRequest request = CheckCapability(capability, backend_type);
+  if (request.block != spec.block) {
+    throw InvalidArgument("volume " + spec.name + " is a " +
+                          (spec.block ? "raw block volume; ask for a block capability (volumeMode: "
+                                        "Block), berth never formats or mounts it"
+                                      : "filesystem volume; ask for a mount capability "
+                                        "(volumeMode: Filesystem)"));
+  }
+  return request;
+}
+
 }  // namespace berth::csi

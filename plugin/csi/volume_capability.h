@@ -6,6 +6,7 @@
 #include <string>
 
 #include "csi.pb.h"
+#include "engine/volume_spec.h"
 
 namespace berth::csi {
 
@@ -20,6 +21,13 @@ struct AccessRequest {
 // options from the volume's mount_options, so every node mounts it alike).
 AccessRequest CheckCapability(const ::csi::v1::VolumeCapability& capability,
                               const std::string& backend_type);
+
+// CheckCapability, and the access type must match the volume's: a block capability for a raw
+// block volume, a mount for a filesystem volume (kInvalidArgument), so a volume a pod used as a
+// raw device is never taken for a filesystem to format.
+AccessRequest CheckVolumeCapability(const ::csi::v1::VolumeCapability& capability,
+                                    const engine::VolumeSpec& spec,
+                                    const std::string& backend_type);
 
 // The access mode's name, as the spec writes it.
 std::string AccessModeName(::csi::v1::VolumeCapability::AccessMode::Mode mode);

@@ -78,14 +78,16 @@ CsiNode::~CsiNode() {
   for (const auto& path : mounts) {
     grpc::ClientContext context;
     if (path.find("/pods/") != std::string::npos) {
+      // pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount
       csi::v1::NodeUnpublishVolumeRequest request;
-      request.set_volume_id("cleanup");
+      request.set_volume_id(std::filesystem::path(path).parent_path().filename());
       request.set_target_path(path);
       csi::v1::NodeUnpublishVolumeResponse reply;
       process_->Node()->NodeUnpublishVolume(&context, request, &reply);
     } else {
       csi::v1::NodeUnstageVolumeRequest request;
-      request.set_volume_id("cleanup");
+      const auto pv = staging_paths_.find(path);
+      request.set_volume_id(pv == staging_paths_.end() ? "unknown" : pv->second);
       request.set_staging_target_path(path);
       csi::v1::NodeUnstageVolumeResponse reply;
       process_->Node()->NodeUnstageVolume(&context, request, &reply);
@@ -100,8 +102,10 @@ void CsiNode::Restart(const std::vector<std::string>& environment) {
 }
 
 std::string CsiNode::StagingPath(const std::string& pv) const {
-  return kubelet_root_ + "/plugins/kubernetes.io/csi/csi.berth.dev/" + Sha256OfText(base_, pv) +
-         "/globalmount";
+  std::string path = kubelet_root_ + "/plugins/kubernetes.io/csi/csi.berth.dev/" +
+                     Sha256OfText(base_, pv) + "/globalmount";
+  staging_paths_[path] = pv;
+  return path;
 }
 
 std::string CsiNode::PublishPath(const std::string& pod_uid, const std::string& pv) const {

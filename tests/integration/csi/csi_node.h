@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,7 @@ class CsiNode {
   std::string kubelet_root_;
   std::string log_;
   std::vector<std::string> extra_;
+  mutable std::map<std::string, std::string> staging_paths_;  // path -> volume, for cleanup
   std::unique_ptr<CsiProcess> process_;
 };
 

@@ -50,8 +50,8 @@ CsiProcess::CsiProcess(const std::string& config, const std::string& socket, con
   // to a berth-csi this test killed would fail the first call to the new one.
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  channel_ = grpc::CreateCustomChannel("unix://" + socket, grpc::InsecureChannelCredentials(),
-                                       arguments);
+  channel_ =
+      grpc::CreateCustomChannel("unix://" + socket, grpc::InsecureChannelCredentials(), arguments);
   EXPECT_TRUE(
       channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)))
       << ReadFileIfExists(log).value_or("");

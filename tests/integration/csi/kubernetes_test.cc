@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/files.h"
+#include "common/subprocess.h"
 #include "tests/integration/csi/csi_node.h"
 #include "tests/integration/engine/lab.h"
 
@@ -190,12 +191,18 @@ TEST(CsiKubernetes, SnapshotRestoreAndCloneCarryTheData) {
   ASSERT_TRUE(node.Publish(pv, "pod", kExt4Writer).ok());
   const std::string sum = WriteBlob(node.PublishPath("pod", pv), "blob", 512);
 
-  auto snapshot = node.CreateSnapshot(pv, "snapshot-1");
+  const std::string snapshot_name = UniqueName("snapshot");
+  auto snapshot = node.CreateSnapshot(pv, snapshot_name);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status.error_message();
   const std::string snapshot_id = snapshot.reply.snapshot().snapshot_id();
   EXPECT_TRUE(snapshot.reply.snapshot().ready_to_use());
   EXPECT_EQ(snapshot.reply.snapshot().source_volume_id(), pv);
-  EXPECT_TRUE(node.CreateSnapshot(pv, "snapshot-1").ok());  // idempotent
+  EXPECT_TRUE(node.CreateSnapshot(pv, snapshot_name).ok());  // idempotent
+  // Snapshot names are unique across volumes, as the CO expects.
+  const std::string other = UniqueName("pvc");
+  ASSERT_TRUE(node.CreateVolume(other, 16 * kCsiMiB, kExt4Writer).ok());
+  EXPECT_EQ(node.CreateSnapshot(other, snapshot_name).code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_TRUE(node.DeleteVolume(other).ok());
   csi::v1::ListSnapshotsRequest by_source;
   by_source.set_source_volume_id(pv);
   auto listed = node.ListSnapshots(by_source);
@@ -281,6 +288,88 @@ TEST(CsiKubernetes, ExpandOfflineThenOnline) {
   ASSERT_TRUE(node.Unpublish(online_pv, "pod").ok());
   ASSERT_TRUE(node.Unstage(online_pv).ok());
   EXPECT_TRUE(node.DeleteVolume(online_pv).ok());
+}
+
+TEST(CsiKubernetes, ABlockVolumeIsWrittenAndReadThroughItsDeviceFileAndNeverFormatted) {
+  CsiNode a("k8s-a");
+  CsiNode b("k8s-b");
+  const auto block = BlockCapability(AccessMode::SINGLE_NODE_WRITER);
+  const std::string pv = UniqueName("pvc");
+  auto created = a.CreateVolume(pv, 32 * kCsiMiB, block);
+  ASSERT_TRUE(created.ok()) << created.status.error_message();
+  // kubelet's paths for block volumes.
+  const auto stage_request = [&](CsiNode& node) {
+    csi::v1::NodeStageVolumeRequest request;
+    request.set_volume_id(pv);
+    request.set_staging_target_path(node.kubelet_root() +
+                                    "/plugins/kubernetes.io/csi/volumeDevices/staging/" + pv);
+    *request.mutable_volume_capability() = block;
+    return request;
+  };
+  const auto publish_request = [&](CsiNode& node) {
+    csi::v1::NodePublishVolumeRequest request;
+    request.set_volume_id(pv);
+    request.set_staging_target_path(stage_request(node).staging_target_path());
+    request.set_target_path(node.kubelet_root() +
+                            "/plugins/kubernetes.io/csi/volumeDevices/publish/" + pv + "/pod-uid");
+    *request.mutable_volume_capability() = block;
+    return request;
+  };
+  const auto unstage = [&](CsiNode& node) {
+    csi::v1::NodeUnstageVolumeRequest request;
+    request.set_volume_id(pv);
+    request.set_staging_target_path(stage_request(node).staging_target_path());
+    csi::v1::NodeUnstageVolumeResponse reply;
+    grpc::ClientContext context;
+    return node.process().Node()->NodeUnstageVolume(&context, request, &reply);
+  };
+
+  // A block volume is never staged as a filesystem, so it is never formatted.
+  EXPECT_EQ(a.Stage(pv, kExt4Writer).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(a.Stage(stage_request(a)).ok());
+  auto published = a.Publish(publish_request(a));
+  ASSERT_TRUE(published.ok()) << published.status.error_message();
+  const std::string device = publish_request(a).target_path();
+  const std::string blob = a.base() + "/blob";
+  ASSERT_EQ(RunCommand({"dd", "if=/dev/urandom", "of=" + blob, "bs=1M", "count=2", "status=none"})
+                .exit_code,
+            0);
+  auto wrote = RunCommand(
+      {"dd", "if=" + blob, "of=" + device, "bs=1M", "conv=fsync,notrunc", "status=none"});
+  ASSERT_EQ(wrote.exit_code, 0) << wrote.err;
+  const auto read_back = [](const std::string& from, const std::string& to) {
+    return RunCommand({"dd", "if=" + from, "of=" + to, "bs=1M", "count=2", "status=none"});
+  };
+  ASSERT_EQ(read_back(device, a.base() + "/back").exit_code, 0);
+  EXPECT_EQ(Sha256(a.base() + "/back"), Sha256(blob));
+  auto stats = a.Stats(pv, device);
+  ASSERT_TRUE(stats.ok()) << stats.status.error_message();
+  EXPECT_EQ(stats.reply.usage(0).total(), 32 * kCsiMiB);
+  EXPECT_FALSE(stats.reply.volume_condition().abnormal());
+  EXPECT_EQ(b.Stage(stage_request(b)).code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  csi::v1::NodeUnpublishVolumeRequest unpublish;
+  unpublish.set_volume_id(pv);
+  unpublish.set_target_path(device);
+  grpc::ClientContext context;
+  csi::v1::NodeUnpublishVolumeResponse unpublished;
+  ASSERT_TRUE(a.process().Node()->NodeUnpublishVolume(&context, unpublish, &unpublished).ok());
+  EXPECT_FALSE(std::filesystem::exists(device));
+  ASSERT_TRUE(unstage(a).ok());
+  EXPECT_EQ(a.ControllerGetVolume(pv).reply.status().published_node_ids_size(), 0);
+
+  // The same bytes on another host.
+  ASSERT_TRUE(b.Stage(stage_request(b)).ok());
+  ASSERT_TRUE(b.Publish(publish_request(b)).ok());
+  ASSERT_EQ(read_back(publish_request(b).target_path(), b.base() + "/back").exit_code, 0);
+  EXPECT_EQ(Sha256(b.base() + "/back"), Sha256(blob));
+  EXPECT_EQ(CountInFile(a.log_path(), "was never formatted"), 0);
+  EXPECT_EQ(CountInFile(b.log_path(), "was never formatted"), 0);
+  grpc::ClientContext b_context;
+  unpublish.set_target_path(publish_request(b).target_path());
+  ASSERT_TRUE(b.process().Node()->NodeUnpublishVolume(&b_context, unpublish, &unpublished).ok());
+  ASSERT_TRUE(unstage(b).ok());
+  EXPECT_TRUE(a.DeleteVolume(pv).ok());
 }
 
 TEST(CsiKubernetes, ReadOnlyManyNeedsNoLock) {

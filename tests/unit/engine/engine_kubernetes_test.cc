@@ -63,6 +63,14 @@ TEST_F(KubernetesOnFakes, AStageKilledAfterItsMountIsAdoptedByTheRetry) {
   EXPECT_EQ(State("db")->phase, Phase::kMounted);
   EXPECT_EQ(State("db")->mount_path, global_);
   EXPECT_EQ(host().formats, 0);
+  // Unstaged as well as retried: kubelet may unstage such an uncertain mount.
+  engine().Unstage(global_);
+  EXPECT_FALSE(State("db"));
+  EXPECT_FALSE(Locked("db"));
+  host().mounts[global_] = engine().StageAttach("db", false, "pv-db");
+  engine().Unstage(global_);
+  EXPECT_FALSE(State("db"));
+  EXPECT_FALSE(host().IsMountPoint(global_));
   // Someone else's mount at the path is never taken for the volume's.
   engine().Create("other", {});
   const std::string other_global = global_ + "-other";
