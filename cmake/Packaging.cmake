@@ -6,11 +6,11 @@
 # build first (scripts/build), then package.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 
-# Layout: all four binaries in /usr/bin. berthd is a daemon and could live in /usr/sbin, but it
-# finds berth-nfs-fuse beside its own executable first, and operators run berth-flex and
-# berth-nfs-fuse by hand as often as berthctl.
+# Layout: all five binaries in /usr/bin. berthd and berth-csi are daemons and could live in
+# /usr/sbin, but they find berth-nfs-fuse beside their own executable first, and operators run
+# berth-flex and berth-nfs-fuse by hand as often as berthctl.
 
-install(TARGETS berthd berthctl berth-flex berth-nfs-fuse RUNTIME DESTINATION bin)
+install(TARGETS berthd berthctl berth-flex berth-csi berth-nfs-fuse RUNTIME DESTINATION bin)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/systemd/berthd.service
         DESTINATION /lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/deb/berth.json DESTINATION /etc/berth)
@@ -92,9 +92,10 @@ set(CPACK_PACKAGE_CONTACT "${BERTH_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "durable Ceph RBD and NFS volumes for Docker and Kubernetes containers")
 set(CPACK_PACKAGE_DESCRIPTION
-    "berthd is a Docker volume plugin, berth-flex a Kubernetes FlexVolume driver and
-berthctl the admin CLI. A container that restarts, on the same host or another,
-gets its volume back: re-attached, never copied and never reformatted.")
+    "berthd is a Docker volume plugin, berth-csi a CSI driver for Kubernetes,
+berth-flex a Kubernetes FlexVolume driver and berthctl the admin CLI.
+A container that restarts, on the same host or another, gets its volume
+back: re-attached, never copied and never reformatted.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # berth_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

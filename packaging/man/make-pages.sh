@@ -44,19 +44,20 @@ command_section() {
     done
   done
   echo "[SEE ALSO]"
-  echo ".BR berthd (1), berth\\-flex (1), berth.json (5)"
+  echo ".BR berthd (1), berth\\-csi (1), berth\\-flex (1), berth.json (5)"
 } >"$tmp/berthctl.h2m"
-for program in berthd berth-flex berth-nfs-fuse; do
+for program in berthd berth-csi berth-flex berth-nfs-fuse; do
   printf '[SEE ALSO]\n.BR berthctl (1), berth.json (5)\n' >"$tmp/$program.h2m"
 done
 
 declare -A names=(
   [berthd]="Docker volume plugin for Ceph RBD and NFS volumes"
   [berthctl]="manage berth volumes, snapshots, locks and hosts"
+  [berth-csi]="Container Storage Interface driver for berth volumes"
   [berth-flex]="Kubernetes FlexVolume driver for berth volumes"
   [berth-nfs-fuse]="mount an NFS directory through FUSE and libnfs"
 )
-for program in berthd berthctl berth-flex berth-nfs-fuse; do
+for program in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
   help2man --no-info --no-discard-stderr --section=1 --version-string="$version" \
     --name="${names[$program]}" --include="$tmp/$program.h2m" \
     --output="$tmp/$program.1" "$bin/$program"

@@ -55,7 +55,7 @@ has() {
   awk -v mode="$1" -v path="./$2" '$1 == mode && $6 == path { found = 1 } END { exit !found }' \
     "$tmp/contents" || { cat "$tmp/contents" >&2; fail "package lacks $2 with mode $1"; }
 }
-for binary in berthd berthctl berth-flex berth-nfs-fuse; do
+for binary in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
   has -rwxr-xr-x "usr/bin/$binary"
 done
 has -rw-r--r-- lib/systemd/system/berthd.service
@@ -65,14 +65,14 @@ has -rw-r--r-- usr/share/bash-completion/completions/berthctl
 has -rwxr-xr-x usr/lib/berth/kubernetes/install.sh
 has -rw-r--r-- usr/share/doc/berth/copyright
 has -rw-r--r-- usr/share/doc/berth/changelog.gz
-for program in berthd berthctl berth-flex berth-nfs-fuse; do
+for program in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
   has -rw-r--r-- "usr/share/man/man1/$program.1.gz"
 done
 has -rw-r--r-- usr/share/man/man5/berth.json.5.gz
 if grep -Eq ' \./(usr/)?(include|lib/cmake|share/berth/tests)' "$tmp/contents"; then
   fail "package ships build or test files"
 fi
-ok "files: four binaries, unit, config, docs, copyright, changelog, man pages, completion, FlexVolume installer"
+ok "files: five binaries, unit, config, docs, copyright, changelog, man pages, completion, FlexVolume installer"
 
 # Control area: the config is a conffile, the maintainer scripts are executable.
 dpkg-deb --control "$deb" "$tmp/control"
@@ -86,7 +86,7 @@ ok "control: conffiles lists /etc/berth/berth.json; postinst, prerm, postrm"
 # The binaries from the package, with nothing but the system's libraries.
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
-for binary in berthd berthctl berth-flex berth-nfs-fuse; do
+for binary in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
   if grep -q 'not found' <<<"$(ldd "$root/usr/bin/$binary")"; then
     ldd "$root/usr/bin/$binary" >&2
     fail "$binary needs a library that is not installed"
@@ -100,6 +100,7 @@ for binary in berthd berthctl berth-flex berth-nfs-fuse; do
 done
 grep -q -- --check-config <<<"$("$root/usr/bin/berthd" --help)" || fail "berthd --help"
 grep -q volume <<<"$("$root/usr/bin/berthctl" --help)" || fail "berthctl --help"
+grep -q -- --mode <<<"$("$root/usr/bin/berth-csi" --help)" || fail "berth-csi --help"
 "$root/usr/bin/berth-nfs-fuse" --help >/dev/null 2>&1 || fail "berth-nfs-fuse --help"
 grep -q '"Success"' <<<"$(BERTH_FLEX_LOG=$tmp/flex.log "$root/usr/bin/berth-flex" --driver rbd init)" ||
   fail "berth-flex init"
@@ -203,7 +204,7 @@ subcommands_of() {
 }
 bin=$dpkg_root/usr/bin
 export BERTH_FLEX_LOG=$tmp/flex.log
-for program in berthd berthctl berth-flex berth-nfs-fuse; do
+for program in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
   rendered 1 "$program" >"$tmp/$program.txt"
   grep -q "^NAME" "$tmp/$program.txt" || fail "man $program does not render"
   commands=("")
