@@ -105,12 +105,21 @@ grpc::Status NodeService::NodeUnstageVolume(grpc::ServerContext* /*context*/,
     auto guard = in_flight_.Begin(request->volume_id());
     const std::string& path = request->staging_target_path();
     const auto local = engine_.LocalState(request->volume_id());
-    // Only this volume's staging is undone: a path mounted by anything else (another volume,
-    // another driver) is refused and left alone.
-    if (fsutil::IsMountPoint(path) &&
-        !(local && local->staged && (local->mount_path == path || local->mount_path.empty()))) {
-      throw Error(ErrorCode::kConflict, path + " is mounted, but not as volume " +
-                                            request->volume_id() + "'s staging; it is left alone");
+    // Only this volume's staging is undone: its mount at the path, or its own device mounted
+    // there by a stage that was killed before saving it. A path mounted by anything else
+    // (another volume, another driver) is refused and left alone.
+    if (fsutil::IsMountPoint(path)) {
+      const auto mounted = fsutil::FindMount(fsutil::ReadMountInfo(), path);
+      const bool ours =
+          local && local->staged &&
+          (local->mount_path == path ||
+           (local->mount_path.empty() && mounted && !local->attachment.device.empty() &&
+            mounted->source == local->attachment.device));
+      if (!ours) {
+        throw Error(ErrorCode::kConflict, path + " is mounted, but not as volume " +
+                                              request->volume_id() +
+                                              "'s staging; it is left alone");
+      }
     }
     engine_.Unstage(path);  // a filesystem volume staged there
     if (local && local->alias == path) {

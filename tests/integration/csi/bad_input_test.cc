@@ -196,6 +196,25 @@ TEST_F(CsiBadInput, NodeCallsTouchOnlyTheirOwnVolumesMountsAndNoSymlinks) {
                 grpc::StatusCode::FAILED_PRECONDITION, "not as volume " + other);
   EXPECT_TRUE(IsMounted(node_->PublishPath("pod", pv)));
   EXPECT_TRUE(IsMounted(node_->StagingPath(pv)));
+  // Nor through a volume staged here with nothing mounted (a block volume's stage).
+  const auto block = BlockCapability(AccessMode::SINGLE_NODE_WRITER);
+  const std::string raw = UniqueName("pvc");
+  ASSERT_TRUE(node_->CreateVolume(raw, 16 * kCsiMiB, block).ok());
+  csi::v1::NodeStageVolumeRequest stage_raw;
+  stage_raw.set_volume_id(raw);
+  stage_raw.set_staging_target_path(node_->kubelet_root() + "/plugins/raw-staging/" + raw);
+  *stage_raw.mutable_volume_capability() = block;
+  ASSERT_TRUE(node_->Stage(stage_raw).ok());
+  unstage.set_volume_id(raw);
+  grpc::ClientContext raw_context;
+  ExpectRefused(node_->process().Node()->NodeUnstageVolume(&raw_context, unstage, &unstaged),
+                grpc::StatusCode::FAILED_PRECONDITION, "not as volume " + raw);
+  EXPECT_TRUE(IsMounted(node_->StagingPath(pv)));
+  unstage.set_staging_target_path(stage_raw.staging_target_path());
+  grpc::ClientContext raw_unstage_context;
+  ASSERT_TRUE(
+      node_->process().Node()->NodeUnstageVolume(&raw_unstage_context, unstage, &unstaged).ok());
+  EXPECT_TRUE(node_->DeleteVolume(raw).ok());
 
   // A path through a symbolic link inside the root, pointing out of it.
   const std::string outside = node_->base() + "/outside";
