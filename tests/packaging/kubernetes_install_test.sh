@@ -266,7 +266,8 @@ ok "an init without Success fails the install loudly"
 BERTH_DAEMONSET=1 bash "$installer" --plugin-dir "$plugins" --from "$tmp/from" \
   --config "$tmp/b.json" --force-config >"$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
-for _ in $(seq 100); do
+# It waits once the install is done, and an install took up to 24 s in a loaded suite run.
+for _ in $(seq 1800); do
   grep -q 'waiting for SIGTERM' "$tmp/daemon.log" && break
   kill -0 "$daemon_pid" 2>/dev/null || { cat "$tmp/daemon.log"; fail "daemonset mode exited"; }
   sleep 0.1
