@@ -95,8 +95,9 @@ class Engine {
   // `path`, attaching first if StageAttach did not run. Idempotent.
   MountResult StageMount(const std::string& name, const std::string& path, bool read_only);
   // Unmounts the volume staged at `path` and detaches it. Refused while pod directories are
-  // still bind-mounted from it; an unknown path that is not mounted succeeds.
-  void Unstage(const std::string& path);
+  // still bind-mounted from it; an unknown path that is not mounted succeeds. Given a `volume`,
+  // only that volume's staging is undone: a path mounted by anything else is refused.
+  void Unstage(const std::string& path, const std::string& volume = {});
   // Detaches the volume kubelet knows as `alias` if it is still attached here but no longer
   // mounted (what kubelet's detach asks of this host); refused while it is mounted.
   void ReleaseAlias(const std::string& alias);

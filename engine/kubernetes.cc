@@ -105,7 +105,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
   return {path, formatted};
 }
 
-void Engine::Unstage(const std::string& path) {
+void Engine::Unstage(const std::string& path, const std::string& volume) {
   // The volume staged at `path`, or one whose stage was killed between mounting its device there
   // and saving that (kubelet may unstage such an "uncertain" mount instead of retrying it).
   const auto mounted = fsutil::FindMount(host_->MountInfo(), path);
@@ -115,6 +115,14 @@ void Engine::Unstage(const std::string& path) {
                          mounted->source == s.attachment.device));
   };
   auto name = FindState(staged_here);
+  if (!volume.empty() && name != volume) {
+    if (host_->IsMountPoint(path)) {
+      throw Error(ErrorCode::kConflict, path + " is mounted, but not as volume " + volume +
+                                            "'s staging; it is left alone");
+    }
+    spdlog::info("unstage {}: volume {} is not staged there, nothing to do", path, volume);
+    return;
+  }
   if (!name) {
     if (host_->IsMountPoint(path)) {
       throw Error(ErrorCode::kNotFound,

@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
                  "node: the most volumes this node takes, told to the CO (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_flag("--release-at-last-unpublish", node_settings.release_at_last_unpublish,
+               "node: the last unpublish of a volume also unstages it, and a publish stages it "
+               "again (Docker Swarm, which never unstages; set in berth's Swarm plugin)");
   app.add_option("--config", config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default: config)");

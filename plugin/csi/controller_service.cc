@@ -99,6 +99,16 @@ std::optional<engine::SnapshotInfo> FindSnapshot(engine::Engine& engine, const S
   return std::nullopt;
 }
 
+// Whether volume `name` may exist as the copy of `from`, finished or not; true when the registry
+// cannot tell.
+bool MayBeCloneOf(engine::Engine& engine, const std::string& name, const SnapshotId& from) {
+  try {
+    return engine.Get(name).record.cloned_from == from.ToString();
+  } catch (const Error& e) {
+    return e.code() != ErrorCode::kNotFound;
+  }
+}
+
 // The prefix of the snapshots berth-csi takes to clone a volume from a volume; ListSnapshots
 // does not show them.
 constexpr std::string_view kCloneSnapshotPrefix = "csi-clone-";
@@ -176,7 +186,9 @@ engine::VolumeRecord CreateFromSource(engine::Engine& engine,
     try {
       engine.Clone(from.volume, from.snapshot, name, true, nullptr);
     } catch (const Error& e) {
-      if (temporary) {
+      // Once Clone has registered the new volume, its temporary snapshot is what tells a retry
+      // that the copy is unfinished (see above): it stays until the copy is done.
+      if (temporary && !MayBeCloneOf(engine, name, from)) {
         try {
           engine.RemoveSnapshot(from.volume, from.snapshot);
         } catch (const Error& removal) {

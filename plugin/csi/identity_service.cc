@@ -41,9 +41,13 @@ grpc::Status IdentityService::Probe(grpc::ServerContext* /*context*/,
           (problems.empty() ? "" : "; ") + std::string("backend ") + name + ": " + check.detail;
     }
   }
+  // Ready whenever berth-csi serves, even with a backend down: Swarm's CSI client reads the
+  // capabilities only once it has a good Probe, and a failed first Probe leaves it taking the
+  // plugin for one without a Controller (it then reports volumes "created" without calling
+  // CreateVolume, until dockerd restarts). A restart, which is what a CO does about a failed
+  // Probe, would not bring a backend back either. Calls that need the backend fail, naming it.
   if (!problems.empty()) {
-    spdlog::warn("probe: not ready: {}", problems);
-    return {grpc::StatusCode::FAILED_PRECONDITION, problems};
+    spdlog::warn("probe: ready, but {}", problems);
   }
   response->mutable_ready()->set_value(true);
   return grpc::Status::OK;

@@ -46,6 +46,23 @@ NodeVolume Resolve(engine::Engine& engine, const std::string& id,
   return volume;
 }
 
+// Stages an RBD volume at `path`: locked (unless read-only), mapped, and for a filesystem
+// volume formatted only if new and mounted there. Idempotent.
+void Stage(engine::Engine& engine, const std::string& id, const NodeVolume& volume,
+           const std::string& path, bool read_only) {
+  if (volume.access.block) {
+    // Mapped and locked, never probed or formatted; the staging path is its name for unstage.
+    engine.StageAttach(id, read_only, path);
+    return;
+  }
+  engine.StageMount(id, path, read_only);
+}
+
+bool ReadOnlyContext(const google::protobuf::Map<std::string, std::string>& publish_context) {
+  const auto readonly = publish_context.find("readonly");
+  return readonly != publish_context.end() && readonly->second == "true";
+}
+
 }  // namespace
 
 void NodeService::CheckPath(const std::string& path, const std::string& field) const {
@@ -83,16 +100,8 @@ grpc::Status NodeService::NodeStageVolume(grpc::ServerContext* /*context*/,
                    volume.type);
       return;
     }
-    const auto readonly = request->publish_context().find("readonly");
-    const bool read_only =
-        volume.access.read_only ||
-        (readonly != request->publish_context().end() && readonly->second == "true");
-    if (volume.access.block) {
-      // Mapped and locked, never probed or formatted; the staging path is its name for unstage.
-      engine->StageAttach(request->volume_id(), read_only, request->staging_target_path());
-      return;
-    }
-    engine->StageMount(request->volume_id(), request->staging_target_path(), read_only);
+    Stage(*engine, request->volume_id(), volume, request->staging_target_path(),
+          volume.access.read_only || ReadOnlyContext(request->publish_context()));
   });
 }
 
@@ -105,23 +114,9 @@ grpc::Status NodeService::NodeUnstageVolume(grpc::ServerContext* /*context*/,
     auto guard = in_flight_.Begin(request->volume_id());
     const std::string& path = request->staging_target_path();
     const auto local = engine_.LocalState(request->volume_id());
-    // Only this volume's staging is undone: its mount at the path, or its own device mounted
-    // there by a stage that was killed before saving it. A path mounted by anything else
-    // (another volume, another driver) is refused and left alone.
-    if (fsutil::IsMountPoint(path)) {
-      const auto mounted = fsutil::FindMount(fsutil::ReadMountInfo(), path);
-      const bool ours =
-          local && local->staged &&
-          (local->mount_path == path ||
-           (local->mount_path.empty() && mounted && !local->attachment.device.empty() &&
-            mounted->source == local->attachment.device));
-      if (!ours) {
-        throw Error(ErrorCode::kConflict, path + " is mounted, but not as volume " +
-                                              request->volume_id() +
-                                              "'s staging; it is left alone");
-      }
-    }
-    engine_.Unstage(path);  // a filesystem volume staged there
+    // Only this volume's staging is undone; a path mounted by anything else (another volume,
+    // another driver) is refused and left alone.
+    engine_.Unstage(path, request->volume_id());  // a filesystem volume staged there
     if (local && local->alias == path) {
       engine_.ReleaseAlias(path);  // a block volume staged under that name
     }
@@ -151,6 +146,12 @@ grpc::Status NodeService::NodePublishVolume(grpc::ServerContext* /*context*/,
                                             ref);
         }
       }
+    }
+    if (settings_.release_at_last_unpublish && volume.type == "rbd" &&
+        !request->staging_target_path().empty()) {
+      // Staged again if the last unpublish released it; a no-op if it is still staged.
+      Stage(*engine, request->volume_id(), volume, request->staging_target_path(),
+            volume.access.read_only || ReadOnlyContext(request->publish_context()));
     }
     const bool read_only = request->readonly() || volume.access.read_only;
     if (volume.access.block) {
@@ -189,7 +190,26 @@ grpc::Status NodeService::NodeUnpublishVolume(
       spdlog::warn("NodeUnpublishVolume {}: cannot remove {}: {}", request->volume_id(),
                    request->target_path(), error.message());
     }
+    if (settings_.release_at_last_unpublish) {
+      ReleaseIfUnpublished(request->volume_id());
+    }
   });
+}
+
+void NodeService::ReleaseIfUnpublished(const std::string& id) {
+  const auto local = engine_.LocalState(id);
+  if (!local || !local->staged || !local->refs.empty()) {
+    return;
+  }
+  if (!local->mount_path.empty()) {
+    spdlog::info("NodeUnpublishVolume {}: its last publish here is gone; unstaging {}", id,
+                 local->mount_path);
+    engine_.Unstage(local->mount_path, id);
+  }
+  if (!local->alias.empty()) {
+    spdlog::info("NodeUnpublishVolume {}: its last publish here is gone; detaching", id);
+    engine_.ReleaseAlias(local->alias);
+  }
 }
 
 grpc::Status NodeService::NodeGetVolumeStats(grpc::ServerContext* /*context*/,

@@ -19,6 +19,11 @@ struct NodeSettings {
   // Swarm managed plugin).
   std::string path_root = "/var/lib/kubelet";
   int64_t max_volumes = 0;  // NodeGetInfo's max_volumes_per_node; 0 is no limit
+  // Swarm: the last unpublish of a volume on this node also unstages it (unmount, unmap,
+  // unlock), and a publish stages it again first. Docker Swarm (up to 28.5 at least) stages a
+  // volume once per dockerd lifetime and never unstages it, so without this a volume stays
+  // locked to a node its tasks left, and cannot be removed or used on another node.
+  bool release_at_last_unpublish = false;
 };
 
 class NodeService final : public ::csi::v1::Node::Service {
@@ -58,6 +63,8 @@ class NodeService final : public ::csi::v1::Node::Service {
  private:
   // CheckNodePath below the path root, and no symbolic link on the way.
   void CheckPath(const std::string& path, const std::string& field) const;
+  // Undoes the volume's staging here once nothing publishes it (release_at_last_unpublish).
+  void ReleaseIfUnpublished(const std::string& id);
 
   engine::Engine& engine_;
   NodeSettings settings_;

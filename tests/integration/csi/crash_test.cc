@@ -20,15 +20,6 @@ namespace {
 
 const auto kCrashWriter = MountCapability(AccessMode::SINGLE_NODE_WRITER, "ext4");
 
-int Occurrences(const std::string& path, const std::string& needle) {
-  const std::string text = ReadFileIfExists(path).value_or("");
-  int count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 std::vector<std::string> MountsUnder(const std::string& dir) {
   std::vector<std::string> mounts;
   for (const auto& entry : fsutil::ReadMountInfo()) {
@@ -102,7 +93,7 @@ TEST_P(CsiKilledMidCall, RetryEndsWithNothingLeakedAndOneFormat) {
   ASSERT_TRUE(node.Publish(pv, "pod-2", kCrashWriter).ok());
   EXPECT_EQ(ReadFileIfExists(node.PublishPath("pod-2", pv) + "/data").value_or(""),
             "written before the kill\n");
-  EXPECT_EQ(Occurrences(node.log_path(), "was never formatted; creating"), 1);
+  EXPECT_EQ(node.LogCount("was never formatted; creating"), 1);
   ASSERT_TRUE(node.Unpublish(pv, "pod-2").ok());
   ASSERT_TRUE(unstage().ok());
   EXPECT_TRUE(node.DeleteVolume(pv).ok());
@@ -152,7 +143,7 @@ TEST(CsiRestart, AWriterNeverSeesAnErrorAndTheVolumeIsHealthyAfter) {
   ASSERT_TRUE(stats.ok()) << stats.status.error_message();
   EXPECT_FALSE(stats.reply.volume_condition().abnormal())
       << stats.reply.volume_condition().message();
-  EXPECT_GE(Occurrences(node.log_path(), "adopted"), 1);
+  EXPECT_GE(node.LogCount("adopted"), 1);
   ASSERT_TRUE(node.Unpublish(pv, "pod").ok());
   ASSERT_TRUE(node.Unstage(pv).ok());
   EXPECT_TRUE(node.DeleteVolume(pv).ok());

@@ -299,4 +299,13 @@ Answer<csi::v1::NodeGetInfoResponse> CsiNode::NodeInfo() {
   });
 }
 
+int CsiNode::LogCount(const std::string& text) const {
+  const std::string log = ReadFileIfExists(log_).value_or("");
+  int count = 0;
+  for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 }  // namespace berth::testing

@@ -90,6 +90,8 @@ class CsiNode {
   const std::string& base() const { return base_; }
   const std::string& kubelet_root() const { return kubelet_root_; }
   const std::string& log_path() const { return log_; }
+  // How many times `text` occurs in berth-csi's log.
+  int LogCount(const std::string& text) const;
   const std::string& config_path() const { return config_; }
 
  private:

@@ -1,7 +1,8 @@
 // berth-csi driven the way Kubernetes drives it, call by call: external-provisioner's
 // CreateVolume, external-attacher's ControllerPublish, kubelet's stage and publish with its
 // real paths, and back down; a pod restarted on its node and moved to another host id; RWX on
-// NFS from two hosts; idempotence and refusals. Real Ceph and NFS behind it (the lab).
+// NFS from two hosts; idempotence and refusals. Also Docker Swarm's sequence, which stages once
+// and never unstages. Real Ceph and NFS behind it (the lab).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -28,15 +29,6 @@ std::string WriteBlob(const std::string& dir, const std::string& name, size_t ki
   out.close();
   ::sync();
   return Sha256(path);
-}
-
-int CountInFile(const std::string& path, const std::string& needle) {
-  const std::string text = ReadFileIfExists(path).value_or("");
-  int count = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
 }
 
 const auto kExt4Writer = MountCapability(AccessMode::SINGLE_NODE_WRITER, "ext4");
@@ -92,7 +84,7 @@ TEST(CsiKubernetes, ProvisionAttachStagePublishThenAllTheWayBack) {
   ASSERT_TRUE(node.Stage(pv, kExt4Writer).ok());
   ASSERT_TRUE(node.Publish(pv, "pod-2", kExt4Writer).ok());
   EXPECT_EQ(Sha256(node.PublishPath("pod-2", pv) + "/blob"), sum);
-  EXPECT_EQ(CountInFile(node.log_path(), "after formatting"), 1);
+  EXPECT_EQ(node.LogCount("after formatting"), 1);
   ASSERT_TRUE(node.Unpublish(pv, "pod-2").ok());
   ASSERT_TRUE(node.Unstage(pv).ok());
 
@@ -126,7 +118,7 @@ TEST(CsiKubernetes, APodMovesToAnotherHostOnlyOnceTheFirstLetsGo) {
   ASSERT_TRUE(b.Stage(pv, kExt4Writer).ok());
   ASSERT_TRUE(b.Publish(pv, "pod-b", kExt4Writer).ok());
   EXPECT_EQ(Sha256(b.PublishPath("pod-b", pv) + "/blob"), sum);
-  EXPECT_EQ(CountInFile(b.log_path(), "after formatting"), 0);
+  EXPECT_EQ(b.LogCount("after formatting"), 0);
   ASSERT_TRUE(b.Unpublish(pv, "pod-b").ok());
   ASSERT_TRUE(b.Unstage(pv).ok());
   EXPECT_TRUE(a.DeleteVolume(pv).ok());
@@ -234,7 +226,7 @@ TEST(CsiKubernetes, SnapshotRestoreAndCloneCarryTheData) {
     ASSERT_TRUE(node.Unpublish(copy, "pod").ok());
     ASSERT_TRUE(node.Unstage(copy).ok());
   }
-  EXPECT_EQ(CountInFile(node.log_path(), "after formatting"), 1);
+  EXPECT_EQ(node.LogCount("after formatting"), 1);
   ASSERT_TRUE(node.Unpublish(pv, "pod").ok());
   ASSERT_TRUE(node.Unstage(pv).ok());
   // Restored volumes are flattened: the snapshot deletes while they live on.
@@ -363,8 +355,8 @@ TEST(CsiKubernetes, ABlockVolumeIsWrittenAndReadThroughItsDeviceFileAndNeverForm
   ASSERT_TRUE(b.Publish(publish_request(b)).ok());
   ASSERT_EQ(read_back(publish_request(b).target_path(), b.base() + "/back").exit_code, 0);
   EXPECT_EQ(Sha256(b.base() + "/back"), Sha256(blob));
-  EXPECT_EQ(CountInFile(a.log_path(), "was never formatted"), 0);
-  EXPECT_EQ(CountInFile(b.log_path(), "was never formatted"), 0);
+  EXPECT_EQ(a.LogCount("was never formatted"), 0);
+  EXPECT_EQ(b.LogCount("was never formatted"), 0);
   grpc::ClientContext b_context;
   unpublish.set_target_path(publish_request(b).target_path());
   ASSERT_TRUE(b.process().Node()->NodeUnpublishVolume(&b_context, unpublish, &unpublished).ok());
@@ -397,6 +389,50 @@ TEST(CsiKubernetes, ReadOnlyManyNeedsNoLock) {
     ASSERT_TRUE(node->Unstage(pv).ok());
   }
   EXPECT_TRUE(a.DeleteVolume(pv).ok());
+}
+
+// Swarm's node calls as dockerd 28 makes them: one stage per volume for as long as dockerd runs,
+// then a publish and an unpublish per task, and never an unstage. With
+// --release-at-last-unpublish (berth's Swarm plugin) the volume leaves the node with its last
+// task, so another host can take it and it can be deleted, and the next task's publish stages
+// it again, with its data and without a format.
+TEST(CsiSwarm, TheLastUnpublishReleasesTheVolumeAndAPublishStagesItAgain) {
+  CsiNode a("swarm-a", {"--release-at-last-unpublish"});
+  CsiNode b("swarm-b", {"--release-at-last-unpublish"});
+  const std::string volume = UniqueName("cluster");
+  ASSERT_TRUE(a.CreateVolume(volume, 64 * kCsiMiB, kExt4Writer).ok());
+  ASSERT_TRUE(a.ControllerPublish(volume, a.host_id(), kExt4Writer).ok());
+  ASSERT_TRUE(a.Stage(volume, kExt4Writer).ok());
+  ASSERT_TRUE(a.Publish(volume, "task-1", kExt4Writer).ok());
+  const std::string sum = WriteBlob(a.PublishPath("task-1", volume), "blob", 512);
+  // Two tasks at once: the first to leave does not take the volume from the second.
+  ASSERT_TRUE(a.Publish(volume, "task-2", kExt4Writer).ok());
+  ASSERT_TRUE(a.Unpublish(volume, "task-1").ok());
+  EXPECT_TRUE(IsMounted(a.StagingPath(volume)));
+  EXPECT_EQ(Sha256(a.PublishPath("task-2", volume) + "/blob"), sum);
+  ASSERT_TRUE(a.Unpublish(volume, "task-2").ok());
+  EXPECT_FALSE(IsMounted(a.StagingPath(volume)));
+  ASSERT_TRUE(a.ControllerUnpublish(volume, a.host_id()).ok());
+
+  // Another node takes it (its lock is free), then gives it back the same way.
+  ASSERT_TRUE(b.ControllerPublish(volume, b.host_id(), kExt4Writer).ok());
+  ASSERT_TRUE(b.Stage(volume, kExt4Writer).ok());
+  ASSERT_TRUE(b.Publish(volume, "task-3", kExt4Writer).ok());
+  EXPECT_EQ(Sha256(b.PublishPath("task-3", volume) + "/blob"), sum);
+  ASSERT_TRUE(b.Unpublish(volume, "task-3").ok());
+  ASSERT_TRUE(b.ControllerUnpublish(volume, b.host_id()).ok());
+
+  // Back on A, which Swarm still counts as staged: the publish alone brings it back.
+  ASSERT_TRUE(a.ControllerPublish(volume, a.host_id(), kExt4Writer).ok());
+  auto published = a.Publish(volume, "task-4", kExt4Writer);
+  ASSERT_TRUE(published.ok()) << published.status.error_message();
+  EXPECT_EQ(Sha256(a.PublishPath("task-4", volume) + "/blob"), sum);
+  ASSERT_TRUE(a.Unpublish(volume, "task-4").ok());
+  EXPECT_TRUE(a.Unstage(volume).ok());  // should Swarm ever call it: nothing left to do
+  ASSERT_TRUE(a.ControllerUnpublish(volume, a.host_id()).ok());
+  EXPECT_EQ(a.LogCount("after formatting"), 1);
+  EXPECT_EQ(b.LogCount("after formatting"), 0);
+  EXPECT_TRUE(a.DeleteVolume(volume).ok());
 }
 
 }  // namespace
