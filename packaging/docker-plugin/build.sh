@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Builds berth's managed Docker plugin (a v2 plugin: config.json beside a rootfs/) from a build's
+# Builds berth's managed Docker plugins (v2 plugins: config.json beside a rootfs/) from a build's
 # binaries and this host's copies of the tools berth runs, with nothing downloaded:
-#   OUT_DIR/config.json   this directory's config.json
-#   OUT_DIR/rootfs/       berthd, berth-nfs-fuse and berthctl in /usr/bin (berthd runs
-#                         berth-nfs-fuse from beside itself), rbd-fuse, rbd, rbd-nbd, mkfs.ext4,
+#   OUT_DIR/config.json   this directory's config.json (the volume plugin, berthd), or with --csi
+#                         packaging/docker-plugin-csi/config.json (the Swarm CSI plugin, berth-csi)
+#   OUT_DIR/rootfs/       berthd (or berth-csi), berth-nfs-fuse and berthctl in /usr/bin
+#                         (berth-nfs-fuse is run from beside them), rbd-fuse, rbd, rbd-nbd, mkfs.ext4,
 #                         e2fsck, resize2fs, mkfs.xfs, xfs_growfs and tini at their host paths, every
 #                         shared library they load (dynamic loader included) at its host path,
 #                         librados' compressor and crypto plugins, /etc/mke2fs.conf
 # and, with --create NAME, `docker plugin create NAME OUT_DIR`. Every mtime is set to
 # $SOURCE_DATE_EPOCH (default 0), so the same inputs give the same rootfs.
-# Usage: build.sh BUILD_BIN_DIR OUT_DIR [--create NAME]
+# Usage: build.sh [--csi] BUILD_BIN_DIR OUT_DIR [--create NAME]
 set -euo pipefail
 umask 022 # modes in the rootfs do not depend on the caller's
 
@@ -20,18 +21,24 @@ die() {
   exit 1
 }
 
-[ $# -eq 2 ] || [ $# -eq 4 ] || die "usage: $0 BUILD_BIN_DIR OUT_DIR [--create NAME]"
+usage="usage: $0 [--csi] BUILD_BIN_DIR OUT_DIR [--create NAME]"
+server=berthd config_json=$script_dir/config.json
+if [ "${1:-}" = --csi ]; then
+  server=berth-csi config_json=$script_dir/../docker-plugin-csi/config.json
+  shift
+fi
+[ $# -eq 2 ] || [ $# -eq 4 ] || die "$usage"
 bin_dir=$1
 out_dir=$2
 create_name=""
 if [ $# -eq 4 ]; then
   if [ "$3" != --create ] || [ -z "$4" ]; then
-    die "usage: $0 BUILD_BIN_DIR OUT_DIR [--create NAME]"
+    die "$usage"
   fi
   create_name=$4
 fi
 
-berth_binaries=(berthd berth-nfs-fuse berthctl)
+berth_binaries=("$server" berth-nfs-fuse berthctl)
 # What berth execs (common/subprocess.h callers in fsutil/ and backends/): the three RBD mappers'
 # programs (rbd-fuse; rbd for krbd map and unmap; rbd-nbd), mkfs, fsck and the grow tools.
 # Mounting, unmounting and loop devices are syscalls and ioctls, probing is libblkid: no
@@ -45,7 +52,7 @@ tools=(rbd-fuse rbd rbd-nbd mkfs.ext4 e2fsck resize2fs mkfs.xfs xfs_growfs tini)
 data_files=(/etc/mke2fs.conf /usr/lib/ssl/openssl.cnf)
 
 for name in "${berth_binaries[@]}"; do
-  [ -x "$bin_dir/$name" ] || die "$bin_dir/$name is missing: build berthd, berth-nfs-fuse and berthctl"
+  [ -x "$bin_dir/$name" ] || die "$bin_dir/$name is missing: build ${berth_binaries[*]}"
 done
 command -v ldd >/dev/null || die "ldd is needed to find the libraries to copy"
 
@@ -98,10 +105,15 @@ for top in bin sbin lib lib64; do
   fi
 done
 
-# Mount points, and the directories berthd and the tools expect. state and mounts are covered by
+# Mount points, and the directories berth and the tools expect. state and mounts are covered by
 # the plugin's mounts; /tmp and /run stay in the rootfs (the lock files of a run, nothing kept).
+# /data is the CSI plugin's: Docker stages volumes under /data/staged and publishes them under
+# /data/published, its propagatedMount.
 mkdir -p "$rootfs"/{dev,proc,sys,tmp,run/docker/plugins,etc/ceph,etc/berth} \
   "$rootfs"/var/lib/berth/{state,mounts} "$rootfs/usr/bin" "$rootfs/usr/sbin"
+if [ "$server" = berth-csi ]; then
+  mkdir -p "$rootfs"/data/{staged,published}
+fi
 chmod 1777 "$rootfs/tmp"
 touch "$rootfs/etc/machine-id"
 # xfs_growfs and libfuse look for mounts in /etc/mtab. The Ceph tools abort at start unless they
@@ -129,8 +141,8 @@ done
 
 # librados loads these with dlopen (compression on the wire, hardware crypto), so ldd does not
 # see them. Erasure-code plugins are for OSDs only.
-ceph_lib=$(ldd "$bin_dir/berthd" | awk '$1 == "libceph-common.so.2" { print $3 }')
-[ -n "$ceph_lib" ] || die "berthd does not link libceph-common: cannot find the Ceph plugin dir"
+ceph_lib=$(ldd "$bin_dir/$server" | awk '$1 == "libceph-common.so.2" { print $3 }')
+[ -n "$ceph_lib" ] || die "$server does not link libceph-common: cannot find the Ceph plugin dir"
 ceph_plugins=$(dirname "$(realpath -e "$ceph_lib")")
 for kind in compressor crypto; do
   for plugin in "$ceph_plugins/$kind"/*; do
@@ -157,7 +169,7 @@ while read -r lib; do
   copy_path "$lib"
 done <<<"$libraries"
 
-cp "$script_dir/config.json" "$out_dir/config.json"
+cp "$config_json" "$out_dir/config.json"
 find "$rootfs" "$out_dir/config.json" -exec touch -h -d "@${SOURCE_DATE_EPOCH:-0}" {} +
 
 size=$(du -s --block-size=1M "$rootfs" | cut -f1)

@@ -185,6 +185,7 @@ export BERTH_DRIVER='$DRIVER'
 export BERTH_PLUGIN_SOCKET='$PLUGIN_SOCK'
 EOF
   ((!DOCKER)) || echo "export DOCKER_HOST='unix://$DIR/docker.sock'" >>"$DIR/env"
+  ! is_swarm_lab || echo "export PATH='$(docker_path)'\"\$PATH\"" >>"$DIR/env"
   local nfs_backend=
   if ((NFS)); then
     nfs_ports

@@ -8,7 +8,7 @@
 say() { echo "lab: $*" >&2; }
 die() { say "$*" && exit 1; }
 usage() {
-  die "usage: $0 up DIR [--durable] [--no-docker] [--no-nfs] | down DIR | status DIR |" \
+  die "usage: $0 up DIR [--durable] [--no-docker] [--no-nfs] [--swarm] | down DIR | status DIR |" \
     "berthd-restart DIR | dockerd-restart DIR | osd-stop DIR | osd-start DIR"
 }
 # Seconds since $1 (an $EPOCHREALTIME), whatever the locale's decimal mark.

@@ -4,7 +4,9 @@
 
 # --- berthd and docker ---------------------------------------------------------------------------
 
-docker_cli() { timeout "$CMD_TIMEOUT" docker -H "unix://$DIR/docker.sock" "$@"; }
+docker_cli() {
+  PATH="$(docker_path)$PATH" timeout "$CMD_TIMEOUT" docker -H "unix://$DIR/docker.sock" "$@"
+}
 
 # Starts a foreground daemon detached: its own session, so a ^C in the terminal that ran `lab up`
 # does not reach it; no stdin, output to its log, so a caller reading our output (say, $(lab up))
@@ -122,10 +124,13 @@ dockerd_up() {
   # Our own config file, so /etc/docker/daemon.json does not apply, and the trust key in the
   # data-root, not in /etc/docker. Stopping containers at shutdown (if `down` could not remove
   # them) must end within the 15 s `down` gives dockerd before SIGKILL, which would leave mounts.
+  # A swarm lab's dockerd goes without live-restore, which swarm mode refuses.
+  local live_restore=true
+  ! is_swarm_lab || live_restore=false
   cat >"$DIR/daemon.json" <<EOT
-{"deprecated-key-path": "$DIR/docker/key.json", "shutdown-timeout": 5, "live-restore": true}
+{"deprecated-key-path": "$DIR/docker/key.json", "shutdown-timeout": 5, "live-restore": $live_restore}
 EOT
-  setsid -- dockerd --config-file "$DIR/daemon.json" --containerd "$DIR/containerd.sock" \
+  PATH="$(docker_path)$PATH" setsid -- dockerd --config-file "$DIR/daemon.json" --containerd "$DIR/containerd.sock" \
     --data-root "$DIR/docker" --exec-root "$DIR/exec" --pidfile "$RUN/dockerd.pid" \
     -H "unix://$DIR/docker.sock" --iptables=false --ip6tables=false --ip-masq=false \
     --ip-forward=false --bridge=none --userland-proxy=false --storage-driver overlay2 \
@@ -189,8 +194,10 @@ docker_up() {
   berthd_up
   await_socket "$(cat "$RUN/containerd.pid")" "$DIR/containerd.sock" "$DIR/log/containerd.log" \
     containerd
+  ! is_swarm_lab || swarm_prepare
   dockerd_up
   image_up
+  ! is_swarm_lab || swarm_up
 }
 
 # The reverse: dockerd first, after removing the running containers (a PID 1 that ignores SIGTERM
@@ -198,6 +205,7 @@ docker_up() {
 # containerd and any shim of ours left over; Ceph, stopped later, must outlive berthd's unmounts.
 docker_down() {
   local ids=() id p comm shims=() runc_root=$DIR/exec/runtime-runc/moby
+  swarm_down
   if pid_of "$RUN/dockerd.pid" >/dev/null; then
     mapfile -t ids < <(docker_cli ps -q 2>/dev/null || true)
     # A container that SIGKILL cannot end within CMD_TIMEOUT waits in the kernel, on I/O that a

@@ -72,37 +72,11 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the plugin's config: a client-only ceph.conf, the keyring, berth.json --------------------
-# The lab's ceph.conf points keyring, admin socket, logs and run dir into the lab dir, which the
-# plugin does not see: keep only what a client needs.
-mkdir -p "$tmp/ceph" "$tmp/berth" "$tmp/state"
-lab_conf=$BERTH_LAB_DIR/ceph.conf
-{
-  echo "[global]"
-  grep -E '^(mon_host|auth_(cluster|service|client)_required) = ' "$lab_conf"
-  echo "[client]"
-  echo "keyring = /etc/ceph/ceph.client.$BERTH_CEPH_USER.keyring"
-  echo "admin_socket ="
-  echo "log_file ="
-} >"$tmp/ceph/ceph.conf"
-grep -q '^mon_host = ' "$tmp/ceph/ceph.conf" || fail "no mon_host in $lab_conf"
-cp "$BERTH_CEPH_KEYRING" "$tmp/ceph/ceph.client.$BERTH_CEPH_USER.keyring"
-# The lab's berth.json with the plugin's paths: state on the host-mounted dir, volumes under the
-# propagated mount, and the FUSE mappers (this machine has no rbd, nbd or nfs kernel modules).
-python3 - "$BERTH_LAB_DIR/berth.json" "$tmp/berth/berth.json" "$BERTH_CEPH_USER" <<'EOF'
-import json, sys
-config = json.load(open(sys.argv[1]))
-# Its own host id: an installation with its own state dir is a host of its own (issue 14).
-config.update(host_id="docker-plugin-test", state_dir="/var/lib/berth/state",
-              mount_root="/var/lib/berth/mounts", socket="/run/docker/plugins/berth.sock")
-for backend in config["backends"].values():
-    if backend["type"] == "rbd":
-        backend.update(conf="/etc/ceph/ceph.conf", mapper="fuse",
-                       keyring=f"/etc/ceph/ceph.client.{sys.argv[3]}.keyring")
-    elif backend["type"] == "nfs":
-        backend["mounter"] = "fuse"
-json.dump(config, open(sys.argv[2], "w"), indent=1)
-EOF
-grep -q '"nfs"' "$tmp/berth/berth.json" || fail "the lab's berth.json has no nfs backend"
+# shellcheck source=tests/packaging/plugin_config.sh
+source "$(dirname "${BASH_SOURCE[0]}")/plugin_config.sh"
+mkdir -p "$tmp/state"
+plugin_config "$tmp" docker-plugin-test /run/docker/plugins/berth.sock ||
+  fail "cannot make the plugin's config from the lab's"
 "$bin_dir/berthd" --check-config --config "$tmp/berth/berth.json" >/dev/null ||
   fail "the plugin's berth.json is not valid"
 
