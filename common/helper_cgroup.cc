@@ -1,20 +1,26 @@
 #include "common/helper_cgroup.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
 
+#include "common/error.h"
+#include "common/fd.h"
 #include "common/files.h"
 #include "common/strings.h"
 
 namespace berth {
 
 std::vector<TrackingHierarchy> TrackingHierarchies(const std::string& mountinfo) {
-  std::vector<TrackingHierarchy> out;
+  std::vector<std::pair<TrackingHierarchy, std::string>> on_top;  // and the mount's root
   for (const auto& line : Split(mountinfo, '\n')) {
     const auto separator = line.find(" - ");
     if (separator == std::string::npos) {
@@ -27,11 +33,21 @@ std::vector<TrackingHierarchy> TrackingHierarchies(const std::string& mountinfo)
       continue;
     }
     after >> options;
+    // The last mount at a mount point is the one on top; a mount of a subtree (a container's own
+    // cgroup, or one outside this cgroup namespace, shown as "/..") cannot reach the root,
+    // where berth's cgroup lives, and a tracking mount covered by it is out of reach too.
+    std::erase_if(on_top, [&](const auto& m) { return m.first.mount == mount; });
     if (fstype == "cgroup2") {
-      out.push_back({mount, true});
+      on_top.push_back({{mount, true}, root});
     } else if (fstype == "cgroup" &&
                ("," + options + ",").find(",name=systemd,") != std::string::npos) {
-      out.push_back({mount, false});
+      on_top.push_back({{mount, false}, root});
+    }
+  }
+  std::vector<TrackingHierarchy> out;
+  for (const auto& [hierarchy, root] : on_top) {
+    if (root == "/") {
+      out.push_back(hierarchy);
     }
   }
   return out;
@@ -53,6 +69,27 @@ std::string CgroupPath(const std::string& proc_cgroup, const TrackingHierarchy& 
     }
   }
   return "";
+}
+
+std::string JoinCgroupNamespace(const std::string& ns_path) {
+  struct stat ours {};
+  struct stat target {};
+  if (::stat("/proc/self/ns/cgroup", &ours) != 0 || ::stat(ns_path.c_str(), &target) != 0) {
+    throw ErrnoError(-errno, "cannot read the cgroup namespaces of this process and " + ns_path);
+  }
+  if (ours.st_ino == target.st_ino && ours.st_dev == target.st_dev) {
+    return "already in the cgroup namespace " + ns_path;
+  }
+  const UniqueFd ns(::open(ns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (ns.get() < 0) {
+    throw ErrnoError(-errno, "cannot open " + ns_path);
+  }
+  if (::setns(ns.get(), CLONE_NEWCGROUP) != 0) {
+    throw ErrnoError(-errno,
+                     "cannot join the cgroup namespace " + ns_path + " (needs CAP_SYS_ADMIN)");
+  }
+  return "joined the cgroup namespace " + ns_path + "; helpers go to its " +
+         std::string(kHelperCgroup) + " cgroup";
 }
 
 std::vector<std::string> HelperCgroupProcsFiles() {

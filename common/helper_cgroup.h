@@ -17,7 +17,9 @@ struct TrackingHierarchy {
   bool v2 = false;
 };
 
-// The tracking hierarchies in /proc/self/mountinfo's text.
+// The tracking hierarchies in /proc/self/mountinfo's text: the mounts on top at their mount
+// points that show a hierarchy's root (as this process's cgroup namespace sees it), where
+// berth's cgroup can be made.
 std::vector<TrackingHierarchy> TrackingHierarchies(const std::string& mountinfo);
 
 // This process's cgroup path in `hierarchy`, from /proc/self/cgroup's text ("" if absent).
@@ -25,6 +27,14 @@ std::string CgroupPath(const std::string& proc_cgroup, const TrackingHierarchy& 
 
 // berth's own cgroup for helpers, a child of each hierarchy's root.
 inline constexpr const char* kHelperCgroup = "berth.helpers";
+
+// Joins the cgroup namespace at `ns_path` (/proc/1/ns/cgroup: PID 1's). Inside a container that
+// shares the host's PIDs but has a cgroup namespace of its own (the default on cgroup v2), berth
+// sits at its namespace's root and cannot move a helper out of the container's cgroup, so a
+// restart of the container ends the helpers; in the host's namespace it can, through the host's
+// cgroup filesystem. Needs CAP_SYS_ADMIN. Call before any thread starts. Returns what it did,
+// for the log; throws when it cannot join.
+std::string JoinCgroupNamespace(const std::string& ns_path);
 
 // The cgroup.procs files a new helper moves itself into before it execs: berth's cgroup in each
 // tracking hierarchy where this process sits below the root (created here if missing). Empty

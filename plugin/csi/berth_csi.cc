@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/helper_cgroup.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "engine/engine.h"
@@ -72,11 +73,26 @@ int main(int argc, char** argv) {
   app.add_flag("--release-at-last-unpublish", node_settings.release_at_last_unpublish,
                "node: the last unpublish of a volume also unstages it, and a publish stages it "
                "again (Docker Swarm, which never unstages; set in berth's Swarm plugin)");
+  std::string cgroup_namespace_path;
+  app.add_option("--join-cgroup-namespace", cgroup_namespace_path,
+                 "node: join this cgroup namespace at start (/proc/1/ns/cgroup: the host's, in a "
+                 "DaemonSet with hostPID), so that the mappers can leave the container's cgroup "
+                 "and outlive the container");
   app.add_option("--config", config_path,
                  "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error (default: config)");
   app.set_version_flag("--version", berth::VersionLine("berth-csi"));
   CLI11_PARSE(app, argc, argv);
+  // First, while this is the only thread: a namespace is joined per thread.
+  std::string cgroup_namespace;
+  if (!cgroup_namespace_path.empty()) {
+    try {
+      cgroup_namespace = berth::JoinCgroupNamespace(cgroup_namespace_path);
+    } catch (const berth::Error& e) {
+      std::cerr << "berth-csi: --join-cgroup-namespace: " << e.what() << "\n";
+      return 1;
+    }
+  }
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("berth-csi"));
   std::string socket_path;
@@ -90,6 +106,9 @@ int main(int argc, char** argv) {
   try {
     const auto config = berth::engine::LoadConfig(berth::engine::ResolveConfigPath(config_path));
     berth::SetLogLevel(log_level.empty() ? config.log_level : log_level);
+    if (!cgroup_namespace.empty()) {
+      spdlog::info("start: {}", cgroup_namespace);
+    }
     berth::engine::Engine engine(config);
     const bool serve_controller = mode != "node";
     const bool serve_node = mode != "controller";

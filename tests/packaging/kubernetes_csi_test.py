@@ -179,7 +179,12 @@ def main():
                   and host_socket_dir == f"{root}/plugins/{driver}",
                   f"{name}: registers {registration}, the host's path of berth-csi's socket")
             check(workload["spec"].get("updateStrategy", {}).get("type") == "OnDelete",
-                  f"{name}: OnDelete, so a node is drained before its berth-csi pod is replaced")
+                  f"{name}: OnDelete, so a node's berth-csi is replaced when the admin chooses")
+            cgroup = [m for m in csi.get("volumeMounts", []) if m["mountPath"] == "/sys/fs/cgroup"]
+            check(args.get("--join-cgroup-namespace") == "/proc/1/ns/cgroup" and cgroup and
+                  volumes[cgroup[0]["name"]]["hostPath"]["path"] == "/sys/fs/cgroup",
+                  f"{name}: joins the host's cgroup namespace, with the host's /sys/fs/cgroup, so "
+                  "the mappers outlive the pod")
     check(sorted(modes.values()) == ["controller", "node"],
           "one controller workload and one node DaemonSet")
 

@@ -48,8 +48,11 @@ csi::v1::VolumeCapability BlockCapability(AccessMode::Mode mode) {
   return capability;
 }
 
-CsiNode::CsiNode(const std::string& host_id, std::vector<std::string> extra)
-    : base_(LabDir() + "/" + UniqueName("csi-node")), extra_(std::move(extra)) {
+CsiNode::CsiNode(const std::string& host_id, std::vector<std::string> extra,
+                 std::vector<std::string> launcher)
+    : base_(LabDir() + "/" + UniqueName("csi-node")),
+      extra_(std::move(extra)),
+      launcher_(std::move(launcher)) {
   std::filesystem::create_directories(base_);
   config_ = WriteBerthdConfig(base_, host_id);
   host_id_ = host_id + "-" + std::filesystem::path(base_).filename().string();
@@ -57,14 +60,16 @@ CsiNode::CsiNode(const std::string& host_id, std::vector<std::string> extra)
   std::filesystem::create_directories(kubelet_root_);
   log_ = base_ + "/berth-csi.log";
   extra_.insert(extra_.end(), {"--path-root", kubelet_root_});
-  process_ = std::make_unique<CsiProcess>(config_, base_ + "/csi.sock", log_, extra_);
+  process_ = std::make_unique<CsiProcess>(config_, base_ + "/csi.sock", log_, extra_,
+                                          std::vector<std::string>{}, launcher_);
 }
 
 CsiNode::~CsiNode() {
   // What a test left staged or published is taken down as kubelet would: pods first, then the
   // global mounts, so no mapper, loop device or lock outlives the test.
   if (!process_->Running()) {
-    process_ = std::make_unique<CsiProcess>(config_, base_ + "/csi.sock", log_, extra_);
+    process_ = std::make_unique<CsiProcess>(config_, base_ + "/csi.sock", log_, extra_,
+                                            std::vector<std::string>{}, launcher_);
   }
   std::vector<std::string> mounts;
   for (const auto& entry : fsutil::ReadMountInfo()) {
@@ -98,7 +103,8 @@ CsiNode::~CsiNode() {
 
 void CsiNode::Restart(const std::vector<std::string>& environment) {
   process_->Kill();
-  process_ = std::make_unique<CsiProcess>(config_, base_ + "/csi.sock", log_, extra_, environment);
+  process_ = std::make_unique<CsiProcess>(config_, base_ + "/csi.sock", log_, extra_, environment,
+                                          launcher_);
 }
 
 std::string CsiNode::StagingPath(const std::string& pv) const {

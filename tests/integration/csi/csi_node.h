@@ -36,8 +36,10 @@ struct Answer {
 
 class CsiNode {
  public:
-  // A node whose host id starts with `host_id`; `extra` goes to berth-csi's command line.
-  explicit CsiNode(const std::string& host_id, std::vector<std::string> extra = {});
+  // A node whose host id starts with `host_id`; `extra` goes to berth-csi's command line, and
+  // a `launcher` runs it (CsiProcess).
+  explicit CsiNode(const std::string& host_id, std::vector<std::string> extra = {},
+                   std::vector<std::string> launcher = {});
   ~CsiNode();
   CsiNode(const CsiNode&) = delete;
   CsiNode& operator=(const CsiNode&) = delete;
@@ -101,6 +103,7 @@ class CsiNode {
   std::string kubelet_root_;
   std::string log_;
   std::vector<std::string> extra_;
+  std::vector<std::string> launcher_;
   mutable std::map<std::string, std::string> staging_paths_;  // path -> volume, for cleanup
   std::unique_ptr<CsiProcess> process_;
 };

@@ -19,10 +19,11 @@ namespace berth::testing {
 
 CsiProcess::CsiProcess(const std::string& config, const std::string& socket, const std::string& log,
                        const std::vector<std::string>& extra,
-                       const std::vector<std::string>& environment)
+                       const std::vector<std::string>& environment,
+                       const std::vector<std::string>& launcher)
     : socket_(socket) {
-  std::vector<std::string> args = {BERTH_CSI_PATH, "--endpoint", "unix://" + socket, "--config",
-                                   config};
+  std::vector<std::string> args = launcher;
+  args.insert(args.end(), {BERTH_CSI_PATH, "--endpoint", "unix://" + socket, "--config", config});
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) {
@@ -41,7 +42,7 @@ CsiProcess::CsiProcess(const std::string& config, const std::string& socket, con
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  EXPECT_EQ(posix_spawn(&pid_, BERTH_CSI_PATH, &actions, nullptr, argv.data(), envp.data()), 0);
+  EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
   posix_spawn_file_actions_destroy(&actions);
   // The lab's teardown stops what a test that died left running, by its pid file.
   pid_file_ = LabDir() + "/run/berth-csi-test-" + std::to_string(pid_) + ".pid";

@@ -17,10 +17,12 @@ namespace berth::testing {
 class CsiProcess {
  public:
   // `extra` is appended to --endpoint and --config (--mode, --path-root); `environment` is
-  // added to this process's (BERTH_FAULT=step).
+  // added to this process's (BERTH_FAULT=step). A `launcher` runs berth-csi's command line
+  // (`launcher... berth-csi args...`) and must exec it in place, so the pid stays berth-csi's.
   CsiProcess(const std::string& config, const std::string& socket, const std::string& log,
              const std::vector<std::string>& extra = {},
-             const std::vector<std::string>& environment = {});
+             const std::vector<std::string>& environment = {},
+             const std::vector<std::string>& launcher = {});
   ~CsiProcess() { Stop(); }
   CsiProcess(const CsiProcess&) = delete;
   CsiProcess& operator=(const CsiProcess&) = delete;

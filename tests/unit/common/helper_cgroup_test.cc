@@ -34,6 +34,20 @@ TEST(TrackingHierarchies, FindsV2AndSystemdsV1NotTheControllers) {
   EXPECT_TRUE(TrackingHierarchies("garbage without a separator\n - \n").empty());
 }
 
+// A container with the host's /sys bind-mounted over its own cgroup mount: the runtime's mount
+// of the container's cgroup (a subtree, or outside the namespace: "/..") cannot reach berth's
+// cgroup at the root; the host's mount of the root can, once, whatever is listed under it.
+TEST(TrackingHierarchies, SkipsMountsOfASubtreeAndListsAMountPointOnce) {
+  const auto found = TrackingHierarchies(
+      "600 500 0:30 /kubepods/pod1/c1 /sys/fs/cgroup ro - cgroup2 cgroup2 rw\n"
+      "601 500 0:30 /.. /sys/fs/cgroup ro - cgroup2 cgroup2 rw\n"
+      "700 650 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
+      "701 650 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].mount, "/sys/fs/cgroup");
+  EXPECT_TRUE(found[0].v2);
+}
+
 TEST(CgroupPath, ReadsThePathInEachHierarchy) {
   const std::string proc_cgroup =
       "12:memory:/system.slice/kubelet.service\n"
