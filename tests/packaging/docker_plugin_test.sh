@@ -14,13 +14,8 @@ bin_dir=$1
 build_sh=$2/packaging/docker-plugin/build.sh
 started=$EPOCHREALTIME
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-ok() { echo "ok: $*"; }
-# Milliseconds since $1 (an $EPOCHREALTIME), whatever the locale's decimal mark.
-ms_since() { echo $(((${EPOCHREALTIME//[!0-9]/} - ${1//[!0-9]/}) / 1000)); }
+# shellcheck source=tests/packaging/plugin_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/plugin_helpers.sh"
 
 [ "$(id -u)" = 0 ] || fail "needs root (the plugin mounts, loop devices)"
 # A lab of its own: the plugin is created, enabled and disabled in the lab's dockerd.
@@ -72,8 +67,6 @@ cleanup() {
 trap cleanup EXIT
 
 # --- the plugin's config: a client-only ceph.conf, the keyring, berth.json --------------------
-# shellcheck source=tests/packaging/plugin_config.sh
-source "$(dirname "${BASH_SOURCE[0]}")/plugin_config.sh"
 mkdir -p "$tmp/state"
 plugin_config "$tmp" docker-plugin-test /run/docker/plugins/berth.sock ||
   fail "cannot make the plugin's config from the lab's"

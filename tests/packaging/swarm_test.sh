@@ -19,12 +19,8 @@ lab_sh=$source_dir/scripts/lab
 started=$EPOCHREALTIME
 rounds=${BERTH_SWARM_ROUNDS:-5}
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-ok() { echo "ok: $*"; }
-ms_since() { echo $(((${EPOCHREALTIME//[!0-9]/} - ${1//[!0-9]/}) / 1000)); }
+# shellcheck source=tests/packaging/plugin_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/plugin_helpers.sh"
 
 [ "$(id -u)" = 0 ] || fail "needs root (the plugin mounts, loop devices)"
 lab=$(mktemp -d /tmp/berth-swarm-lab.XXXXXX)
@@ -93,8 +89,6 @@ engine=$(dk version -f '{{.Server.Version}}')
 ok "lab with dockerd $engine as a one-node swarm ($(ms_since "$t") ms)"
 
 # --- the plugin: config from the lab's, built, created, set, enabled ---------------------------
-# shellcheck source=tests/packaging/plugin_config.sh
-source "$(dirname "${BASH_SOURCE[0]}")/plugin_config.sh"
 mkdir -p "$tmp/state"
 plugin_config "$tmp" swarm-test /run/docker/plugins/csi.sock ||
   fail "cannot make the plugin's config from the lab's"

@@ -1,9 +1,18 @@
 # shellcheck shell=bash
-# The config a managed plugin of berth gets from the host, made from a running lab's (sourced
-# after the lab's env): a client-only ceph.conf and the keyring in DIR/ceph, and berth.json in
-# DIR/berth with the plugin's paths and the FUSE mappers (this machine has no rbd, nbd or nfs
-# kernel modules). Used by docker_plugin_test.sh and swarm_test.sh.
+# What the managed-plugin tests (docker_plugin_test.sh, swarm_test.sh) share: their messages,
+# and the config a plugin of berth gets from the host, made from a running lab's.
 
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+ok() { echo "ok: $*"; }
+# Milliseconds since $1 (an $EPOCHREALTIME), whatever the locale's decimal mark.
+ms_since() { echo $(((${EPOCHREALTIME//[!0-9]/} - ${1//[!0-9]/}) / 1000)); }
+
+# The plugin's config (sourced after the lab's env): a client-only ceph.conf and the keyring in
+# DIR/ceph, and berth.json in DIR/berth with the plugin's paths and the FUSE mappers (this
+# machine has no rbd, nbd or nfs kernel modules).
 # plugin_config DIR HOST_ID SOCKET: writes DIR/ceph and DIR/berth/berth.json; fails on a lab
 # without mon_host or an nfs backend. Callers test its status (errexit is off inside `f || ...`).
 plugin_config() {
