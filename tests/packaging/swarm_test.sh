@@ -108,19 +108,20 @@ ok "$plugin built, created and enabled ($(ms_since "$t") ms)"
 volume_id() { dk volume inspect -f '{{.ClusterVolume.Info.VolumeID}}' "$1" 2>/dev/null || true; }
 await_created() {
   local id=
-  for _ in $(seq 150); do
+  for _ in $(seq 300); do
     id=$(volume_id "$1")
     [ -z "$id" ] || [ "$id" = "<no value>" ] || break
     id=
     sleep 0.2
   done
-  [ -n "$id" ] || fail "Swarm did not create $1 within 30 s: $(dk volume ls --cluster)"
+  [ -n "$id" ] || fail "Swarm did not create $1 within 60 s: $(dk volume ls --cluster)"
 }
 
-# run_job NAME MOUNT CMD: a replicated job with MOUNT (a --mount value) running CMD in busybox,
-# to its end; its output goes to $tmp/NAME.out. Fails unless it completes within 120 s.
+# run_job NAME MOUNT CMD [OUTPUT]: a replicated job with MOUNT (a --mount value) running CMD in
+# busybox, to its end; its output goes to $tmp/NAME.out (with OUTPUT, waiting up to 30 s for the
+# logs to show some). Fails unless it completes within 120 s.
 run_job() {
-  local name=$1 state=""
+  local name=$1 state="" output=${4:-}
   services+=("$name")
   dk service create -q -d --name "$name" --mode replicated-job --restart-condition none \
     --mount "$2" lab/busybox sh -c "$3" >/dev/null 2>"$tmp/create.err" ||
@@ -135,7 +136,11 @@ run_job() {
     sleep 0.1
   done
   [[ $state == Complete* ]] || fail "job $name did not complete within 120 s (state: $state)"
-  dk service logs --raw "$name" >"$tmp/$name.out" 2>/dev/null
+  for _ in $(seq 150); do
+    dk service logs --raw "$name" >"$tmp/$name.out" 2>/dev/null || true
+    [ -z "$output" ] || [ -s "$tmp/$name.out" ] && break
+    sleep 0.2
+  done
   dk service rm "$name" >/dev/null
   unset 'services[-1]'
 }
@@ -154,28 +159,30 @@ ok "cluster volume $rbd_volume created: image $BERTH_POOL/$rbd_volume ($(ms_sinc
 # dockerd registers the node's CSI id only at its start; a volume created before can leave
 # tasks "Preparing" until dockerd restarts once (docs/swarm.md).
 "$lab_sh" dockerd-restart "$lab" >/dev/null
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   [ "$(dk plugin inspect -f '{{.Enabled}}' "$plugin" 2>/dev/null)" = true ] && break
   sleep 0.1
 done
+[ "$(dk plugin inspect -f '{{.Enabled}}' "$plugin")" = true ] ||
+  fail "$plugin is not enabled 60 s after dockerd restarted"
 ok "dockerd restarted once after the first cluster volume"
 
 mount=type=cluster,src=$rbd_volume,dst=/data
 run_job "writer-$$" "$mount" \
-  'head -c 8388608 /dev/urandom >/data/blob && sync && sha256sum /data/blob | cut -d" " -f1'
+  'head -c 8388608 /dev/urandom >/data/blob && sync && sha256sum /data/blob | cut -d" " -f1' output
 written=$(cat "$tmp/writer-$$.out")
 [[ $written =~ ^[0-9a-f]{64}$ ]] || fail "the writer job printed '$written', not a sha256"
-run_job "reader-$$" "$mount" 'sha256sum /data/blob | cut -d" " -f1'
+run_job "reader-$$" "$mount" 'sha256sum /data/blob | cut -d" " -f1' output
 read_back=$(cat "$tmp/reader-$$.out")
 [ "$read_back" = "$written" ] || fail "a new job read sha256 $read_back, the writer wrote $written"
 ok "a job wrote 8 MiB, a new job read the same sha256 ${written:0:16}..."
 # Once its tasks are gone the node lets the volume go: no state on this host, so no lock.
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   [ -e "$tmp/state/volumes/$rbd_volume.json" ] || break
   sleep 0.1
 done
 [ ! -e "$tmp/state/volumes/$rbd_volume.json" ] ||
-  fail "$rbd_volume is still attached on the node after its last task: $(cat "$tmp/state/volumes/$rbd_volume.json")"
+  fail "$rbd_volume is still attached on the node 60 s after its last task: $(cat "$tmp/state/volumes/$rbd_volume.json")"
 ok "the node released $rbd_volume after its last task"
 
 # --- service start on a cluster volume against a local volume ----------------------------------
