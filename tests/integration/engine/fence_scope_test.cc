@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "common/files.h"
 #include "common/subprocess.h"
@@ -51,11 +53,14 @@ TEST(FenceScope, AFenceOfOneVolumeLeavesTheHostsOtherVolumeWritable) {
   engine::Engine a(LabConfig("host-a"));
   const std::string fenced = UniqueName("fence-one");
   const std::string spared = UniqueName("fence-other");
-  const auto blocklist_before = admin.BlocklistedAddresses();
+  // Only the fences this test makes are lifted after it: the lab is shared, and lifting a
+  // fence another test made (a takeover's, say) would let that test's dead host write again.
+  std::vector<std::string> ours;
   Cleanups cleanups;
   cleanups.Add([&] {
-    for (const auto& address : admin.BlocklistedAddresses()) {
-      if (!Contains(blocklist_before, address)) {
+    const auto blocklist = admin.BlocklistedAddresses();
+    for (const auto& address : ours) {
+      if (Contains(blocklist, address)) {
         admin.Unblocklist(address);
       }
     }
@@ -77,6 +82,8 @@ TEST(FenceScope, AFenceOfOneVolumeLeavesTheHostsOtherVolumeWritable) {
   EXPECT_NE(fenced_locks.holders[0].address, spared_locks.holders[0].address);
 
   // Another host fences the first volume, as `berthctl lock break --fence` does.
+  ours = fenced_locks.watchers;
+  ours.push_back(fenced_locks.holders[0].address);
   engine::Engine b(LabConfig("host-b"));
   b.BreakLock(fenced, /*fence=*/true);
   admin.SyncOsdMap();  // the OSD enforces the fence before host A's next write is sent
