@@ -13,14 +13,15 @@
 
 namespace berth::engine {
 
-std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const VolumeRecord& record) {
+std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const VolumeRecord& record,
+                                                   bool reuse_linger) {
   const std::string& name = record.spec.name;
   auto state = states_.Load(name);
   if (!state) {
     return std::nullopt;
   }
   const Condition condition = Classify(*state, Observe(backend, *state));
-  if (condition == Condition::kHealthy) {
+  if (condition == Condition::kHealthy && (state->phase != Phase::kLingering || reuse_linger)) {
     return state;
   }
   if (state->staged && state->TotalRefs() > 0 &&
@@ -33,6 +34,8 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
   }
   if (condition == Condition::kDetachPending) {
     spdlog::info("volume {}: finishing the pending detach before mounting again", name);
+  } else if (condition == Condition::kHealthy) {
+    spdlog::info("volume {}: ending its linger, to attach it for Kubernetes", name);
   } else if (condition == Condition::kUnfinishedAttach) {
     spdlog::warn("volume {}: undoing an attach that did not finish before mounting", name);
   } else {
@@ -43,9 +46,9 @@ std::optional<HostVolumeState> Engine::UsableState(Backend& backend, const Volum
   return std::nullopt;
 }
 
-Engine::UsableVolume Engine::FindUsable(const std::string& name) {
+Engine::UsableVolume Engine::FindUsable(const std::string& name, bool reuse_linger) {
   auto [record, backend] = FindOrThrow(name);
-  auto state = UsableState(*backend, record);
+  auto state = UsableState(*backend, record, reuse_linger);
   return {std::move(record), backend, std::move(state)};
 }
 

@@ -47,6 +47,16 @@ struct HolderInfo {
   std::string address;
 };
 
+// A host's answer to a request to release a volume it keeps attached (engine/linger.cc).
+struct ReleaseAnswer {
+  bool released = false;  // its attachment and lock there are gone now
+  std::string detail;     // what it did, or why not ("in use by 2 container(s) on host a")
+};
+using ReleaseReply = std::function<void(const ReleaseAnswer&)>;
+// Runs on a backend thread and must not block: it hands the work elsewhere and calls the reply
+// once. `asker` names the host that asked, for the log.
+using ReleaseHandler = std::function<void(const std::string& asker, ReleaseReply reply)>;
+
 // The volumes a backend knows: one record per name, changed only by compare-and-set.
 class VolumeRegistry {
  public:
@@ -145,6 +155,14 @@ class LockAuthority {
   virtual void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) = 0;
   // How often this process found its cluster client fenced (blocklisted) and replaced it.
   virtual uint64_t FencedClientsReplaced() const = 0;
+  // Release requests, for a volume this host keeps attached without using it (a linger):
+  // another host that needs it asks, this one answers at once instead of being waited out.
+  // Serving a volume that is served already does nothing.
+  virtual void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) = 0;
+  virtual void StopServingReleaseRequests(const std::string& volume) = 0;
+  // Asks whoever serves release requests for the volume, and waits (briefly) for the answers;
+  // none when nobody serves them. Attach asks on its own before it refuses a held lock.
+  virtual std::vector<ReleaseAnswer> AskHoldersToRelease(const VolumeRecord& record) = 0;
 };
 
 class Backend : public VolumeRegistry, public VolumeStorage, public VolumeAttacher {

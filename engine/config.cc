@@ -40,6 +40,21 @@ std::string StringField(const nlohmann::json& object, const std::string& key,
   return object[key].get<std::string>();
 }
 
+// A whole number of seconds in [min, max], `why` appended to the refusal.
+int WholeSecondsField(const nlohmann::json& object, const std::string& key, int fallback, int min,
+                      int max, const std::string& why) {
+  if (!object.contains(key)) {
+    return fallback;
+  }
+  const auto& value = object[key];
+  if (!value.is_number_integer() || value.get<int64_t>() < min || value.get<int64_t>() > max) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "\"" + key + "\" must be a whole number of seconds from " + std::to_string(min) +
+                    " to " + std::to_string(max) + why);
+  }
+  return static_cast<int>(value.get<int64_t>());
+}
+
 // state_dir, mount_root and socket: relative to berthd's working directory they would move
 // with it (systemd starts it in /), so only absolute paths are accepted.
 std::string AbsolutePathField(const nlohmann::json& object, const std::string& key,
@@ -162,7 +177,7 @@ Config ParseConfig(const std::string& text) {
   }
   RejectUnknownKeys(doc,
                     {"host_id", "state_dir", "mount_root", "socket", "default_backend", "log_level",
-                     "backends", "metrics", "busy_wait_seconds"},
+                     "backends", "metrics", "busy_wait_seconds", "linger_seconds"},
                     "the config");
   Config config;
   config.host_id = StringField(doc, "host_id", "");
@@ -175,15 +190,10 @@ Config ParseConfig(const std::string& text) {
   } catch (const Error& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("config key 'log_level': ") + e.what());
   }
-  if (doc.contains("busy_wait_seconds")) {
-    const auto& wait = doc["busy_wait_seconds"];
-    if (!wait.is_number_integer() || wait.get<int64_t>() < 1 || wait.get<int64_t>() > 110) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "\"busy_wait_seconds\" must be a whole number of seconds from 1 to 110 "
-                  "(Docker gives a request 120)");
-    }
-    config.busy_wait_seconds = static_cast<int>(wait.get<int64_t>());
-  }
+  config.busy_wait_seconds = WholeSecondsField(doc, "busy_wait_seconds", config.busy_wait_seconds,
+                                               1, 110, " (Docker gives a request 120)");
+  config.linger_seconds =
+      WholeSecondsField(doc, "linger_seconds", config.linger_seconds, 0, 3600, "; 0 turns it off");
   if (doc.contains("metrics")) {
     config.metrics = ParseMetrics(doc["metrics"]);
   }

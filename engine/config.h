@@ -37,6 +37,10 @@ struct Config {
   // takeover grace, a rollback) before it is refused as busy, naming that work: well inside
   // Docker's 2-minute timeout, and never on a worker that other volumes need.
   int busy_wait_seconds = 45;
+  // How long berthd keeps a volume mounted, synced and locked after its last Docker unmount, so
+  // that a container restarted on this host reattaches at no cost; another host that needs the
+  // volume asks for it and gets it at once (docs/operations.md, "Linger"). 0 turns it off.
+  int linger_seconds = 30;
   std::map<std::string, BackendConfig> backends;
   MetricsConfig metrics;
 };

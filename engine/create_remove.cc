@@ -107,6 +107,7 @@ void Engine::Remove(const std::string& name) {
   auto found = FindOrThrow(name);
   VolumeRecord& record = found.first;
   Backend* backend = found.second;
+  ReleaseUnused(*backend, record);
   auto local = states_.Load(name);
   if (local && local->TotalRefs() > 0) {
     throw Error(ErrorCode::kBusy, "volume " + name + " is mounted on this host (" +

@@ -21,7 +21,7 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   // Logged under the volume lock, so overlapping begin/end pairs in the log show real
   // parallelism across volumes.
   spdlog::info("mount {} ({}) begins", name, ref_id);
-  auto usable = FindUsable(name);
+  auto usable = FindUsable(name, /*reuse_linger=*/true);
   VolumeRecord& record = usable.record;  // captured below: a structured binding could not be
   Backend* backend = usable.backend;
   RefuseRawBlock(record.spec, "be mounted");
@@ -37,10 +37,15 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
                       std::to_string(state->TotalRefs()) +
                       " read-only reference(s) before mounting it read-write");
     }
+    const bool lingered = state->phase == Phase::kLingering;
+    if (lingered) {
+      state->MoveTo(Phase::kMounted);  // no map, no probe, no fsck: it never left
+      state->linger_until_ms = 0;
+    }
     state->AddRef(ref_id);
     states_.Save(*state);
-    spdlog::info("mount {} ({}) ends: already mounted, {} reference(s)", name, ref_id,
-                 state->TotalRefs());
+    spdlog::info("mount {} ({}) ends: {}, {} reference(s)", name, ref_id,
+                 lingered ? "reused while it lingered" : "already mounted", state->TotalRefs());
     return {state->mount_path, false};
   }
 
@@ -82,6 +87,11 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
     spdlog::info("unmount {} ({}): {} reference(s) remain", name, ref_id, state->TotalRefs());
     return;
   }
+  if (StartLinger(*state)) {
+    spdlog::info("unmount {} ({}): synced; lingering for {}s", name, ref_id,
+                 config_.linger_seconds);
+    return;
+  }
   if (detach_executor_) {
     host_->Unmount(state->mount_path);
     FaultPoint("unmount.unmounted");
@@ -107,9 +117,8 @@ void Engine::FinishDetach(const std::string& name) {
   try {
     VolumeLock lock(config_.state_dir, name, "finish detach", BusyWait());
     auto state = states_.Load(name);
-    if (!state ||
-        (state->phase != Phase::kDetaching && (state->TotalRefs() > 0 || state->staged))) {
-      return;  // a Mount came first and already finished it, or kubelet owns it
+    if (!state || state->phase != Phase::kDetaching) {
+      return;  // a Mount came first and already finished it (and maybe lingers now)
     }
     auto found = Find(name);
     if (!found) {

@@ -38,6 +38,8 @@ struct AttachmentCounts {
 
 // Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
 using Executor = std::function<void(std::function<void()>)>;
+// Runs work once `delay` has passed (berthd's timers); see Engine::set_linger_scheduler.
+using Scheduler = std::function<void(std::chrono::milliseconds delay, std::function<void()>)>;
 
 // A cephx identity given for one call (a FlexVolume pod's secret) instead of the config's:
 // used in memory only, never written to a file but a 0600 key file while a mapper starts.
@@ -197,6 +199,14 @@ class Engine {
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.
   void set_detach_executor(Executor executor) { detach_executor_ = std::move(executor); }
+  // With a scheduler (and config linger_seconds > 0), the last Unmount of a read-write volume
+  // whose backend locks it leaves it mounted, synced and locked for the linger: a Mount on this
+  // host meanwhile reuses it as it is. Any operation that needs the volume unused ends the
+  // linger first, here or, through a release request, on the host that keeps it; the scheduler
+  // ends it when the time is up (engine/linger.cc).
+  void set_linger_scheduler(Scheduler scheduler) { linger_scheduler_ = std::move(scheduler); }
+  // Ends every linger on this host (berthd stopping).
+  void EndLingers();
   // What Reconcile did with one volume's host state.
   struct ReconcileAction {
     enum class Kind {
@@ -244,8 +254,27 @@ class Engine {
   SnapshotTarget FindSnapshotTarget(const std::string& name, const std::string& snap);
   void TearDown(Backend& backend, const VolumeRecord& record, const HostVolumeState& state);
   // Under the volume lock: finishes a pending detach or cleans a stale attachment, and returns
-  // the state only if it is still usable (mounted and healthy, or staged and attached).
-  std::optional<HostVolumeState> UsableState(Backend& backend, const VolumeRecord& record);
+  // the state only if it is still usable (mounted and healthy, or staged and attached). A
+  // lingering volume is usable only for a Docker Mount (`reuse_linger`); for anything else its
+  // linger ends here.
+  std::optional<HostVolumeState> UsableState(Backend& backend, const VolumeRecord& record,
+                                             bool reuse_linger);
+  // The linger (engine/linger.cc). Under the volume lock, from the last Unmount: true when the
+  // volume now lingers (it may not: read-only, no locks, no scheduler, or serving failed).
+  bool StartLinger(HostVolumeState& state);
+  // Under the volume lock: ends this host's linger of the volume, if it lingers; true if it did.
+  bool EndLingerHere(const std::string& name, const std::string& why);
+  // Under the volume lock, for an operation that needs the volume unused: ends a linger here,
+  // and asks a host that holds its lock to release it (it does if it only lingers there).
+  void ReleaseUnused(Backend& backend, const VolumeRecord& record);
+  // The scheduler's call: ends the linger if its time is up (a later linger has a later time).
+  void EndExpiredLinger(const std::string& name);
+  // Another host's release request: the answer, after tearing a linger down.
+  ReleaseAnswer AnswerReleaseRequest(const std::string& name, const std::string& asker);
+  // In whichever backend serves them (the volume's state may be gone already).
+  void StopServingReleaseRequests(const std::string& name);
+  // On the detach executor when there is one, else at once.
+  void RunDetached(std::function<void()> work);
   // Under the volume lock: the volume (kNotFound when missing), its backend, and its state on
   // this host if still usable (UsableState).
   struct UsableVolume {
@@ -253,7 +282,7 @@ class Engine {
     Backend* backend;
     std::optional<HostVolumeState> state;
   };
-  UsableVolume FindUsable(const std::string& name);
+  UsableVolume FindUsable(const std::string& name, bool reuse_linger = false);
   // Under the volume lock: attaches and saves the state (nothing mounted yet).
   HostVolumeState AttachNew(Backend& backend, const VolumeRecord& record, bool read_only,
                             bool staged);
@@ -282,6 +311,7 @@ class Engine {
   std::unique_ptr<Host> host_;
   HostStateStore states_;
   Executor detach_executor_;
+  Scheduler linger_scheduler_;
 };
 
 }  // namespace berth::engine

@@ -102,6 +102,8 @@ std::vector<Engine::HealthCheck> Engine::Health(bool fix) {
       } else if (condition == Condition::kUnfinishedAttach) {
         c.ok = false;
         c.detail = "an attach that did not finish (its process died)";
+      } else if (condition == Condition::kHealthy && state->phase == Phase::kLingering) {
+        c.detail = "mounted at " + state->mount_path + ", lingering unused (linger_seconds)";
       } else if (condition == Condition::kDetachPending ||
                  (state->TotalRefs() == 0 && !state->staged)) {
         c.ok = false;

@@ -21,6 +21,8 @@ class Host {
   virtual std::vector<fsutil::MountEntry> MountInfo() = 0;
   // Unmounts `path` if it is a mount point; a busy one is kBusy and stays mounted.
   virtual void Unmount(const std::string& path) = 0;
+  // Writes the filesystem at `mount_point` through to its storage, as an unmount would.
+  virtual void SyncFilesystem(const std::string& mount_point) = 0;
   virtual void BindMount(const std::string& source, const std::string& target, bool read_only) = 0;
   // fsutil::FormatAndMount: the one safe decision whether to format, then the mount.
   virtual fsutil::FormatOutcome FormatAndMount(const fsutil::FormatAndMountRequest& request,

@@ -51,7 +51,8 @@ nlohmann::json StateToJson(const HostVolumeState& state) {
           {"detach_pending", state.phase == Phase::kDetaching},
           {"staged", state.staged},
           {"alias", state.alias},
-          {"fresh_filesystem", state.fresh_filesystem}};
+          {"fresh_filesystem", state.fresh_filesystem},
+          {"linger_until_ms", state.linger_until_ms}};
 }
 
 HostVolumeState StateFromJson(const nlohmann::json& json) {
@@ -84,6 +85,7 @@ HostVolumeState StateFromJson(const nlohmann::json& json) {
   state.staged = json.value("staged", false);
   state.alias = json.value("alias", "");
   state.fresh_filesystem = json.value("fresh_filesystem", false);
+  state.linger_until_ms = json.value("linger_until_ms", int64_t{0});
   return state;
 }
 

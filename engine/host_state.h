@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct HostVolumeState {
   std::string alias;  // kubelet's name for the volume (pvOrVolumeName), for detach
   // This attachment made the filesystem and nobody has set its root's group yet (fsGroup).
   bool fresh_filesystem = false;
+  // kLingering: when the linger ends, in milliseconds since the Unix epoch (a wall clock, so
+  // that any process on the host can read it).
+  int64_t linger_until_ms = 0;
 
   // Moves to `to`; an illegal move is an internal error naming both phases.
   void MoveTo(Phase to);

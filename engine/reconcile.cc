@@ -65,6 +65,7 @@ std::optional<Engine::ReconcileAction> Engine::ReconcileVolume(const std::string
   const std::string what =
       condition == Condition::kUnfinishedAttach ? "undid an attach that did not finish"
       : condition == Condition::kDetachPending  ? "finished a pending detach"
+      : state->phase == Phase::kLingering       ? "ended a linger"
       : !referenced                             ? "released an attachment without references"
                     : "released stale references (nothing is mounted any more)";
   TearDown(*found->second, found->first, *state);

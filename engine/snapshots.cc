@@ -88,6 +88,7 @@ void Engine::Rollback(const std::string& name, const std::string& snap,
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "rollback", BusyWait());
   auto [record, backend, snapshots] = FindSnapshotTarget(name, snap);
+  ReleaseUnused(*backend, record);
   if (auto state = states_.Load(name)) {
     throw Error(ErrorCode::kBusy,
                 "volume " + name + " is attached on this host (" + config_.host_id + ")" +
@@ -166,6 +167,8 @@ std::vector<HolderInfo> Engine::BreakLock(const std::string& name, bool fence,
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "break lock", BusyWait());
   auto found = FindOrThrow(name);
+  // A holder that only lingers gives the volume up when asked: then there is nothing to break.
+  ReleaseUnused(*found.second, found.first);
   std::vector<HolderInfo> holders;
   for (const auto& holder : HoldersOf(*found.second, found.first)) {
     const bool confirmed =

@@ -13,6 +13,9 @@ class SystemHost final : public Host {
   bool IsMountPoint(const std::string& path) override { return fsutil::IsMountPoint(path); }
   std::vector<fsutil::MountEntry> MountInfo() override { return fsutil::ReadMountInfo(); }
   void Unmount(const std::string& path) override { fsutil::Unmount(path); }
+  void SyncFilesystem(const std::string& mount_point) override {
+    fsutil::SyncFilesystem(mount_point);
+  }
   void BindMount(const std::string& source, const std::string& target, bool read_only) override {
     fsutil::BindMount(source, target, read_only);
   }

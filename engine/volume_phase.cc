@@ -14,12 +14,15 @@ std::string_view PhaseName(Phase phase) {
       return "mounted";
     case Phase::kDetaching:
       return "detaching";
+    case Phase::kLingering:
+      return "lingering";
   }
   return "attaching";
 }
 
 std::optional<Phase> PhaseFromName(std::string_view name) {
-  for (Phase phase : {Phase::kAttaching, Phase::kAttached, Phase::kMounted, Phase::kDetaching}) {
+  for (Phase phase : {Phase::kAttaching, Phase::kAttached, Phase::kMounted, Phase::kDetaching,
+                      Phase::kLingering}) {
     if (PhaseName(phase) == name) {
       return phase;
     }
@@ -37,9 +40,11 @@ bool TransitionAllowed(Phase from, Phase to) {
     case Phase::kAttached:
       return to == Phase::kMounted || to == Phase::kDetaching;
     case Phase::kMounted:
-      return to == Phase::kDetaching;
+      return to == Phase::kDetaching || to == Phase::kLingering;
     case Phase::kDetaching:
       return false;
+    case Phase::kLingering:
+      return to == Phase::kMounted || to == Phase::kDetaching;
   }
   return false;
 }
@@ -68,8 +73,9 @@ Condition Classify(const HostVolumeState& state, const LiveFacts& live) {
     return Condition::kDetachPending;
   }
   // A staged volume may be attached and not mounted yet (waitforattach before mountdevice).
-  const bool placed =
-      state.phase == Phase::kMounted ? live.mounted : state.staged && state.mount_path.empty();
+  const bool placed = state.phase == Phase::kMounted || state.phase == Phase::kLingering
+                          ? live.mounted
+                          : state.staged && state.mount_path.empty();
   if (live.attachment_alive && placed) {
     return Condition::kHealthy;
   }

@@ -14,12 +14,18 @@ struct HostVolumeState;
 //   attaching -> attached | mounted     the backend attach finished (NFS mounts as it attaches)
 //   attached  -> mounted | detaching    the filesystem was mounted, or the detach began
 //   mounted   -> detaching              the last reference went; unmap and unlock follow
+//   mounted   -> lingering              the last reference went; kept mounted for a reuse
+//   lingering -> mounted | detaching    reused by a Mount, or the linger ended
 // A state file is erased when the teardown ends, from whatever phase.
 enum class Phase {
   kAttaching,  // the backend may have locked, mapped or mounted: a crash here is undone
   kAttached,   // locked and mapped, nothing mounted (Kubernetes' waitforattach)
   kMounted,    // the filesystem is mounted at mount_path
   kDetaching,  // unmounted with no reference left; the unmap and unlock run after the reply
+  // Mounted, synced and unreferenced, kept (with its lock) until linger_until for the next
+  // Mount on this host; ended at once by any operation that needs the volume unused here or on
+  // another host (see Engine::EndLinger).
+  kLingering,
 };
 
 std::string_view PhaseName(Phase phase);

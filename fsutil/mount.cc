@@ -234,4 +234,14 @@ void Unmount(const std::string& target) {
   }
 }
 
+void SyncFilesystem(const std::string& mount_point) {
+  UniqueFd fd(::open(mount_point.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    throw ErrnoError(-errno, "cannot open " + mount_point + " to sync it");
+  }
+  if (::syncfs(fd.get()) != 0) {
+    throw ErrnoError(-errno, "cannot sync the filesystem at " + mount_point);
+  }
+}
+
 }  // namespace berth::fsutil

@@ -29,4 +29,8 @@ void BindMount(const std::string& source, const std::string& target, bool read_o
 // short while (a process may be leaving the directory) and then reported as kBusy.
 void Unmount(const std::string& target);
 
+// Writes the filesystem mounted at `mount_point` to its device and flushes the device (syncfs),
+// as an unmount would, leaving it mounted.
+void SyncFilesystem(const std::string& mount_point);
+
 }  // namespace berth::fsutil

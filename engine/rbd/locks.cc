@@ -9,6 +9,7 @@
 
 #include "backends/rbd/image.h"
 #include "backends/rbd/lock.h"
+#include "backends/rbd/release_request.h"
 #include "common/error.h"
 #include "common/strings.h"
 #include "engine/rbd/guarded.h"
@@ -28,14 +29,26 @@ bool RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec)
   try {
     return LockWithOwnClient(io, spec);
   } catch (const Error& e) {
-    if (e.code() != ErrorCode::kBusy || !settings_.takeover) {
+    if (e.code() != ErrorCode::kBusy) {
       throw;
     }
     const auto holders = rbd::ListLockHolders(io, spec.image);
     if (holders.size() != 1 || holders.front().host_id.empty()) {
-      throw;  // not a berth host's lock (or gone meanwhile): never taken over
+      throw;  // not a berth host's lock (or gone meanwhile): never asked, never taken over
     }
-    if (!TakeOver(io, spec, holders.front(), e)) {
+    // A holder that keeps the volume only lingering gives it up when asked (no takeover: it
+    // unlocks itself); one that uses it says so, and that is the refusal.
+    std::string answers;
+    for (const auto& answer : rbd::AskToRelease(io, spec.image, host_id_)) {
+      if (answer.released) {
+        return LockWithOwnClient(io, spec);
+      }
+      answers += (answers.empty() ? "" : "; ") + answer.detail;
+    }
+    if (!answers.empty()) {
+      throw Error(ErrorCode::kBusy, std::string(e.what()) + " (it answered: " + answers + ")");
+    }
+    if (!settings_.takeover || !TakeOver(io, spec, holders.front(), e)) {
       throw;
     }
   }

@@ -11,6 +11,7 @@
 #include "backends/rbd/cluster.h"
 #include "backends/rbd/lock.h"
 #include "backends/rbd/mappers/mapper.h"
+#include "backends/rbd/release_request.h"
 #include "common/error.h"
 #include "engine/backend.h"
 #include "engine/config.h"
@@ -63,6 +64,9 @@ class RbdBackend : public Backend,
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
   void ForgetHost(const std::string& host_id) override;
   uint64_t FencedClientsReplaced() const override { return fenced_clients_; }
+  void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) override;
+  void StopServingReleaseRequests(const std::string& volume) override;
+  std::vector<ReleaseAnswer> AskHoldersToRelease(const VolumeRecord& record) override;
 
  private:
   // This process's shared Ceph client and its pool handles, for everything but the lock of an
@@ -132,6 +136,9 @@ class RbdBackend : public Backend,
   std::mutex mu_;
   std::shared_ptr<Connection> connection_;
   std::atomic<uint64_t> fenced_clients_ = 0;
+  // Per volume served (engine/rbd/release.cc); destroyed before the connection.
+  std::mutex watches_mu_;
+  std::map<std::string, std::unique_ptr<rbd::ReleaseWatch>> watches_;
 };
 
 }  // namespace berth::engine

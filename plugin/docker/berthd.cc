@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <iostream>
@@ -100,7 +101,19 @@ int main(int argc, char** argv) {
     boost::asio::thread_pool detach_pool(2);
     engine.set_detach_executor(
         [&detach_pool](std::function<void()> work) { boost::asio::post(detach_pool, work); });
-    // Before serving: adopt what is still in use, finish or undo what a crash interrupted.
+    // Signals and the lingers' timers; run by signal_thread once serving.
+    boost::asio::io_context signals_io;
+    engine.set_linger_scheduler(
+        [&signals_io](std::chrono::milliseconds delay, std::function<void()> work) {
+          auto timer = std::make_shared<boost::asio::steady_timer>(signals_io, delay);
+          timer->async_wait([timer, work = std::move(work)](const boost::system::error_code& ec) {
+            if (!ec) {
+              work();
+            }
+          });
+        });
+    // Before serving: adopt what is still in use, finish or undo what a crash interrupted, and
+    // end the lingers of the last run.
     engine.Reconcile();
 
     // Off unless configured; bound before the plugin socket so a bad address fails the start.
@@ -118,7 +131,6 @@ int main(int argc, char** argv) {
     options.busy_wait = std::chrono::seconds(config.busy_wait_seconds);
     options.on_listening = [&socket_path] { Notify("READY=1\nSTATUS=serving " + socket_path); };
     berth::docker::Server server(handler, options);
-    boost::asio::io_context signals_io;
     boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
       if (!ec) {
@@ -137,6 +149,8 @@ int main(int argc, char** argv) {
     }
     signals_io.stop();
     signal_thread.join();
+    // Nothing attached here stays without a user: another host may want it next.
+    engine.EndLingers();
     detach_pool.join();
   } catch (const berth::Error& e) {
     spdlog::critical("{}", e.what());

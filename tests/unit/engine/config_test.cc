@@ -135,6 +135,21 @@ TEST(ParseConfig, BusyWaitIsBoundedInsideDockersTimeout) {
   }
 }
 
+TEST(ParseConfig, LingerDefaultsToHalfAMinuteAndZeroTurnsItOff) {
+  const std::string backends = R"("backends": {"a": {"type": "rbd"}})";
+  EXPECT_EQ(ParseConfig(R"({"host_id": "h", )" + backends + "}").linger_seconds, 30);
+  EXPECT_EQ(
+      ParseConfig(R"({"host_id": "h", "linger_seconds": 0, )" + backends + "}").linger_seconds, 0);
+  for (const std::string bad : {"-1", "3601", "\"30\"", "2.5", "null"}) {
+    SCOPED_TRACE(bad);
+    ExpectError(
+        [&] {
+          ParseConfig(R"({"host_id": "h", "linger_seconds": )" + bad + ", " + backends + "}");
+        },
+        kInvalid, {"linger_seconds", "0 to 3600", "0 turns it off"});
+  }
+}
+
 TEST(ParseConfig, HostIdsNameFilesSoOnlySafeCharactersAreAllowed) {
   for (const std::string& good :
        std::vector<std::string>{"node-1", "a", "0123456789abcdef0123456789abcdef",

@@ -16,7 +16,8 @@ namespace {
 
 using testing::ExpectError;
 
-constexpr Phase kAll[] = {Phase::kAttaching, Phase::kAttached, Phase::kMounted, Phase::kDetaching};
+constexpr Phase kAll[] = {Phase::kAttaching, Phase::kAttached, Phase::kMounted, Phase::kDetaching,
+                          Phase::kLingering};
 
 HostVolumeState InPhase(Phase phase, const std::string& mount_path = "/mnt/db") {
   HostVolumeState state;
@@ -35,11 +36,11 @@ LiveFacts Live(bool alive, bool mounted, bool pod_target_mounted = false) {
 
 TEST(Phase, OnlyTheDocumentedMovesAreAllowed) {
   // The moves docs/architecture.md lists, as data rather than a second copy of the logic.
-  const std::set<std::pair<Phase, Phase>> documented = {{Phase::kAttaching, Phase::kAttached},
-                                                        {Phase::kAttaching, Phase::kMounted},
-                                                        {Phase::kAttached, Phase::kMounted},
-                                                        {Phase::kAttached, Phase::kDetaching},
-                                                        {Phase::kMounted, Phase::kDetaching}};
+  const std::set<std::pair<Phase, Phase>> documented = {
+      {Phase::kAttaching, Phase::kAttached}, {Phase::kAttaching, Phase::kMounted},
+      {Phase::kAttached, Phase::kMounted},   {Phase::kAttached, Phase::kDetaching},
+      {Phase::kMounted, Phase::kDetaching},  {Phase::kMounted, Phase::kLingering},
+      {Phase::kLingering, Phase::kMounted},  {Phase::kLingering, Phase::kDetaching}};
   const auto allowed = [&](Phase from, Phase to) {
     return from == to || documented.contains({from, to});
   };
@@ -147,6 +148,14 @@ TEST(Classify, MountedWithItsMapperAliveIsHealthy) {
 TEST(Classify, HealthyWithoutReferencesIsStillHealthy) {
   // Mount reuses it; reconcile releases it, since it has no reference.
   EXPECT_EQ(Classify(InPhase(Phase::kMounted), Live(true, true)), Condition::kHealthy);
+}
+
+TEST(Classify, ALingeringVolumeIsHealthyOnlyWhileMountedWithItsMapperAlive) {
+  const auto state = InPhase(Phase::kLingering);
+  EXPECT_EQ(Classify(state, Live(true, true)), Condition::kHealthy);
+  // No reference: whatever went wrong under it, nothing uses it, so it is torn down.
+  EXPECT_EQ(Classify(state, Live(false, true)), Condition::kStale);
+  EXPECT_EQ(Classify(state, Live(true, false)), Condition::kStale);
 }
 
 TEST(Classify, AMountThatVanishedUnderALiveMapperIsStale) {

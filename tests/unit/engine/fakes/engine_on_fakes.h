@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,7 +51,9 @@ class EngineOnFakes : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  FakeNode MakeNode(const std::string& host_id) {
+  // `adjust` changes the config before the engine is made.
+  FakeNode MakeNode(const std::string& host_id,
+                    const std::function<void(Config&)>& adjust = nullptr) {
     Config config;
     config.host_id = host_id;
     config.state_dir = dir_ + "/" + host_id + "/state";
@@ -59,6 +62,9 @@ class EngineOnFakes : public ::testing::Test {
     config.busy_wait_seconds = 1;
     config.backends["rbd"] = {"rbd", "rbd", {{"type", "rbd"}}};
     config.backends["nfs"] = {"nfs", "nfs", {{"type", "nfs"}, {"server", "127.0.0.1"}}};
+    if (adjust) {
+      adjust(config);
+    }
     FakeNode node;
     auto host = std::make_unique<FakeHost>();
     node.host = host.get();

@@ -25,6 +25,8 @@ struct FakeCluster {
   std::map<std::string, std::set<std::string>> users;  // volume -> "host device" attached
   std::map<std::string, std::vector<SnapshotInfo>> snapshots;
   std::set<std::string> dead_devices;  // their mapper died: AttachmentHealthy is false
+  // volume -> (host serving its release requests, the handler): RADOS watch/notify in miniature.
+  std::map<std::string, std::pair<std::string, ReleaseHandler>> release_handlers;
   int next_device = 0;
 };
 
@@ -129,8 +131,17 @@ class FakeBackend : public Backend,
     if (!read_only && traits_.locks) {
       if (auto held = cluster_->locks.find(name);
           held != cluster_->locks.end() && held->second.host_id != host_id_) {
-        throw Error(ErrorCode::kBusy,
-                    "volume " + name + " is locked by host " + held->second.host_id);
+        // As RbdBackend: a holder that only lingers gives the volume up when asked.
+        std::string answers;
+        for (const auto& answer : AskHoldersToRelease(record)) {
+          answers += answer.detail + ";";
+        }
+        if (auto still = cluster_->locks.find(name);
+            still != cluster_->locks.end() && still->second.host_id != host_id_) {
+          throw Error(ErrorCode::kBusy,
+                      "volume " + name + " is locked by host " + still->second.host_id +
+                          (answers.empty() ? "" : " (it answered: " + answers + ")"));
+        }
       }
       cluster_->locks[name] = {host_id_, "client." + host_id_, "10.0.0.1:0/" + host_id_};
       locked = true;
@@ -227,6 +238,27 @@ class FakeBackend : public Backend,
     cluster_->locks.erase(record.spec.name);
   }
   uint64_t FencedClientsReplaced() const override { return 0; }
+  void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) override {
+    Step("serve " + record.spec.name);
+    cluster_->release_handlers.try_emplace(record.spec.name, host_id_, std::move(handler));
+  }
+  void StopServingReleaseRequests(const std::string& volume) override {
+    if (auto it = cluster_->release_handlers.find(volume);
+        it != cluster_->release_handlers.end() && it->second.first == host_id_) {
+      Step("stop serving " + volume);
+      cluster_->release_handlers.erase(it);
+    }
+  }
+  std::vector<ReleaseAnswer> AskHoldersToRelease(const VolumeRecord& record) override {
+    Step("ask " + record.spec.name);
+    std::vector<ReleaseAnswer> answers;
+    auto it = cluster_->release_handlers.find(record.spec.name);
+    if (it != cluster_->release_handlers.end()) {
+      auto handler = it->second.second;  // the holder may stop serving while it answers
+      handler(host_id_, [&answers](const ReleaseAnswer& answer) { answers.push_back(answer); });
+    }
+    return answers;
+  }
 
  private:
   // An image's name (rbd-like), else the volume's.

@@ -45,6 +45,10 @@ class FakeHost : public Host {
     read_only_mounts.erase(path);
   }
 
+  void SyncFilesystem(const std::string& mount_point) override {
+    calls.push_back("sync " + mount_point);
+  }
+
   void BindMount(const std::string& source, const std::string& target, bool read_only) override {
     calls.push_back("bind " + source + " " + target + (read_only ? " ro" : " rw"));
     mounts[target] = source;

@@ -1,0 +1,165 @@
+// The linger on a real cluster: a volume lingering on host A goes to host B the moment B needs
+// it (RADOS watch/notify on its lock object, no takeover grace, no fencing), with its data; a
+// volume in use is not given up; remove, rollback and lock break from another host end it; and a
+// lingering host that dies is taken over with fencing as any dead host is.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <thread>
+
+#include "common/files.h"
+#include "common/subprocess.h"
+#include "engine/engine.h"
+#include "tests/integration/engine/lab.h"
+#include "tests/unit/expect_error.h"
+
+namespace berth::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+engine::Config WithTakeover(engine::Config config, bool takeover, int grace_seconds = 2) {
+  for (auto& [name, backend] : config.backends) {
+    if (backend.type == "rbd") {
+      backend.settings["takeover"] = takeover;
+      backend.settings["takeover_grace_seconds"] = grace_seconds;
+    }
+  }
+  return config;
+}
+
+// A host as berthd runs it: a worker pool for detaches and release requests, and a linger whose
+// timer never fires (the tests end lingers by what they do, not by time).
+class LingeringHost {
+ public:
+  explicit LingeringHost(engine::Config config) : engine(WithLinger(std::move(config))) {
+    engine.set_detach_executor(
+        [this](std::function<void()> work) { boost::asio::post(pool_, std::move(work)); });
+    engine.set_linger_scheduler([](std::chrono::milliseconds, std::function<void()>) {});
+  }
+  ~LingeringHost() {
+    try {
+      engine.EndLingers();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "ending lingers: " << e.what();
+    }
+    pool_.join();
+  }
+  LingeringHost(const LingeringHost&) = delete;
+  LingeringHost& operator=(const LingeringHost&) = delete;
+
+  static engine::Config WithLinger(engine::Config config) {
+    config.linger_seconds = 30;  // the lab's berth.json turns it off for the rest of the suite
+    return config;
+  }
+
+  // Declared first: destroyed after the engine, whose requests it may still be running.
+  boost::asio::thread_pool pool_{2};
+  engine::Engine engine;
+};
+
+std::optional<engine::Phase> PhaseOn(engine::Engine& engine, const std::string& name) {
+  const auto state = engine.LocalState(name);
+  return state ? std::optional(state->phase) : std::nullopt;
+}
+
+TEST(Linger, AnotherHostGetsALingeringVolumeAtOnceWithItsDataAndNobodyIsFenced) {
+  const engine::Config config_a = LabConfig("host-a");
+  const std::string name = UniqueName("linger");
+  LingeringHost a(config_a);
+  // B never takes over: only the handoff can give it the volume.
+  engine::Engine b(WithTakeover(LabConfig("host-b"), false));
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(b, name); });
+
+  a.engine.Create(name, {{"size", "128M"}});
+  const std::string mount_a = a.engine.Mount(name, "c1").mount_path;
+  WriteRandomFile(mount_a + "/data", 4);
+  const std::string sum = Sha256(mount_a + "/data");
+  a.engine.Unmount(name, "c1");
+  ASSERT_EQ(PhaseOn(a.engine, name), engine::Phase::kLingering);
+  EXPECT_TRUE(IsMounted(mount_a));
+  const auto before = LabCluster().BlocklistedAddresses();
+
+  const auto mb = b.Mount(name, "c2");
+  EXPECT_FALSE(mb.formatted);
+  EXPECT_EQ(Sha256(mb.mount_path + "/data"), sum);
+  ASSERT_EQ(b.Locks(name).holders.size(), 1U);
+  EXPECT_EQ(b.Locks(name).holders.at(0).host_id, b.config().host_id);
+  // Host A is gone from the volume entirely, and nobody was fenced.
+  EXPECT_FALSE(PhaseOn(a.engine, name));
+  EXPECT_FALSE(IsMounted(mount_a));
+  EXPECT_TRUE(LoopsUnder(config_a.state_dir).empty());
+  EXPECT_EQ(LabCluster().BlocklistedAddresses().size(), before.size());
+
+  // A writer on B: A's own Mount is refused (B holds the volume and its mapper is alive), and
+  // B's writes go on.
+  std::thread writer([&] { WriteRandomFile(mb.mount_path + "/from-b", 16); });
+  ExpectError([&] { a.engine.Mount(name, "c3"); }, ErrorCode::kBusy,
+              {"host " + b.config().host_id});
+  writer.join();
+  const std::string sum_b = Sha256(mb.mount_path + "/from-b");
+  EXPECT_FALSE(PhaseOn(a.engine, name));
+
+  // B lets go (no linger there), and A gets both files back.
+  b.Unmount(name, "c2");
+  const auto ma = a.engine.Mount(name, "c4");
+  EXPECT_EQ(Sha256(ma.mount_path + "/data"), sum);
+  EXPECT_EQ(Sha256(ma.mount_path + "/from-b"), sum_b);
+  a.engine.Unmount(name, "c4");
+  EXPECT_EQ(PhaseOn(a.engine, name), engine::Phase::kLingering);
+  // A lingers again; the cleanup's Remove on B ends it.
+}
+
+TEST(Linger, RollbackLockBreakAndRemoveOnAnotherHostEndTheLinger) {
+  const engine::Config config_a = LabConfig("host-a");
+  const std::string name = UniqueName("linger-ops");
+  LingeringHost a(config_a);
+  engine::Engine b(LabConfig("host-b"));
+  bool removed = false;
+  Cleanups cleanups;
+  cleanups.Add([&] {
+    if (!removed) {
+      ReleaseAndRemove(b, name);
+    }
+  });
+  a.engine.Create(name, {{"size", "64M"}});
+  const auto linger = [&](const std::string& file) {
+    const std::string path = a.engine.Mount(name, "c1").mount_path;
+    WriteFileAtomically(path + "/" + file, file);
+    a.engine.Unmount(name, "c1");
+    ASSERT_EQ(PhaseOn(a.engine, name), engine::Phase::kLingering);
+  };
+  linger("before");
+  b.CreateSnapshot(name, "s1");  // taken while it lingers: synced, so consistent
+  linger("after");
+
+  b.Rollback(name, "s1", nullptr);
+  EXPECT_FALSE(PhaseOn(a.engine, name));
+  const std::string path = a.engine.Mount(name, "c1").mount_path;
+  EXPECT_TRUE(PathExists(path + "/before"));
+  EXPECT_FALSE(PathExists(path + "/after"));
+  a.engine.Unmount(name, "c1");
+
+  const auto before = LabCluster().BlocklistedAddresses();
+  EXPECT_TRUE(b.BreakLock(name, /*fence=*/true).empty());
+  EXPECT_FALSE(PhaseOn(a.engine, name));
+  EXPECT_TRUE(b.Locks(name).holders.empty());
+  EXPECT_EQ(LabCluster().BlocklistedAddresses().size(), before.size());
+
+  linger("again");
+  b.RemoveSnapshot(name, "s1");
+  b.Remove(name);
+  removed = true;
+  EXPECT_FALSE(PhaseOn(a.engine, name));
+  EXPECT_FALSE(IsMounted(config_a.mount_root + "/" + name));
+  EXPECT_TRUE(LoopsUnder(config_a.state_dir).empty());
+  EXPECT_THROW(b.Get(name), Error);
+}
+
+}  // namespace
+}  // namespace berth::testing
