@@ -199,11 +199,11 @@ class Engine {
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.
   void set_detach_executor(Executor executor) { detach_executor_ = std::move(executor); }
-  // With a scheduler (and config linger_seconds > 0), the last Unmount of a read-write volume
-  // whose backend locks it leaves it mounted, synced and locked for the linger: a Mount on this
-  // host meanwhile reuses it as it is. Any operation that needs the volume unused ends the
-  // linger first, here or, through a release request, on the host that keeps it; the scheduler
-  // ends it when the time is up (engine/linger.cc).
+  // With a scheduler and a detach executor (and config linger_seconds > 0), the last Unmount of
+  // a read-write volume whose backend locks it leaves it mounted, synced and locked for the
+  // linger: a Mount on this host meanwhile reuses it as it is. Any operation that needs the
+  // volume unused ends the linger first, here or, through a release request, on the host that
+  // keeps it; the scheduler ends it when the time is up (engine/linger.cc).
   void set_linger_scheduler(Scheduler scheduler) { linger_scheduler_ = std::move(scheduler); }
   // Ends every linger on this host (berthd stopping).
   void EndLingers();

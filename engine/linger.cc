@@ -28,13 +28,15 @@ void Engine::RunDetached(std::function<void()> work) {
   if (detach_executor_) {
     detach_executor_(std::move(work));
   } else {
-    work();
+    work();  // no linger without an executor: only the scheduler's call comes here
   }
 }
 
 bool Engine::StartLinger(HostVolumeState& state) {
-  if (config_.linger_seconds <= 0 || !linger_scheduler_ || state.read_only || state.staged ||
-      state.phase != Phase::kMounted || state.attachment.device.empty()) {
+  // Release requests arrive on a backend thread, which must never tear down itself: they need
+  // the detach executor.
+  if (config_.linger_seconds <= 0 || !linger_scheduler_ || !detach_executor_ || state.read_only ||
+      state.staged || state.phase != Phase::kMounted || state.attachment.device.empty()) {
     return false;
   }
   const auto backend_it = backends_.find(state.backend);

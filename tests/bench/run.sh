@@ -9,7 +9,8 @@
 # 4. tests/bench/flex.sh (its own Ceph-only lab): berth-flex init vs /bin/true, pod start and
 #    teardown through berth-flex vs by hand.
 # 5. tests/bench/csi.sh (its own Ceph-only lab): berth-csi's stage + publish vs by hand.
-# 6. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved.
+# 6. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved: cold
+#    (linger off, every run attaches) and within the linger (linger_seconds 30).
 #    The lab's berthd serves the lab's own driver (berth-<lab id>), so it runs beside other labs.
 # BERTH_BIN_DIR: where berthd, berthctl, berth-nfs-fuse, berth-flex and berth_bench_plugin_latency
 # are (default build/bin).
@@ -134,17 +135,28 @@ docker volume create -d "$BERTH_DRIVER" -o size=256M bv >/dev/null
 docker volume create lv >/dev/null
 run() { docker run --rm --network none -v "$1:/data" lab/busybox true; }
 run bv && run lv # first use formats bv
-: >"$lab/d_berth"; : >"$lab/d_local"; : >"$lab/d_ratio"
-for i in $(seq "$rounds"); do
-  order=(bv lv) && ((i % 2)) || order=(lv bv) # alternate who goes first
-  for v in "${order[@]}"; do
-    t0=$(now_us); run "$v"; t=$(($(now_us) - t0))
-    if [ "$v" = bv ]; then b=$t && echo "$t" >>"$lab/d_berth"; else l=$t && echo "$t" >>"$lab/d_local"; fi
+# Rounds alternate which volume goes first; the row is the median of the per-round ratios.
+docker_rounds() { # LABEL
+  : >"$lab/d_berth"; : >"$lab/d_local"; : >"$lab/d_ratio"
+  for i in $(seq "$rounds"); do
+    order=(bv lv) && ((i % 2)) || order=(lv bv)
+    for v in "${order[@]}"; do
+      t0=$(now_us); run "$v"; t=$(($(now_us) - t0))
+      if [ "$v" = bv ]; then b=$t && echo "$t" >>"$lab/d_berth"; else l=$t && echo "$t" >>"$lab/d_local"; fi
+    done
+    ratio "$b" "$l" >>"$lab/d_ratio"
   done
-  ratio "$b" "$l" >>"$lab/d_ratio"
-done
-table+=("$(row "docker run -v V, median ms (vs local volume)" \
-  "$(ms "$(median <"$lab/d_berth")")" "$(ms "$(median <"$lab/d_local")")" "$(median <"$lab/d_ratio")")")
+  table+=("$(row "$1" "$(ms "$(median <"$lab/d_berth")")" "$(ms "$(median <"$lab/d_local")")" \
+    "$(median <"$lab/d_ratio")")")
+}
+# The lab's berthd detaches at the last unmount (linger_seconds 0): every run attaches cold.
+docker_rounds "docker run -v V cold, median ms (vs local volume)"
+# Then with the default linger: every run after the first reuses the attachment.
+sed -i 's/"linger_seconds": 0/"linger_seconds": 30/' "$lab/berth.json"
+grep -q '"linger_seconds": 30' "$lab/berth.json" || { say "cannot turn the linger on"; exit 1; }
+"$root/scripts/lab" berthd-restart "$lab" >/dev/null
+run bv
+docker_rounds "docker run -v V in linger, median ms (vs local volume)"
 docker volume rm bv lv >/dev/null
 
 echo "berth benchmarks, $(date -u +%F), $(nproc) cores, memstore lab; docker rounds: $rounds"

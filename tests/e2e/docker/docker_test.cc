@@ -253,6 +253,48 @@ TEST_F(DockerTest, SecondHostIsRefusedThenVolumeFollowsTheWorkload) {
   RestartBerthd(SIGTERM, LabDir() + "/berth.json");
 }
 
+// The linger (docs/operations.md): a container restarted on the host gets its volume back as it
+// was, with no map, probe or fsck; a berthd killed during a linger ends it when it starts again.
+TEST_F(DockerTest, ARestartedContainerReusesTheLingeringVolumeAndARestartedBerthdEndsTheLinger) {
+  auto json = nlohmann::json::parse(ReadFileIfExists(LabDir() + "/berth.json").value());
+  json["linger_seconds"] = 30;  // the lab turns it off for the other tests
+  const std::string config = LabDir() + "/berth-linger.json";
+  WriteFileAtomically(config, json.dump(2));
+  RestartBerthd(SIGTERM, config);
+  const auto v = Volume("linger");
+  const std::string state = json["state_dir"].get<std::string>() + "/volumes/" + v + ".json";
+  const auto phase = [&] {
+    const auto text = ReadFileIfExists(state);
+    return text ? nlohmann::json::parse(*text).value("phase", "") : std::string("none");
+  };
+  DockerOk({"volume", "create", "-d", Driver(), "-o", "size=128M", v});
+  const auto sum = DockerOk(RunArgs(
+      v + ":/data", "dd if=/dev/urandom of=/data/blob bs=1M count=8 2>/dev/null && "
+                    "sha256sum /data/blob"));
+  EXPECT_EQ(phase(), "lingering");
+  EXPECT_TRUE(VolumeMounted(v) && VolumeMapped(v)) << "the volume lingers after its container";
+  EXPECT_EQ(DockerOk(RunArgs(v + ":/data", "sha256sum /data/blob")), sum);
+  const std::string log = ReadFileIfExists(LabDir() + "/log/berthd-e2e.log").value_or("");
+  EXPECT_NE(log.find("mount " + v), std::string::npos);
+  EXPECT_NE(log.find("reused while it lingered"), std::string::npos) << log;
+  EXPECT_EQ(phase(), "lingering");
+
+  // berthd dies during the linger: the volume stays as it was until berthd starts again, whose
+  // reconcile ends the linger; the data is all there, and it was never formatted again.
+  RestartBerthd(SIGKILL, config);
+  EXPECT_EQ(phase(), "none");
+  EXPECT_FALSE(VolumeMounted(v) || VolumeMapped(v));
+  EXPECT_EQ(DockerOk(RunArgs(v + ":/data", "sha256sum /data/blob")), sum);
+  auto inspect = nlohmann::json::parse(DockerOk({"volume", "inspect", v}));
+  EXPECT_EQ(inspect[0]["Status"]["formatted_by"], "lab-host-1") << "never reformatted";
+  EXPECT_EQ(phase(), "lingering");
+  // `docker volume rm` ends the linger first.
+  DockerOk({"volume", "rm", v});
+  EXPECT_EQ(phase(), "none");
+  EXPECT_FALSE(VolumeMounted(v) || VolumeMapped(v));
+  RestartBerthd(SIGTERM, LabDir() + "/berth.json");
+}
+
 TEST_F(DockerTest, NfsVolumeRoundTripAndTwoHostsShareIt) {
   const auto v = Volume("nfs");
   DockerOk({"volume", "create", "-d", Driver(), "-o", "backend=nfs", v});

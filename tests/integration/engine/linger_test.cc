@@ -43,7 +43,9 @@ class LingeringHost {
   }
   ~LingeringHost() {
     try {
-      engine.EndLingers();
+      if (!crashed) {
+        engine.EndLingers();
+      }
     } catch (const std::exception& e) {
       ADD_FAILURE() << "ending lingers: " << e.what();
     }
@@ -60,6 +62,7 @@ class LingeringHost {
   // Declared first: destroyed after the engine, whose requests it may still be running.
   boost::asio::thread_pool pool_{2};
   engine::Engine engine;
+  bool crashed = false;  // the host died: nothing is ended on the way out
 };
 
 std::optional<engine::Phase> PhaseOn(engine::Engine& engine, const std::string& name) {
@@ -159,6 +162,54 @@ TEST(Linger, RollbackLockBreakAndRemoveOnAnotherHostEndTheLinger) {
   EXPECT_FALSE(IsMounted(config_a.mount_root + "/" + name));
   EXPECT_TRUE(LoopsUnder(config_a.state_dir).empty());
   EXPECT_THROW(b.Get(name), Error);
+}
+
+// Polls until no client watches the image of `name` (a dead client's watch expires after the
+// lab's osd_client_watch_timeout).
+bool WaitUntilUnwatched(engine::Engine& engine, const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (engine.Locks(name).watchers.empty()) {
+      return true;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  return false;
+}
+
+TEST(Linger, ALingeringHostThatDiesIsTakenOverWithFencing) {
+  const engine::Config config_a = LabConfig("host-a");
+  const std::string name = UniqueName("linger-dead");
+  const engine::Config config_b = WithTakeover(LabConfig("host-b"), true, 2);
+  engine::Engine b(config_b);
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(b, name); });
+  std::string sum;
+  pid_t mapper = 0;
+  {
+    LingeringHost a(config_a);
+    a.engine.Create(name, {{"size", "64M"}});
+    const std::string path = a.engine.Mount(name, "c1").mount_path;
+    WriteRandomFile(path + "/data", 2);
+    sum = Sha256(path + "/data");
+    a.engine.Unmount(name, "c1");
+    ASSERT_EQ(PhaseOn(a.engine, name), engine::Phase::kLingering);
+    mapper = a.engine.LocalState(name)->attachment.backend.value("pid", 0);
+    ASSERT_GT(mapper, 0);
+    // Host A dies: its mapper with it, and its berthd (the engine, with its watch) unanswering.
+    ASSERT_EQ(::kill(mapper, SIGKILL), 0);
+    cleanups.Add([config_a, name] {
+      engine::Engine restarted(config_a);  // what is left of host A: its start's reconcile
+      restarted.Reconcile();
+    });
+    a.crashed = true;  // it goes without ending its linger, as a dead host does
+  }
+  ASSERT_TRUE(WaitUntilUnwatched(b, name)) << "host A's mapper's watch never expired";
+  const auto mb = b.Mount(name, "c2");
+  EXPECT_FALSE(mb.formatted);
+  EXPECT_EQ(Sha256(mb.mount_path + "/data"), sum);
+  EXPECT_EQ(b.Locks(name).holders.at(0).host_id, config_b.host_id);
+  b.Unmount(name, "c2");
 }
 
 }  // namespace

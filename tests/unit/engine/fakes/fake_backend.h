@@ -4,6 +4,7 @@
 // NFS-like backend), and any operation can be made to fail once (FailNext).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@ struct FakeCluster {
   std::set<std::string> dead_devices;  // their mapper died: AttachmentHealthy is false
   // volume -> (host serving its release requests, the handler): RADOS watch/notify in miniature.
   std::map<std::string, std::pair<std::string, ReleaseHandler>> release_handlers;
+  std::function<void()> run_pending;  // runs the work a handler queued (the holder's executor)
   int next_device = 0;
 };
 
@@ -256,6 +258,9 @@ class FakeBackend : public Backend,
     if (it != cluster_->release_handlers.end()) {
       auto handler = it->second.second;  // the holder may stop serving while it answers
       handler(host_id_, [&answers](const ReleaseAnswer& answer) { answers.push_back(answer); });
+      if (cluster_->run_pending) {
+        cluster_->run_pending();
+      }
     }
     return answers;
   }
