@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "backends/rbd/image.h"
 #include "common/files.h"
@@ -233,6 +234,27 @@ void WriteRandomFile(const std::string& path, int mib) {
   if (result.exit_code != 0) {
     throw std::runtime_error("dd to " + path + " failed: " + result.err);
   }
+}
+
+engine::Config WithTakeover(engine::Config config, bool takeover, int grace_seconds) {
+  for (auto& [name, backend] : config.backends) {
+    if (backend.type == "rbd") {
+      backend.settings["takeover"] = takeover;
+      backend.settings["takeover_grace_seconds"] = grace_seconds;
+    }
+  }
+  return config;
+}
+
+bool WaitUntilUnwatched(engine::Engine& engine, const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (engine.Locks(name).watchers.empty()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
 }
 
 }  // namespace berth::testing

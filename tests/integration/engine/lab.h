@@ -113,4 +113,11 @@ class Cleanups {
 // Writes `mib` MiB of random data to `path` and syncs it.
 void WriteRandomFile(const std::string& path, int mib);
 
+// `config` with the rbd backends' automatic takeover on or off, after `grace_seconds`.
+engine::Config WithTakeover(engine::Config config, bool takeover, int grace_seconds);
+
+// Polls for up to a minute until no client watches the image of `name` (a frozen or dead
+// client's watch expires after the lab's osd_client_watch_timeout, 10 s).
+bool WaitUntilUnwatched(engine::Engine& engine, const std::string& name);
+
 }  // namespace berth::testing

@@ -20,18 +20,6 @@
 namespace berth::testing {
 namespace {
 
-using namespace std::chrono_literals;
-
-engine::Config WithTakeover(engine::Config config, bool takeover, int grace_seconds = 2) {
-  for (auto& [name, backend] : config.backends) {
-    if (backend.type == "rbd") {
-      backend.settings["takeover"] = takeover;
-      backend.settings["takeover_grace_seconds"] = grace_seconds;
-    }
-  }
-  return config;
-}
-
 // A host as berthd runs it: a worker pool for detaches and release requests, and a linger whose
 // timer never fires (the tests end lingers by what they do, not by time).
 class LingeringHost {
@@ -75,7 +63,7 @@ TEST(Linger, AnotherHostGetsALingeringVolumeAtOnceWithItsDataAndNobodyIsFenced) 
   const std::string name = UniqueName("linger");
   LingeringHost a(config_a);
   // B never takes over: only the handoff can give it the volume.
-  engine::Engine b(WithTakeover(LabConfig("host-b"), false));
+  engine::Engine b(WithTakeover(LabConfig("host-b"), false, 2));
   Cleanups cleanups;
   cleanups.Add([&] { ReleaseAndRemove(b, name); });
 
@@ -162,19 +150,6 @@ TEST(Linger, RollbackLockBreakAndRemoveOnAnotherHostEndTheLinger) {
   EXPECT_FALSE(IsMounted(config_a.mount_root + "/" + name));
   EXPECT_TRUE(LoopsUnder(config_a.state_dir).empty());
   EXPECT_THROW(b.Get(name), Error);
-}
-
-// Polls until no client watches the image of `name` (a dead client's watch expires after the
-// lab's osd_client_watch_timeout).
-bool WaitUntilUnwatched(engine::Engine& engine, const std::string& name) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (engine.Locks(name).watchers.empty()) {
-      return true;
-    }
-    std::this_thread::sleep_for(250ms);
-  }
-  return false;
 }
 
 TEST(Linger, ALingeringHostThatDiesIsTakenOverWithFencing) {

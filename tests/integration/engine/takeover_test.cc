@@ -18,29 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-engine::Config WithTakeover(engine::Config config, bool takeover, int grace_seconds) {
-  for (auto& [name, backend] : config.backends) {
-    if (backend.type == "rbd") {
-      backend.settings["takeover"] = takeover;
-      backend.settings["takeover_grace_seconds"] = grace_seconds;
-    }
-  }
-  return config;
-}
-
-// Polls until no client watches the image of `name` (a frozen client's watch expires after
-// the lab's osd_client_watch_timeout, 10 s).
-bool WaitUntilUnwatched(engine::Engine& engine, const std::string& name) {
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (engine.Locks(name).watchers.empty()) {
-      return true;
-    }
-    std::this_thread::sleep_for(250ms);
-  }
-  return false;
-}
-
 TEST(Takeover, ADeadHostIsFencedAndTheVolumeMovesWithItsData) {
   const engine::Config config_a = LabConfig("host-a");
   const std::string name = UniqueName("takeover");
