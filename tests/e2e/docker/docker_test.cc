@@ -268,9 +268,9 @@ TEST_F(DockerTest, ARestartedContainerReusesTheLingeringVolumeAndARestartedBerth
     return text ? nlohmann::json::parse(*text).value("phase", "") : std::string("none");
   };
   DockerOk({"volume", "create", "-d", Driver(), "-o", "size=128M", v});
-  const auto sum = DockerOk(RunArgs(
-      v + ":/data", "dd if=/dev/urandom of=/data/blob bs=1M count=8 2>/dev/null && "
-                    "sha256sum /data/blob"));
+  const auto sum = DockerOk(RunArgs(v + ":/data",
+                                    "dd if=/dev/urandom of=/data/blob bs=1M count=8 2>/dev/null && "
+                                    "sha256sum /data/blob"));
   EXPECT_EQ(phase(), "lingering");
   EXPECT_TRUE(VolumeMounted(v) && VolumeMapped(v)) << "the volume lingers after its container";
   EXPECT_EQ(DockerOk(RunArgs(v + ":/data", "sha256sum /data/blob")), sum);
