@@ -47,6 +47,8 @@ std::vector<Row> Rows() {
       Key("/log_level", "verbose", "config key 'log_level': unknown log level 'verbose'"),
       Key("/busy_wait_seconds", 0, "\"busy_wait_seconds\" must be a whole number of seconds"),
       Key("/busy_wait_seconds", 111, "\"busy_wait_seconds\" must be a whole number of seconds"),
+      Key("/linger_seconds", -1, "\"linger_seconds\" must be a whole number of seconds"),
+      Key("/linger_seconds", 3601, "\"linger_seconds\" must be a whole number of seconds"),
       Key("/metrics", "on", "config key 'metrics' must be an object"),
       Key("/metrics", json::object(), "the metrics config needs \"listen\""),
       {"/metrics/listen", "/metrics", {{"listen", "0.0.0.0:9464"}}, "is not a loopback address"},
