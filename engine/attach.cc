@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/fault.h"
 #include "common/files.h"
+#include "common/step_trace.h"
 #include "common/strings.h"
 #include "common/undo.h"
 #include "engine/record_update.h"
@@ -64,6 +65,7 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
   // Both get mounts: a symlink planted at either would redirect one outside (issue 7).
   MakeMountDirectories(config_.mount_root, name, 0755);
   MakeMountDirectories(config_.state_dir, "attach/" + name, 0700);
+  TraceStep("directories");
   HostVolumeState state;
   state.name = name;
   state.backend = record.spec.backend;
@@ -71,6 +73,7 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
   state.staged = staged;
   state.phase = Phase::kAttaching;
   states_.Save(state);  // a crash from here on leaves a record of what to undo
+  TraceStep("state write");
   FaultPoint("mount.intent");
   AttachResult attached;
   {
@@ -84,6 +87,7 @@ HostVolumeState Engine::AttachNew(Backend& backend, const VolumeRecord& record, 
   }
   state.MoveTo(attached.mounted ? Phase::kMounted : Phase::kAttached);
   states_.Save(state);  // from here on, any process can detach it
+  TraceStep("state write");
   FaultPoint("mount.attached");
   return state;
 }
@@ -126,6 +130,7 @@ bool Engine::MountAttached(Backend& backend, VolumeRecord& record, HostVolumeSta
   state.fresh_filesystem = formatted;
   state.MoveTo(Phase::kMounted);
   states_.Save(state);
+  TraceStep("state write");
   return formatted;
 }
 
@@ -135,9 +140,11 @@ void Engine::TearDown(Backend& backend, const VolumeRecord& record, const HostVo
     return;
   }
   host_->Unmount(state.mount_path.empty() ? MountPath(record.spec.name) : state.mount_path);
+  TraceStep("unmount");
   backend.Detach(record, state.attachment);
   FaultPoint("detach.released");
   states_.Erase(record.spec.name);
+  TraceStep("state write");
 }
 
 void Engine::UndoAttach(Backend& backend, const VolumeRecord& record,

@@ -18,6 +18,9 @@
 
 namespace berth::engine {
 
+// Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
+using Executor = std::function<void(std::function<void()>)>;
+
 struct AttachResult {
   Attachment attachment;
   bool mounted = false;  // the backend mounted it at the mount point itself (NFS)
@@ -176,6 +179,9 @@ class Backend : public VolumeRegistry, public VolumeStorage, public VolumeAttach
   // The host-side files this backend may leave under `attach_dir` when a process dies (key
   // files of mappers starting), removed when the engine starts. Nothing by default.
   virtual void SweepAttachDir(const std::string& /*attach_dir*/) {}
+  // In a long-lived process: work the backend may do ahead of need, off the request path (a
+  // Ceph client connected for the next lock). Nothing by default.
+  virtual void set_background_executor(Executor /*executor*/) {}
 };
 
 }  // namespace berth::engine

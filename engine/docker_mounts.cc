@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/fault.h"
+#include "common/step_trace.h"
 #include "common/undo.h"
 #include "engine/volume_lock.h"
 #include "engine/volume_spec.h"
@@ -21,7 +22,9 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
   // Logged under the volume lock, so overlapping begin/end pairs in the log show real
   // parallelism across volumes.
   spdlog::info("mount {} ({}) begins", name, ref_id);
+  StepTrace trace("mount " + name);
   auto usable = FindUsable(name, /*reuse_linger=*/true);
+  TraceStep("find");
   VolumeRecord& record = usable.record;  // captured below: a structured binding could not be
   Backend* backend = usable.backend;
   RefuseRawBlock(record.spec, "be mounted");
@@ -70,6 +73,7 @@ MountResult Engine::Mount(const std::string& name, const std::string& ref_id, bo
 void Engine::Unmount(const std::string& name, const std::string& ref_id) {
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "unmount", BusyWait());
+  StepTrace trace("unmount " + name);
   auto state = states_.Load(name);
   if (!state) {
     spdlog::warn("unmount of {} ({}): volume is not mounted on this host; nothing to do", name,
@@ -94,10 +98,12 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
   }
   if (detach_executor_) {
     host_->Unmount(state->mount_path);
+    TraceStep("unmount");
     FaultPoint("unmount.unmounted");
     state->mount_path.clear();
     state->MoveTo(Phase::kDetaching);
     states_.Save(*state);
+    TraceStep("state write");
     FaultPoint("unmount.pending");
     spdlog::info("unmount {} ({}): unmounted; detaching in the background", name, ref_id);
     detach_executor_([this, name] { FinishDetach(name); });
@@ -116,11 +122,13 @@ void Engine::Unmount(const std::string& name, const std::string& ref_id) {
 void Engine::FinishDetach(const std::string& name) {
   try {
     VolumeLock lock(config_.state_dir, name, "finish detach", BusyWait());
+    StepTrace trace("detach " + name);
     auto state = states_.Load(name);
     if (!state || state->phase != Phase::kDetaching) {
       return;  // a Mount came first and already finished it (and maybe lingers now)
     }
     auto found = Find(name);
+    TraceStep("find");
     if (!found) {
       spdlog::error("volume {} vanished from the registry; its device {} stays mapped", name,
                     state->attachment.device.empty() ? "?" : state->attachment.device);

@@ -88,6 +88,13 @@ Engine::Engine(Config config, std::map<std::string, std::unique_ptr<Backend>> ba
   }
 }
 
+void Engine::set_detach_executor(Executor executor) {
+  detach_executor_ = std::move(executor);
+  for (auto& [name, backend] : backends_) {
+    backend->set_background_executor(detach_executor_);
+  }
+}
+
 Backend& Engine::BackendFor(const std::string& backend_name) {
   auto it = backends_.find(backend_name);
   if (it == backends_.end()) {

@@ -36,8 +36,6 @@ struct AttachmentCounts {
   std::map<std::string, int> references;
 };
 
-// Runs work elsewhere (a thread pool); see Engine::set_detach_executor.
-using Executor = std::function<void(std::function<void()>)>;
 // Runs work once `delay` has passed (berthd's timers); see Engine::set_linger_scheduler.
 using Scheduler = std::function<void(std::chrono::milliseconds delay, std::function<void()>)>;
 
@@ -198,7 +196,8 @@ class Engine {
   // With an executor, the last Unmount returns once the filesystem is unmounted and hands the
   // unmap and unlock to the executor, so callers (dockerd) are not kept waiting. Without one,
   // Unmount returns after the detach.
-  void set_detach_executor(Executor executor) { detach_executor_ = std::move(executor); }
+  // Backends may use it for work ahead of need (Backend::set_background_executor).
+  void set_detach_executor(Executor executor);
   // With a scheduler and a detach executor (and config linger_seconds > 0), the last Unmount of
   // a read-write volume whose backend locks it leaves it mounted, synced and locked for the
   // linger: a Mount on this host meanwhile reuses it as it is. Any operation that needs the

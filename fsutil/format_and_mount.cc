@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "common/step_trace.h"
 #include "fsutil/fsck.h"
 #include "fsutil/mkfs.h"
 #include "fsutil/mount.h"
@@ -37,6 +38,7 @@ void MountVolume(const FormatAndMountRequest& request, const std::vector<std::st
   spdlog::info("volume {}: mounting {} {} on {}{}", request.volume, request.fstype, request.device,
                request.mount_point, request.read_only ? " read-only" : "");
   Mount(request.device, request.mount_point, request.fstype, options);
+  TraceStep("mount");
 }
 
 // True when `device` is already the topmost mount on the mount point, i.e. a retried call
@@ -72,6 +74,7 @@ FormatOutcome FormatAndMount(const FormatAndMountRequest& request,
   ParseMountOptions(mount_options);
 
   const ProbeResult probe = Probe(request.device);
+  TraceStep("probe");
   spdlog::info("volume {}: {} probes as {}", request.volume, request.device, Describe(probe));
 
   switch (probe.kind) {
@@ -107,6 +110,7 @@ FormatOutcome FormatAndMount(const FormatAndMountRequest& request,
       const bool mounted = AlreadyMounted(request);
       if (!mounted && !request.read_only) {
         CheckFilesystem(request.fstype, request.device);
+        TraceStep("fsck");
       }
       if (!request.recorded_formatted) {
         spdlog::info("volume {}: adopting the existing {} filesystem on {} (uuid {})",

@@ -11,6 +11,7 @@
 #include "backends/rbd/lock.h"
 #include "common/error.h"
 #include "common/fault.h"
+#include "common/step_trace.h"
 #include "common/undo.h"
 #include "engine/rbd/guarded.h"
 #include "engine/rbd/mapped.h"
@@ -24,20 +25,19 @@ void RbdBackend::ForgetMappers(const rbd::IoCtx& io, const std::string& image) {
   rbd::RecordMappers(io, image, host_id_, {});
 }
 
-void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
+void RbdBackend::RecordNewWatchers(const rbd::IoCtx& io, const rbd::Image& image,
                                    const std::vector<std::string>& before) {
   try {
     std::vector<std::string> added;
-    for (const auto& address :
-         rbd::Image(io, image, rbd::Image::Mode::kReadOnly).WatcherAddresses()) {
+    for (const auto& address : image.WatcherAddresses()) {
       if (std::find(before.begin(), before.end(), address) == before.end()) {
         added.push_back(address);
       }
     }
-    rbd::RecordMappers(io, image, host_id_, added);
+    rbd::RecordMappers(io, image.name(), host_id_, added);
   } catch (const Error& e) {
     // Only fencing needs it, and fencing still blocklists the lock holder without it.
-    spdlog::warn("cannot record the mapper clients of {}: {}", image, e.what());
+    spdlog::warn("cannot record the mapper clients of {}: {}", image.name(), e.what());
   }
 }
 
@@ -46,12 +46,20 @@ AttachResult RbdBackend::Attach(const VolumeRecord& record, bool read_only,
   return Guarded(Retry::kNo, [&]() -> AttachResult {
     const auto& spec = record.spec;
     const auto& io = Pool(spec.pool);
-    if (!rbd::ImageExists(io, spec.image)) {
+    // Opened once, read-only, for the check that it exists and both lists of its watchers.
+    std::optional<rbd::Image> image;
+    try {
+      image.emplace(io, spec.image, rbd::Image::Mode::kReadOnly);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) {
+        throw;
+      }
       throw Error(ErrorCode::kNotFound, "RBD image " + spec.pool + "/" + spec.image +
                                             " of volume " + spec.name + " does not exist");
     }
     CheckHostClaim();
     EnsureClaim(io, spec);
+    TraceStep("image and claim check");
     UndoOnFailure undo("attach of volume " + spec.name);
     if (!read_only) {
       // Released on failure only when this attach took it: a lock this installation held
@@ -59,7 +67,9 @@ AttachResult RbdBackend::Attach(const VolumeRecord& record, bool read_only,
       if (AcquireOrTakeOver(io, spec)) {
         undo.Add([&] { rbd::ReleaseLock(io, spec.image, Owner(spec.name)); });
       }
+      TraceStep("lock");
       ForgetMappers(io, spec.image);
+      TraceStep("mapper record");
       FaultPoint("attach.locked");
     }
     auto mapper = rbd::MakeMapper(settings_.mapper);
@@ -72,12 +82,17 @@ AttachResult RbdBackend::Attach(const VolumeRecord& record, bool read_only,
     }
     std::vector<std::string> watchers_before;
     if (!read_only) {
-      watchers_before = rbd::Image(io, spec.image, rbd::Image::Mode::kReadOnly).WatcherAddresses();
+      watchers_before = image->WatcherAddresses();
+      TraceStep("watchers");
     }
     auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
+    // The next lock's client connects meanwhile, while this attach probes and mounts (not
+    // while the mapper starts, which wants the same CPUs).
+    ConnectLockClientAhead();
     FaultPoint("attach.mapped");
     if (!read_only) {
-      RecordNewWatchers(io, spec.image, watchers_before);
+      RecordNewWatchers(io, *image, watchers_before);
+      TraceStep("mapper record");
     }
     spdlog::info("mapped {}/{} with {} at {}", spec.pool, spec.image, mapped.mapper, mapped.device);
     return {ToAttachment(mapped, spec, !read_only), false};
@@ -94,6 +109,7 @@ void RbdBackend::Detach(const VolumeRecord& record, const Attachment& attachment
     if (AttachmentHoldsLock(attachment)) {
       const auto& spec = record.spec;
       rbd::ReleaseLock(Pool(spec.pool), spec.image, Owner(spec.name));
+      TraceStep("unlock");
     }
   });
 }

@@ -21,8 +21,44 @@ bool RbdBackend::LockWithOwnClient(const rbd::IoCtx& io, const VolumeSpec& spec)
     // Ours already (kept), or another's (refused): no lock to take, so no client to make.
     return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
   }
-  const auto client = rbd::Cluster::Connect(ClientOptions());
+  const auto client = TakeLockClient();
   return rbd::AcquireLock(client->OpenPool(spec.pool), spec.image, spec.name, Owner(spec.name));
+}
+
+void RbdBackend::set_background_executor(Executor executor) {
+  // Nothing is connected yet: Ceph may be down now, and a connect that waits out its timeout
+  // would hold up berthd's stop. An attach that mapped has just reached Ceph.
+  std::lock_guard lock(spare_mu_);
+  background_ = std::move(executor);
+}
+
+void RbdBackend::ConnectLockClientAhead() {
+  std::lock_guard lock(spare_mu_);
+  if (!background_ || spare_lock_client_ || spare_connecting_) {
+    return;
+  }
+  spare_connecting_ = true;
+  background_([this] {
+    std::shared_ptr<rbd::Cluster> client;
+    try {
+      client = rbd::Cluster::Connect(ClientOptions());
+    } catch (const Error& e) {
+      // Ceph unreachable now: the next lock connects its own client, and says why if it fails.
+      spdlog::debug("cannot connect the next lock's Ceph client ahead: {}", e.what());
+    }
+    std::lock_guard done(spare_mu_);
+    spare_lock_client_ = std::move(client);
+    spare_connecting_ = false;
+  });
+}
+
+std::shared_ptr<rbd::Cluster> RbdBackend::TakeLockClient() {
+  std::shared_ptr<rbd::Cluster> client;
+  {
+    std::lock_guard lock(spare_mu_);
+    client = std::move(spare_lock_client_);
+  }
+  return client ? std::move(client) : rbd::Cluster::Connect(ClientOptions());
 }
 
 bool RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec) {

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "backends/rbd/cluster.h"
+#include "backends/rbd/image.h"
 #include "backends/rbd/lock.h"
 #include "backends/rbd/mappers/mapper.h"
 #include "backends/rbd/release_request.h"
@@ -67,6 +68,8 @@ class RbdBackend : public Backend,
   void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) override;
   void StopServingReleaseRequests(const std::string& volume) override;
   std::vector<ReleaseAnswer> AskHoldersToRelease(const VolumeRecord& record) override;
+  // Connects the Ceph client of the next lock ahead, on `executor` (see TakeLockClient).
+  void set_background_executor(Executor executor) override;
 
  private:
   // This process's shared Ceph client and its pool handles, for everything but the lock of an
@@ -103,6 +106,12 @@ class RbdBackend : public Backend,
   // every other volume's control path uses. A lock this installation holds already is kept
   // (false), another host's is kBusy as in rbd::AcquireLock.
   bool LockWithOwnClient(const rbd::IoCtx& io, const VolumeSpec& spec);
+  // A new client for one lock: the one connected ahead when there is one, else one connected
+  // now. Each is used for one lock only, so a fence of that lock still cuts off nothing else.
+  std::shared_ptr<rbd::Cluster> TakeLockClient();
+  // With a background executor and no client ready or connecting: connects one there. Called
+  // after each attach has mapped.
+  void ConnectLockClientAhead();
   // Takes the volume's lock; when another host holds it, takes it over if that host's mappers
   // have not watched the image for the grace period (fencing it first). Else kBusy. True when
   // this call took it (see rbd::AcquireLock).
@@ -126,7 +135,7 @@ class RbdBackend : public Backend,
   // Clears this host's recorded mappers once it holds the lock, before mapping (or instead).
   void ForgetMappers(const rbd::IoCtx& io, const std::string& image);
   // Records the watchers that appeared while mapping: the mapper's Ceph clients, for fencing.
-  void RecordNewWatchers(const rbd::IoCtx& io, const std::string& image,
+  void RecordNewWatchers(const rbd::IoCtx& io, const rbd::Image& image,
                          const std::vector<std::string>& before);
 
   RbdSettings settings_;
@@ -136,6 +145,10 @@ class RbdBackend : public Backend,
   std::mutex mu_;
   std::shared_ptr<Connection> connection_;
   std::atomic<uint64_t> fenced_clients_ = 0;
+  std::mutex spare_mu_;
+  Executor background_;
+  std::shared_ptr<rbd::Cluster> spare_lock_client_;
+  bool spare_connecting_ = false;
   // Per volume served (engine/rbd/release.cc); destroyed before the connection.
   std::mutex watches_mu_;
   std::map<std::string, std::unique_ptr<rbd::ReleaseWatch>> watches_;

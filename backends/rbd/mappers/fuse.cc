@@ -11,6 +11,7 @@
 #include "backends/rbd/mappers/command_mapper.h"
 #include "common/error.h"
 #include "common/files.h"
+#include "common/step_trace.h"
 #include "common/subprocess.h"
 #include "fsutil/loop_device.h"
 #include "fsutil/mount.h"
@@ -68,12 +69,14 @@ MappedDevice FuseMapper::Map(const MapRequest& request) {
     }
     std::this_thread::sleep_for(2ms);
   }
+  TraceStep("rbd-fuse start");
   try {
     mapped.device = fsutil::AttachLoop(file, request.read_only);
   } catch (...) {
     Unmap(mapped);
     throw;
   }
+  TraceStep("loop attach");
   return mapped;
 }
 
@@ -85,9 +88,11 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
       fsutil::DetachLoop(mapped.device);
     }
   }
+  TraceStep("loop detach");
   fsutil::Unmount(mapped.fuse_dir);
   // rbd-fuse exits within milliseconds once the loop device has released the file.
   StopDetached(mapped.pid, "rbd-fuse", kExitTimeout);
+  TraceStep("rbd-fuse stop");
 }
 
 void FuseMapper::UnmapAbandoned(const MapRequest& request) {

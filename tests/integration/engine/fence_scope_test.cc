@@ -1,11 +1,17 @@
 // What a fence of one volume cuts off: that volume's clients (the lock's and its mapper's), and
 // nothing else of the host. The host's other volume stays writable and its control path (this
-// process's shared Ceph client) keeps working.
+// process's shared Ceph client) keeps working. Both as berthctl runs (a client connected for each
+// lock as it is taken) and as berthd runs (the next lock's client connected ahead, in the
+// background).
 #include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/files.h"
@@ -48,9 +54,8 @@ int WriteAndSync(const std::string& path) {
       .exit_code;
 }
 
-TEST(FenceScope, AFenceOfOneVolumeLeavesTheHostsOtherVolumeWritable) {
+void ExpectAFenceOfOneVolumeLeavesTheOtherWritable(engine::Engine& a) {
   LabCluster admin;
-  engine::Engine a(LabConfig("host-a"));
   const std::string fenced = UniqueName("fence-one");
   const std::string spared = UniqueName("fence-other");
   // Only the fences this test makes are lifted after it: the lab is shared, and lifting a
@@ -105,10 +110,38 @@ TEST(FenceScope, AFenceOfOneVolumeLeavesTheHostsOtherVolumeWritable) {
   // The host's control path was not fenced: it detaches the other volume (unlocking it) and
   // attaches it again, with no client replaced.
   a.Unmount(spared, "c2");
+  // With a detach executor the detach finishes in the background.
+  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+       a.LocalState(spared) && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(a.LocalState(spared)) << "the detach did not finish";
   EXPECT_TRUE(a.Locks(spared).holders.empty());
   const std::string again = a.Mount(spared, "c2").mount_path;
   EXPECT_EQ(Sha256(again + "/after"), sum);
   EXPECT_EQ(ClientsReplaced(a), 0u);
+  // A lock taken again gets a new client too (with clients connected ahead: the one made after
+  // the last attach), never the one of an earlier lock.
+  const auto relocked = a.Locks(spared);
+  ASSERT_EQ(relocked.holders.size(), 1u);
+  EXPECT_NE(relocked.holders[0].address, spared_locks.holders[0].address);
+  EXPECT_NE(relocked.holders[0].address, fenced_locks.holders[0].address);
+}
+
+TEST(FenceScope, AFenceOfOneVolumeLeavesTheHostsOtherVolumeWritable) {
+  engine::Engine a(LabConfig("host-a"));
+  ExpectAFenceOfOneVolumeLeavesTheOtherWritable(a);
+}
+
+TEST(FenceScope, WithLockClientsConnectedAheadAFenceStillCutsOffOneVolumeOnly) {
+  boost::asio::thread_pool pool(2);  // berthd's detach pool: declared first, joined last
+  {
+    engine::Engine a(LabConfig("host-a"));
+    a.set_detach_executor(
+        [&pool](std::function<void()> work) { boost::asio::post(pool, std::move(work)); });
+    ExpectAFenceOfOneVolumeLeavesTheOtherWritable(a);
+    pool.join();  // the last client connected ahead, before the engine that owns it goes
+  }
 }
 
 }  // namespace
