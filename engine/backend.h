@@ -160,8 +160,10 @@ class LockAuthority {
   virtual uint64_t FencedClientsReplaced() const = 0;
   // Release requests, for a volume this host keeps attached without using it (a linger):
   // another host that needs it asks, this one answers at once instead of being waited out.
-  // Serving a volume that is served already does nothing.
-  virtual void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) = 0;
+  // Serving a volume that is served already does nothing. The attachment (this host's, as the
+  // backend made it) names the storage, so serving needs no registry read.
+  virtual void ServeReleaseRequests(const std::string& volume, const Attachment& attachment,
+                                    ReleaseHandler handler) = 0;
   virtual void StopServingReleaseRequests(const std::string& volume) = 0;
   // Asks whoever serves release requests for the volume, and waits (briefly) for the answers;
   // none when nobody serves them. Attach asks on its own before it refuses a held lock.

@@ -46,12 +46,8 @@ bool Engine::StartLinger(HostVolumeState& state) {
   const std::string name = state.name;
   try {
     // Serving first: once it lingers, a host that needs the volume must be able to ask for it.
-    auto record = backend_it->second->Lookup(name);
-    if (!record) {
-      return false;
-    }
     backend_it->second->locks()->ServeReleaseRequests(
-        *record, [this, name](const std::string& asker, ReleaseReply reply) {
+        name, state.attachment, [this, name](const std::string& asker, ReleaseReply reply) {
           RunDetached([this, name, asker, reply = std::move(reply)] {
             const ReleaseAnswer answer = AnswerReleaseRequest(name, asker);
             reply(answer);

@@ -9,7 +9,6 @@
 
 #include "backends/rbd/image.h"
 #include "backends/rbd/lock.h"
-#include "backends/rbd/release_request.h"
 #include "common/error.h"
 #include "common/strings.h"
 #include "engine/rbd/guarded.h"
@@ -75,7 +74,7 @@ bool RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec)
     // A holder that keeps the volume only lingering gives it up when asked (no takeover: it
     // unlocks itself); one that uses it says so, and that is the refusal.
     std::string answers;
-    for (const auto& answer : rbd::AskToRelease(io, spec.image, host_id_)) {
+    for (const auto& answer : AskHolders(io, spec)) {
       if (answer.released) {
         return LockWithOwnClient(io, spec);
       }

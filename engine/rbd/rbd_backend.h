@@ -65,7 +65,8 @@ class RbdBackend : public Backend,
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
   void ForgetHost(const std::string& host_id) override;
   uint64_t FencedClientsReplaced() const override { return fenced_clients_; }
-  void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) override;
+  void ServeReleaseRequests(const std::string& volume, const Attachment& attachment,
+                            ReleaseHandler handler) override;
   void StopServingReleaseRequests(const std::string& volume) override;
   std::vector<ReleaseAnswer> AskHoldersToRelease(const VolumeRecord& record) override;
   // Connects the Ceph client of the next lock ahead, on `executor` (see TakeLockClient).
@@ -116,6 +117,9 @@ class RbdBackend : public Backend,
   // have not watched the image for the grace period (fencing it first). Else kBusy. True when
   // this call took it (see rbd::AcquireLock).
   bool AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec);
+  // Asks whoever serves release requests for the volume (engine/rbd/release.cc); logs and
+  // returns their answers.
+  std::vector<ReleaseAnswer> AskHolders(const rbd::IoCtx& io, const VolumeSpec& spec);
   // The claim that `spec`'s volume owns its image (backends/rbd/claim.h): made if missing (a
   // volume of an older berth claims on first use); kConflict naming the owner when another
   // volume holds it.

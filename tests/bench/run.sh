@@ -5,6 +5,8 @@
 # 1. Ceph-only lab, berthd on a private socket: Create x100 vs `rbd create` x100 (interleaved
 #    blocks), then 1000 volumes: List/Get p50/p99 vs Capabilities, berthd RSS idle vs loaded.
 # 2. tests/bench/attach.sh (its own Ceph-only lab).
+#    tests/bench/handoff.sh (its own Ceph-only lab, three berthds): a Mount of a volume lingering
+#    on another host vs one lingering nowhere.
 # 3. tests/bench/nfs.sh (its own lab with NFS): berth-nfs-fuse vs nfs-cp and vs tmpfs.
 # 4. tests/bench/flex.sh (its own Ceph-only lab): berth-flex init vs /bin/true, pod start and
 #    teardown through berth-flex vs by hand.
@@ -93,10 +95,24 @@ table+=("$(row "berthd RSS MiB, 1000 vols (vs idle)" "$(ms "$((rss_1000 * 1000 /
 # --- attach.sh (own lab) ------------------------------------------------------------------------
 say "tests/bench/attach.sh"
 attach_out=$(BERTH_BIN_DIR=$bin "$(dirname "$0")/attach.sh")
-while read -r step b f r; do
-  table+=("$(row "$step ms, berthctl (vs manual floor)" "$b" "$f" "$r")")
-done < <(awk '/^attach\+mount/ {print "attach+mount", $(NF-2), $(NF-1), $NF}
-              /^unmount\+detach/ {print "unmount+detach", $2, $3, $4}' <<<"$attach_out")
+# Rows "LABEL BERTH FLOOR RATIO" after the header; berthctl's rows are the first two.
+while IFS=$'\t' read -r step b f r; do
+  case $step in
+    attach+mount*|unmount+detach) step="$step ms, berthctl (vs manual floor)" ;;
+    berthd\ 8*|by\ hand\ 8*) step="$step, ms" ;;
+    *) step="$step ms (vs manual floor)" ;;
+  esac
+  table+=("$(row "$step" "$b" "$f" "$r")")
+done < <(awk -v OFS='\t' 'NR > 2 { l = $1; for (i = 2; i <= NF - 3; i++) l = l " " $i
+                                   print l, $(NF-2), $(NF-1), $NF }' <<<"$attach_out")
+
+# --- handoff.sh (own lab) -----------------------------------------------------------------------
+say "tests/bench/handoff.sh"
+handoff_out=$(BERTH_BIN_DIR=$bin BERTH_LAB_DIR='' "$(dirname "$0")/handoff.sh")
+while IFS=$'\t' read -r step b f r; do
+  table+=("$(row "$step, ms" "$b" "$f" "$r")")
+done < <(awk -v OFS='\t' '/^handoff / { l = $1; for (i = 2; i <= NF - 3; i++) l = l " " $i
+                                        print l, $(NF-2), $(NF-1), $NF }' <<<"$handoff_out")
 
 # --- nfs.sh (own lab) ---------------------------------------------------------------------------
 say "tests/bench/nfs.sh"

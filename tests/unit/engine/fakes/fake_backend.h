@@ -240,9 +240,10 @@ class FakeBackend : public Backend,
     cluster_->locks.erase(record.spec.name);
   }
   uint64_t FencedClientsReplaced() const override { return 0; }
-  void ServeReleaseRequests(const VolumeRecord& record, ReleaseHandler handler) override {
-    Step("serve " + record.spec.name);
-    cluster_->release_handlers.try_emplace(record.spec.name, host_id_, std::move(handler));
+  void ServeReleaseRequests(const std::string& volume, const Attachment& /*attachment*/,
+                            ReleaseHandler handler) override {
+    Step("serve " + volume);
+    cluster_->release_handlers.try_emplace(volume, host_id_, std::move(handler));
   }
   void StopServingReleaseRequests(const std::string& volume) override {
     if (auto it = cluster_->release_handlers.find(volume);
