@@ -20,7 +20,9 @@ StepTrace::StepTrace(std::string what)
 
 StepTrace::~StepTrace() {
   current_trace = outer_;
-  spdlog::debug("{} steps: {}", what_, Summary());
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("{} steps: {}", what_, Summary());
+  }
 }
 
 void StepTrace::Mark(std::string_view step) {
