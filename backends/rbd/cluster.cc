@@ -113,4 +113,10 @@ void Cluster::Blocklist(const std::string& address, uint32_t seconds) const {
   }
 }
 
+void Cluster::RefreshOsdMap() const {
+  if (int r = rados_wait_for_latest_osdmap(rados_); r < 0) {
+    throw ErrnoError(r, "cannot fetch the latest OSD map");
+  }
+}
+
 }  // namespace berth::rbd

@@ -71,6 +71,10 @@ class Cluster {
   std::string Address() const;
   // Fences `address` (a client instance) for `seconds`: its I/O is refused from now on.
   void Blocklist(const std::string& address, uint32_t seconds) const;
+  // Fetches the monitors' latest OSD map. An idle client gets no map updates: its first
+  // operation after an OSD restarted elsewhere would go to the OSD's old address and wait out
+  // the op timeout. kUnavailable when the monitors do not answer.
+  void RefreshOsdMap() const;
 
  private:
   rados_t rados_;

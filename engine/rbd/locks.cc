@@ -57,7 +57,17 @@ std::shared_ptr<rbd::Cluster> RbdBackend::TakeLockClient() {
     std::lock_guard lock(spare_mu_);
     client = std::move(spare_lock_client_);
   }
-  return client ? std::move(client) : rbd::Cluster::Connect(ClientOptions());
+  if (client) {
+    // Connected a while ago, and idle since: OSDs may have restarted (new addresses) meanwhile.
+    // One monitor round trip brings its map up to date; a connect would take several.
+    try {
+      client->RefreshOsdMap();
+      return client;
+    } catch (const Error& e) {
+      spdlog::debug("dropping the lock client connected ahead: {}", e.what());
+    }
+  }
+  return rbd::Cluster::Connect(ClientOptions());
 }
 
 bool RbdBackend::AcquireOrTakeOver(const rbd::IoCtx& io, const VolumeSpec& spec) {
