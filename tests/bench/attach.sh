@@ -11,21 +11,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-15}
-berthctl=${BERTH_BIN_DIR:-$root/build/bin}/berthctl
-berthd=${BERTH_BIN_DIR:-$root/build/bin}/berthd
-for b in "$berthctl" "$berthd"; do
-  [ -x "$b" ] || { echo "bench: no $b (build first: scripts/build)" >&2; exit 1; }
-done
-
-lab=$(mktemp -d /tmp/berth-bench.XXXXXX)
-cleanup() { "$root/scripts/lab" down "$lab" >/dev/null; rm -rf -- "$lab"; }
-trap cleanup EXIT
-"$root/scripts/lab" up "$lab" --no-docker >/dev/null 2>&1
-# shellcheck source=/dev/null
-source "$lab/env"
-
-now_ms() { echo $(( $(date +%s%N) / 1000 )); }  # microseconds
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+bin=${BERTH_BIN_DIR:-$root/build/bin}
+berthctl=$bin/berthctl
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
+bench_require berthctl berthd
+bench_lab_up
 
 vols=(bench floor served p1 p2 p3 p4 p5 p6 p7 p8 h1 h2 h3 h4 h5 h6 h7 h8)
 # Format each once so every measured attach finds an existing filesystem.
@@ -35,20 +26,11 @@ for v in "${vols[@]}"; do
 done
 
 sock=$lab/attach-bench.sock
-setsid -- "$berthd" --config "$BERTH_CONFIG" --socket "$sock" --log-level warn \
-  </dev/null >>"$lab/log/attach-bench-berthd.log" 2>&1 &
-echo $! >"$lab/run/attach-bench-berthd.pid" # `lab down` stops it
-for _ in $(seq 500); do [ -S "$sock" ] && break; sleep 0.01; done
-[ -S "$sock" ] || { tail "$lab/log/attach-bench-berthd.log" >&2; exit 1; }
+bench_berthd attach-bench-berthd "$BERTH_CONFIG" "$sock" warn
 state_dir=$(sed -n 's/.*"state_dir": *"\([^"]*\)".*/\1/p' "$BERTH_CONFIG")
 [ -d "$state_dir/volumes" ] || { echo "bench: no state dir in $BERTH_CONFIG" >&2; exit 1; }
-call() { # ENDPOINT VOLUME REF: fails unless berthd answers with an empty Err
-  local out
-  out=$(curl -sS --unix-socket "$sock" -X POST -d "{\"Name\":\"$2\",\"ID\":\"$3\"}" \
-    "http://berthd/VolumeDriver.$1")
-  [[ $out == *'"Err":""'* ]] || { echo "bench: $1 $2: $out" >&2; return 1; }
-}
-wait_detached() { while [ -e "$state_dir/volumes/$1.json" ]; do sleep 0.001; done; }
+call() { plugin_call "$sock" "$@"; } # ENDPOINT VOLUME REF
+served_detached() { wait_detached "$state_dir" "$1"; } # VOLUME
 call Get served x # connects berthd to Ceph before the first measured call
 
 floor_attach() { # [IMAGE]: rbd-fuse, losetup, mount; the loop device goes to $lab/IMAGE.loop
@@ -73,13 +55,13 @@ floor_detach() { # [IMAGE]
 : >"$lab/b_attach"; : >"$lab/b_detach"; : >"$lab/f_attach"; : >"$lab/f_detach"
 : >"$lab/d_attach"; : >"$lab/d_detach"
 for i in $(seq "$rounds"); do
-  t0=$(now_ms); "$berthctl" mount bench --ref "r$i" >/dev/null; t1=$(now_ms)
-  "$berthctl" unmount bench --ref "r$i"; t2=$(now_ms)
+  t0=$(now_us); "$berthctl" mount bench --ref "r$i" >/dev/null; t1=$(now_us)
+  "$berthctl" unmount bench --ref "r$i"; t2=$(now_us)
   echo $((t1 - t0)) >>"$lab/b_attach"; echo $((t2 - t1)) >>"$lab/b_detach"
-  t0=$(now_ms); call Mount served "r$i"; t1=$(now_ms)
-  call Unmount served "r$i"; wait_detached served; t2=$(now_ms)
+  t0=$(now_us); call Mount served "r$i"; t1=$(now_us)
+  call Unmount served "r$i"; served_detached served; t2=$(now_us)
   echo $((t1 - t0)) >>"$lab/d_attach"; echo $((t2 - t1)) >>"$lab/d_detach"
-  t0=$(now_ms); floor_attach; t1=$(now_ms); floor_detach; t2=$(now_ms)
+  t0=$(now_us); floor_attach; t1=$(now_us); floor_detach; t2=$(now_us)
   echo $((t1 - t0)) >>"$lab/f_attach"; echo $((t2 - t1)) >>"$lab/f_detach"
 done
 
@@ -92,7 +74,7 @@ mount_parallel() {
 }
 unmount_all() {
   for v in p1 p2 p3 p4 p5 p6 p7 p8; do call Unmount "$v" "$1"; done
-  for v in p1 p2 p3 p4 p5 p6 p7 p8; do wait_detached "$v"; done
+  for v in p1 p2 p3 p4 p5 p6 p7 p8; do served_detached "$v"; done
 }
 hand_serial() { for v in h1 h2 h3 h4 h5 h6 h7 h8; do floor_attach "$v"; done; }
 hand_parallel() {
@@ -105,9 +87,9 @@ hand_detach_all() { for v in h1 h2 h3 h4 h5 h6 h7 h8; do floor_detach "$v"; done
 for i in $(seq 5); do
   for how in serial parallel; do
     [ $((i % 2)) = 0 ] && how=$([ "$how" = serial ] && echo parallel || echo serial)
-    t0=$(now_ms); "mount_$how" "$how$i"; t1=$(now_ms); unmount_all "$how$i"
+    t0=$(now_us); "mount_$how" "$how$i"; t1=$(now_us); unmount_all "$how$i"
     echo $((t1 - t0)) >>"$lab/${how}8"
-    t0=$(now_ms); "hand_$how"; t1=$(now_ms); hand_detach_all
+    t0=$(now_us); "hand_$how"; t1=$(now_us); hand_detach_all
     echo $((t1 - t0)) >>"$lab/hand_${how}8"
   done
 done

@@ -11,19 +11,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=${1:-15}
 bin=${BERTH_BIN_DIR:-$root/build/bin}
-for b in berthd berthctl; do
-  [ -x "$bin/$b" ] || { echo "bench: no $bin/$b (build first: scripts/build)" >&2; exit 1; }
-done
-
-lab=$(mktemp -d /tmp/berth-bench.XXXXXX)
-cleanup() { "$root/scripts/lab" down "$lab" >/dev/null; rm -rf -- "$lab"; }
-trap cleanup EXIT
-"$root/scripts/lab" up "$lab" --no-docker >/dev/null 2>&1
-# shellcheck source=/dev/null
-source "$lab/env"
-
-now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# shellcheck source=tests/bench/lib.sh
+source "$root/tests/bench/lib.sh"
+bench_require berthd berthctl
+bench_lab_up
 
 start_host() { # NAME LINGER_SECONDS
   local dir=$lab/host-$1
@@ -32,21 +23,11 @@ start_host() { # NAME LINGER_SECONDS
     '.host_id = $id | .state_dir = ($dir + "/state") | .mount_root = ($dir + "/mnt") |
      .socket = ($dir + "/berthd.sock") | .linger_seconds = $linger' \
     "$BERTH_CONFIG" >"$dir/berth.json"
-  setsid -- "$bin/berthd" --config "$dir/berth.json" --log-level info </dev/null \
-    >>"$lab/log/handoff-$1.log" 2>&1 &
-  echo $! >"$lab/run/handoff-$1.pid" # `lab down` stops it
-  for _ in $(seq 500); do [ -S "$dir/berthd.sock" ] && return 0; sleep 0.01; done
-  tail "$lab/log/handoff-$1.log" >&2
-  exit 1
+  bench_berthd "handoff-$1" "$dir/berth.json" "$dir/berthd.sock" info
 }
-call() { # HOST ENDPOINT VOLUME REF: fails unless berthd answers with an empty Err
-  local out
-  out=$(curl -sS --unix-socket "$lab/host-$1/berthd.sock" -X POST \
-    -d "{\"Name\":\"$3\",\"ID\":\"$4\"}" "http://berthd/VolumeDriver.$2")
-  [[ $out == *'"Err":""'* ]] || { echo "bench: host $1: $2 $3: $out" >&2; return 1; }
-}
+call() { plugin_call "$lab/host-$1/berthd.sock" "${@:2}"; } # HOST ENDPOINT VOLUME REF
 state_of() { echo "$lab/host-$1/state/volumes/$2.json"; }
-wait_detached() { while [ -e "$(state_of "$1" "$2")" ]; do sleep 0.001; done; }
+host_detached() { wait_detached "$lab/host-$1/state" "$2"; } # HOST VOLUME
 lingers() { grep -q '"phase": "lingering"' "$(state_of "$1" "$2")"; }
 
 for h in a b; do start_host "$h" 30; done
@@ -54,11 +35,10 @@ start_host c 0
 # Formatted once, so every measured Mount finds an existing filesystem.
 for v in moved cold; do
   "$bin/berthctl" create "$v" -o size=256M >/dev/null
-  call c Mount "$v" init && call c Unmount "$v" init && wait_detached c "$v"
+  call c Mount "$v" init && call c Unmount "$v" init && host_detached c "$v"
 done
 # Every host connected to Ceph before the first measured call.
-for h in a b c; do curl -sS --unix-socket "$lab/host-$h/berthd.sock" -X POST -d '{"Name":"cold"}' \
-  "http://berthd/VolumeDriver.Get" >/dev/null; done
+for h in a b c; do call "$h" Get cold x; done
 
 # "moved" starts lingering on a; each round moves it to the other host, so it always lingers on
 # the host it leaves. "cold" lingers nowhere when measured: c, which does not linger, takes it
@@ -74,7 +54,7 @@ for i in $(seq "$rounds"); do
 
   t0=$(now_us); call "$to" Mount cold "r$i"; echo $(($(now_us) - t0)) >>"$lab/cold"
   call "$to" Unmount cold "r$i"
-  call c Mount cold "r$i" && call c Unmount cold "r$i" && wait_detached c cold
+  call c Mount cold "r$i" && call c Unmount cold "r$i" && host_detached c cold
   from=$to to=$([ "$to" = a ] && echo b || echo a)
 done
 
