@@ -11,6 +11,8 @@ set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 # berth-flex and berth-nfs-fuse by hand as often as berthctl.
 
 install(TARGETS berthd berthctl berth-flex berth-csi berth-nfs-fuse RUNTIME DESTINATION bin)
+# berth-flex execs it for every FlexVolume call but init; nobody runs it by hand.
+install(TARGETS berth-flex-driver RUNTIME DESTINATION libexec/berth)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/systemd/berthd.service
         DESTINATION /lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/deb/berth.json DESTINATION /etc/berth)

@@ -1,157 +1,45 @@
 // berth-flex: berth's Kubernetes FlexVolume driver. Installed as <plugindir>/berth~rbd/rbd,
 // berth~rbd-node/rbd-node and berth~nfs/nfs; kubelet and kube-controller-manager run it once per
 // call and read exactly one JSON object from its combined stdout and stderr.
-#include <fcntl.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/syslog_sink.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
-
-#include <CLI/CLI.hpp>
-#include <cstdlib>
-#include <filesystem>
-#include <string>
-#include <vector>
-
-#include "common/error.h"
-#include "common/version.h"
-#include "engine/config.h"
+//
+// This executable links no Ceph or NFS library: it answers `init` (run at every plugin probe),
+// refuses malformed calls, and execs berth-flex-driver for the rest (see driver_engine.h).
 #include "plugin/flex/call.h"
-#include "plugin/flex/driver.h"
+#include "plugin/flex/driver_engine.h"
+#include "plugin/flex/flex_main.h"
+#include "plugin/flex/replies.h"
 
 namespace {
 
-using berth::flex::DriverKind;
+using berth::flex::FlexInvocation;
 
-// Where the reply goes: the original stdout. Everything else the process or its children
-// print lands in the log (or /dev/null), so the reply stays the only output.
-int TakeOverOutput(const std::string& log_file) {
-  const int reply_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-  int sink = log_file.empty()
-                 ? -1
-                 : ::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (sink < 0) {
-    sink = ::open("/dev/null", O_WRONLY | O_CLOEXEC);  // never kubelet's pipe
+nlohmann::json AnswerOrHandOver(const FlexInvocation& call) {
+  const bool answered_here =
+      call.args.empty() || call.args[0] == "init" || !berth::flex::IsKnownVerb(call.args[0]);
+  if (answered_here) {
+    berth::flex::LogCall(call);  // the engine logs the calls it runs
   }
-  if (sink >= 0) {
-    ::dup2(sink, STDOUT_FILENO);
-    ::dup2(sink, STDERR_FILENO);
-    ::close(sink);
+  // Malformed calls fail here, before the engine's libraries are loaded.
+  const berth::flex::FlexCall parsed = berth::flex::ParseCall(call.args);
+  if (parsed.verb == "init") {
+    return berth::flex::InitReply(call.driver);
   }
-  return reply_fd;
-}
-
-void SetUpLogging(const std::string& log_file) {
-  try {
-    if (log_file.empty()) {
-      spdlog::set_default_logger(
-          spdlog::syslog_logger_mt("berth-flex", "berth-flex", LOG_PID, LOG_DAEMON));
-    } else {
-      spdlog::set_default_logger(spdlog::basic_logger_mt("berth-flex", log_file));
-    }
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %P %l %v");
-    spdlog::flush_on(spdlog::level::info);
-  } catch (const spdlog::spdlog_ex&) {
-    // No log is better than output kubelet cannot parse.
-    spdlog::set_level(spdlog::level::off);
-  }
-}
-
-int Reply(int fd, const nlohmann::json& reply) {
-  // A message may quote a tool's output in any encoding: replace, never throw.
-  const std::string text =
-      reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) {
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return reply.value("status", "") == "Success" ? 0 : 1;
-}
-
-// The options' secrets and JSON stay out of the log: only the verb and path arguments.
-std::string DescribeCall(const std::vector<std::string>& args) {
-  std::string out;
-  for (const auto& arg : args) {
-    out += (out.empty() ? "" : " ") + (arg.starts_with("{") ? std::string("<options>") : arg);
-  }
-  return out;
+  return berth::flex::ExecDriverEngine(call);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* env_log = std::getenv("BERTH_FLEX_LOG");
-  std::string log_file = env_log != nullptr ? env_log : "";
-  // The log file must be known before anything can print, so it is read ahead of CLI11.
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--log-file") {
-      log_file = argv[i + 1];
-    }
-  }
-  const int reply_fd = TakeOverOutput(log_file);
-  SetUpLogging(log_file);
-
-  CLI::App app{
+  return berth::flex::FlexMain(
+      argc, argv, "berth-flex",
       "berth-flex: berth's Kubernetes FlexVolume driver.\n"
       "Installed as <plugin dir>/berth~rbd/rbd (RBD volumes the controller attaches),\n"
       "berth~rbd-node/rbd-node (RBD volumes the node attaches alone, for clusters whose\n"
       "controller-manager runs no flex driver) and berth~nfs/nfs (NFS directories).\n"
       "kubelet runs it as `rbd <command> <args...>` and reads one JSON reply.\n"
       "Commands: init, getvolumename, attach, isattached, waitforattach, mountdevice, mount,\n"
-      "unmount, unmountdevice, detach, expandvolume, expandfs."};
-  std::string driver_name;
-  std::string config_path;
-  app.add_option("--driver", driver_name, "rbd, rbd-node or nfs (default: the executable's name)");
-  app.add_option("--config", config_path,
-                 "config file (default: $BERTH_CONFIG, else /etc/berth/berth.json)");
-  app.add_option("--log-file", log_file,
-                 "log file (default: $BERTH_FLEX_LOG, else syslog); never stdout or stderr");
-  // Not a kubelet verb, so plain text: kubelet never asks for it.
-  app.set_version_flag("--version", berth::VersionLine("berth-flex"));
-  app.prefix_command();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    const std::string help = app.help();
-    return ::write(reply_fd, help.data(), help.size()) < 0 ? 1 : 0;
-  } catch (const CLI::CallForVersion& e) {
-    const std::string version = std::string(e.what()) + "\n";
-    return ::write(reply_fd, version.data(), version.size()) < 0 ? 1 : 0;
-  } catch (const CLI::ParseError& e) {
-    return Reply(reply_fd, berth::flex::FailureReply(std::string("bad arguments: ") + e.what()));
-  }
-  const std::vector<std::string> args = app.remaining();
-
-  if (driver_name.empty()) {
-    driver_name = std::filesystem::path(argv[0]).filename().string();
-  }
-  const std::optional<DriverKind> kind = berth::flex::ParseDriverName(driver_name);
-  if (!kind) {
-    return Reply(reply_fd, berth::flex::FailureReply(
-                               "unknown driver '" + driver_name +
-                               "'; install berth-flex as berth~rbd/rbd, berth~rbd-node/rbd-node "
-                               "or berth~nfs/nfs, or pass --driver rbd|rbd-node|nfs"));
-  }
-  spdlog::info("{}: {}", driver_name, DescribeCall(args));
-
-  nlohmann::json reply;
-  try {
-    const berth::flex::FlexCall call = berth::flex::ParseCall(args);
-    berth::flex::FlexDriver driver(*kind, berth::engine::ResolveConfigPath(config_path));
-    reply = driver.Run(call);
-  } catch (const berth::Error& e) {
-    const bool unknown_verb = !args.empty() && !berth::flex::IsKnownVerb(args[0]);
-    reply = unknown_verb ? berth::flex::NotSupportedReply(e.what())
-                         : berth::flex::FailureReply(e.what());
-  } catch (const std::exception& e) {
-    reply = berth::flex::FailureReply(std::string("internal error: ") + e.what());
-  }
-  spdlog::info("{}: {} -> {}{}", driver_name, args.empty() ? "" : args[0],
-               reply.value("status", ""),
-               reply.contains("message") ? ": " + reply["message"].get<std::string>() : "");
-  return Reply(reply_fd, reply);
+      "unmount, unmountdevice, detach, expandvolume, expandfs.\n"
+      "init is answered here; the other commands run in berth-flex-driver, found beside this\n"
+      "executable or in ../libexec/berth.",
+      AnswerOrHandOver);
 }

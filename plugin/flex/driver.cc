@@ -78,28 +78,6 @@ bool IsThisHost(const engine::Config& config, const std::string& node) {
   return node == config.host_id || node == host.data();
 }
 
-}  // namespace
-
-nlohmann::json SuccessReply() { return {{"status", "Success"}}; }
-
-nlohmann::json FailureReply(const std::string& message) {
-  return {{"status", "Failure"}, {"message", message}};
-}
-
-nlohmann::json NotSupportedReply(const std::string& message) {
-  return {{"status", "Not supported"}, {"message", message}};
-}
-
-nlohmann::json InitReply(DriverKind driver) {
-  nlohmann::json reply = SuccessReply();
-  reply["capabilities"] = {{"attach", IsAttachable(driver)},
-                           {"fsGroup", false},
-                           {"supportsMetrics", true},
-                           {"requiresFSResize", BackendType(driver) == "rbd"}};
-  return reply;
-}
-
-namespace {
 
 // What a verb's handler gets: the call, and what the row says the verb needs, loaded once.
 struct VerbContext {

@@ -7,19 +7,10 @@
 
 #include "engine/config.h"
 #include "plugin/flex/call.h"
+#include "plugin/flex/replies.h"
 #include "plugin/flex/volume_request.h"
 
 namespace berth::flex {
-
-// The reply kubelet parses (its DriverStatus): {"status": "Success", ...}.
-nlohmann::json SuccessReply();
-nlohmann::json FailureReply(const std::string& message);
-nlohmann::json NotSupportedReply(const std::string& message);
-
-// The capabilities `init` reports: attach for RBD only; fsGroup false, because berth sets
-// the group on a fresh filesystem's root itself instead of kubelet's recursive chown;
-// supportsMetrics true, so kubelet reports volume usage.
-nlohmann::json InitReply(DriverKind driver);
 
 class FlexDriver {
  public:

@@ -22,7 +22,7 @@ TEST(Version, EveryBinaryPrintsIt) {
   const std::pair<const char*, const char*> binaries[] = {
       {"berthd", BERTH_BERTHD_PATH},     {"berth-flex", BERTH_FLEX_PATH},
       {"berthctl", BERTH_BERTHCTL_PATH}, {"berth-nfs-fuse", BERTH_NFS_FUSE_PATH},
-      {"berth-csi", BERTH_CSI_PATH},
+      {"berth-csi", BERTH_CSI_PATH},     {"berth-flex-driver", BERTH_FLEX_DRIVER_PATH},
   };
   for (const auto& [name, path] : binaries) {
     // No config, no cluster and no root needed: --version answers before anything else.
