@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$bin_dir" ] || die "usage: build-image.sh BUILD_BIN_DIR [options] (see --help)"
-for binary in berth-flex berth-nfs-fuse; do
+for binary in berth-flex berth-flex-driver berth-nfs-fuse; do
   [ -x "$bin_dir/$binary" ] || die "no executable $binary in $bin_dir (build first: scripts/build)"
 done
 command -v docker >/dev/null || die "docker (the client) is needed"
@@ -98,7 +98,7 @@ fi
 # The build context: the binaries without their debug info (a RelWithDebInfo build carries
 # ~40 MB of it) and install.sh.
 mkdir -p "$work/context/bin"
-for binary in berth-flex berth-nfs-fuse; do
+for binary in berth-flex berth-flex-driver berth-nfs-fuse; do
   cp "$bin_dir/$binary" "$work/context/bin/"
   strip --strip-debug "$work/context/bin/$binary"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs berth-flex as the FlexVolume drivers berth/rbd, berth/rbd-node and berth/nfs here:
-#   <plugin dir>/berth~rbd/{rbd,lib/}  <plugin dir>/berth~rbd-node/{rbd-node,lib/}
-#   <plugin dir>/berth~nfs/{nfs,berth-nfs-fuse,lib/}
+#   <plugin dir>/berth~rbd/{rbd,berth-flex-driver,lib/}
+#   <plugin dir>/berth~rbd-node/{rbd-node,berth-flex-driver,lib/}
+#   <plugin dir>/berth~nfs/{nfs,berth-flex-driver,berth-nfs-fuse,lib/}
 # kubelet runs `init` as soon as a driver file appears, so every file is written under a
 # temporary dot-name in its final directory and renamed into place (rename is atomic), and the
 # driver executable goes last. Re-running upgrades in place; unchanged files are not touched.
@@ -29,16 +30,22 @@ plugin directory:
                                      berth-flex, RBD volumes the node attaches in \`mount\`
                                      (for controller-managers that run no flex driver)
   <plugin dir>/berth~nfs/nfs         berth-flex, NFS volumes
+  <plugin dir>/berth~*/berth-flex-driver
+                                     the engine's half, which berth-flex runs for every
+                                     command but init
   <plugin dir>/berth~nfs/berth-nfs-fuse
   <plugin dir>/berth~*/lib/          the shared libraries they need, except glibc's own
-Then runs each driver's \`init\` and fails unless it replies Success. Safe to re-run (upgrade).
+Then runs each driver's \`init\`, and berth-flex-driver's, and fails unless both reply
+Success. Safe to re-run (upgrade).
 
 Options:
   --plugin-dir DIR   kubelet's --volume-plugin-dir (also kube-controller-manager's
                      --flex-volume-plugin-dir); default \$BERTH_PLUGIN_DIR, else
                      $default_plugin_dir
-  --from DIR         directory holding berth-flex and berth-nfs-fuse; default \$BERTH_FROM,
-                     else the bin/ directory beside this script ($script_dir/bin)
+  --from DIR         directory holding berth-flex, berth-flex-driver and berth-nfs-fuse
+                     (berth-flex-driver may be in DIR/../libexec/berth instead, as the
+                     package installs it); default \$BERTH_FROM, else the bin/ directory
+                     beside this script ($script_dir/bin)
   --config FILE      also install FILE as $config_dest (\$BERTH_CONFIG_DEST overrides the
                      destination), only if none is there yet
   --force-config     with --config: replace an existing config
@@ -143,9 +150,12 @@ install_file() {
   fi
 }
 
+# check_init ATTACH COMMAND...: COMMAND init must print one Success reply with that attach.
 check_init() {
-  local driver_path=$1 want_attach=$2 reply
-  if ! reply=$("$driver_path" init 2>&1); then
+  local want_attach=$1 reply
+  shift
+  local driver_path="$*"
+  if ! reply=$("$@" init 2>&1); then
     die "$driver_path init failed: $reply"
   fi
   case $reply in
@@ -191,7 +201,9 @@ install_driver() {
       echo "  removed    $lib (no longer needed)"
     fi
   done
-  check_init "$dir/$name" "$attach"
+  check_init "$attach" "$dir/$name"
+  # berth-flex answers init alone: this loads the engine's half and every library it needs.
+  check_init "$attach" "$dir/berth-flex-driver" --driver "$name"
 }
 
 install_config() {
@@ -235,6 +247,10 @@ else
   flex=$from_dir/berth-flex
   fuse=$from_dir/berth-nfs-fuse
   [ -x "$flex" ] || die "no executable berth-flex in $from_dir (use --from DIR)"
+  engine=$from_dir/berth-flex-driver
+  [ -x "$engine" ] || engine=$from_dir/../libexec/berth/berth-flex-driver
+  [ -x "$engine" ] ||
+    die "no executable berth-flex-driver in $from_dir or $from_dir/../libexec/berth (use --from DIR)"
   [ -x "$fuse" ] || die "no executable berth-nfs-fuse in $from_dir (use --from DIR)"
   command -v ldd >/dev/null || die "ldd is needed (package libc-bin)"
   command -v patchelf >/dev/null || die "patchelf is needed (package patchelf)"
@@ -244,9 +260,9 @@ else
   mkdir -p "$plugin_dir"
   start=$(date +%s%N)
   # berth-nfs-fuse only serves NFS volumes: the rbd driver never starts it.
-  install_driver rbd true "$flex"
-  install_driver rbd-node false "$flex"
-  install_driver nfs false "$flex" "$fuse"
+  install_driver rbd true "$flex" "$engine"
+  install_driver rbd-node false "$flex" "$engine"
+  install_driver nfs false "$flex" "$engine" "$fuse"
   if [ -n "$config_src" ]; then
     install_config
   fi

@@ -58,6 +58,7 @@ has() {
 for binary in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
   has -rwxr-xr-x "usr/bin/$binary"
 done
+has -rwxr-xr-x usr/libexec/berth/berth-flex-driver
 has -rw-r--r-- lib/systemd/system/berthd.service
 has -rw-r--r-- etc/berth/berth.json
 has -rw-r--r-- usr/share/doc/berth/operations.md
@@ -72,7 +73,7 @@ has -rw-r--r-- usr/share/man/man5/berth.json.5.gz
 if grep -Eq ' \./(usr/)?(include|lib/cmake|share/berth/tests)' "$tmp/contents"; then
   fail "package ships build or test files"
 fi
-ok "files: five binaries, unit, config, docs, copyright, changelog, man pages, completion, FlexVolume installer"
+ok "files: five binaries and berth-flex-driver, unit, config, docs, copyright, changelog, man pages, completion, FlexVolume installer"
 
 # Control area: the config is a conffile, the maintainer scripts are executable.
 dpkg-deb --control "$deb" "$tmp/control"
@@ -86,7 +87,8 @@ ok "control: conffiles lists /etc/berth/berth.json; postinst, prerm, postrm"
 # The binaries from the package, with nothing but the system's libraries.
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
-for binary in berthd berthctl berth-csi berth-flex berth-nfs-fuse; do
+for binary in berthd berthctl berth-csi berth-flex berth-nfs-fuse ../libexec/berth/berth-flex-driver; do
+  [ -x "$root/usr/bin/$binary" ] || fail "the package has no executable /usr/bin/$binary"
   if grep -q 'not found' <<<"$(ldd "$root/usr/bin/$binary")"; then
     ldd "$root/usr/bin/$binary" >&2
     fail "$binary needs a library that is not installed"
@@ -104,6 +106,11 @@ grep -q -- --mode <<<"$("$root/usr/bin/berth-csi" --help)" || fail "berth-csi --
 "$root/usr/bin/berth-nfs-fuse" --help >/dev/null 2>&1 || fail "berth-nfs-fuse --help"
 grep -q '"Success"' <<<"$(BERTH_FLEX_LOG=$tmp/flex.log "$root/usr/bin/berth-flex" --driver rbd init)" ||
   fail "berth-flex init"
+# Every other verb runs in /usr/libexec/berth/berth-flex-driver, the only reader of the config.
+reply=$(BERTH_CONFIG=$tmp/no-config.json BERTH_FLEX_LOG=$tmp/flex.log \
+  "$root/usr/bin/berth-flex" --driver rbd unmountdevice /nonexistent/global) || true
+[[ $reply == *"no-config.json does not exist"* ]] ||
+  fail "berth-flex did not hand unmountdevice to /usr/libexec/berth/berth-flex-driver: $reply"
 bash -n "$root/usr/share/bash-completion/completions/berthctl" || fail "completion script"
 grep -q berthctl "$root/usr/share/bash-completion/completions/berthctl" || fail "completion script"
 ok "binaries run from the extracted package (no LD_LIBRARY_PATH, no absolute RUNPATH)"

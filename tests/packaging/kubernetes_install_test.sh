@@ -4,13 +4,17 @@
 # holding nothing but glibc), upgrades that never show kubelet a partial file, the config, the
 # DaemonSet mode and uninstall. Needs neither the lab nor root (the glibc-only root needs mount
 # and pid namespaces, as root or through a user namespace, and is skipped where neither works).
-# Usage: kubernetes_install_test.sh BERTH_FLEX BERTH_NFS_FUSE SOURCE_DIR
+# Usage: kubernetes_install_test.sh BERTH_FLEX BERTH_FLEX_DRIVER BERTH_NFS_FUSE SOURCE_DIR
 set -euo pipefail
 
-[ $# -eq 3 ] || { echo "usage: $0 BERTH_FLEX BERTH_NFS_FUSE SOURCE_DIR" >&2; exit 2; }
+[ $# -eq 4 ] || {
+  echo "usage: $0 BERTH_FLEX BERTH_FLEX_DRIVER BERTH_NFS_FUSE SOURCE_DIR" >&2
+  exit 2
+}
 flex=$1
-fuse=$2
-installer=$3/packaging/kubernetes/install.sh
+engine=$2
+fuse=$3
+installer=$4/packaging/kubernetes/install.sh
 
 tmp=$(mktemp -d)
 daemon_pid=""
@@ -99,6 +103,12 @@ fi
 [[ $err == *"--force-config needs --config"* ]] || fail "--force-config: unclear message: $err"
 mkdir -p "$tmp/from"
 cp "$flex" "$fuse" "$tmp/from/"
+if err=$(bash "$installer" --plugin-dir "$plugins" --from "$tmp/from" 2>&1); then
+  fail "--from a dir without berth-flex-driver exited 0"
+fi
+[[ $err == *"no executable berth-flex-driver in $tmp/from or $tmp/from/../libexec/berth"* ]] ||
+  fail "no berth-flex-driver: unclear message: $err"
+cp "$engine" "$tmp/from/"
 if err=$(bash "$installer" --plugin-dir "$plugins" --from "$tmp/from" \
   --config "$tmp/none.json" 2>&1); then fail "--config with a missing file exited 0"; fi
 [[ $err == *"--config $tmp/none.json: no such file"* ]] || fail "--config: unclear message: $err"
@@ -117,6 +127,12 @@ for exe in "$rbd/rbd" "$rbd_node/rbd-node" "$nfs/nfs"; do
   if [ ! -f "$exe" ] || [ ! -x "$exe" ]; then fail "$exe missing or not executable"; fi
 done
 [ -x "$nfs/berth-nfs-fuse" ] || fail "$nfs/berth-nfs-fuse missing"
+for dir in "$rbd" "$rbd_node" "$nfs"; do
+  cmp -s "$engine" "$dir/berth-flex-driver" || fail "$dir/berth-flex-driver missing or not ours"
+  [ "$(stat -c %a "$dir/berth-flex-driver")" = 755 ] || fail "$dir/berth-flex-driver mode"
+done
+grep -q "init       $rbd/berth-flex-driver --driver rbd" "$tmp/install1.log" ||
+  fail "installer did not run berth-flex-driver's init"
 for dir in "$rbd" "$rbd_node"; do
   [ ! -e "$dir/berth-nfs-fuse" ] || fail "berth-nfs-fuse installed in $dir, whose driver never runs it"
 done
@@ -127,7 +143,7 @@ if ! cmp -s "$flex" "$rbd/rbd" || ! cmp -s "$flex" "$rbd_node/rbd-node" ||
 fi
 grep -q "init       $rbd/rbd" "$tmp/install1.log" || fail "installer did not run rbd init"
 grep -q "warning: no $BERTH_CONFIG_DEST" "$tmp/install1.log" || fail "no warning about the config"
-ok "berth~rbd/rbd, berth~rbd-node/rbd-node, berth~nfs/nfs and berth~nfs/berth-nfs-fuse installed, 0755"
+ok "berth~rbd/rbd, berth~rbd-node/rbd-node, berth~nfs/nfs, berth-flex-driver beside each and berth~nfs/berth-nfs-fuse installed, 0755"
 
 "$rbd/rbd" init >"$tmp/rbd.init" 2>&1 || fail "rbd init exited non-zero: $(cat "$tmp/rbd.init")"
 check_reply true "$tmp/rbd.init" || fail "rbd init reply"
@@ -142,7 +158,8 @@ leftovers=$(find "$plugins" -name '.*')
 [ -z "$leftovers" ] || fail "temporary files left: $leftovers"
 ok "no temporary files left"
 
-for exe in "$rbd/rbd" "$rbd_node/rbd-node" "$nfs/nfs" "$nfs/berth-nfs-fuse"; do
+for exe in "$rbd/rbd" "$rbd_node/rbd-node" "$nfs/nfs" "$nfs/berth-nfs-fuse" \
+  "$rbd/berth-flex-driver" "$rbd_node/berth-flex-driver" "$nfs/berth-flex-driver"; do
   grep -E 'RUNPATH' <<<"$(readelf -d "$exe")" | grep -qF "\$ORIGIN/lib" ||
     fail "$exe: no RUNPATH \$ORIGIN/lib"
   libs=$(ldd "$exe")
@@ -171,7 +188,7 @@ if ! "${chroot_cmd[@]}" / true 2>/dev/null; then
   echo "skip: cannot make a mount and pid namespace here; the glibc-only root is not checked"
 else
   cp -a "$plugins" "$root/plugins"
-  for exe in "$rbd/rbd" "$nfs/berth-nfs-fuse"; do
+  for exe in "$rbd/rbd" "$rbd/berth-flex-driver" "$nfs/berth-nfs-fuse"; do
     ldd "$exe" | awk '$2 == "=>" { print $3; next } $1 ~ /^\// { print $1 }'
   done | sort -u | while read -r path; do
     [[ $path == "$plugins"/* ]] && continue
@@ -185,12 +202,19 @@ else
       fail "$driver init in a glibc-only root: $(cat "$tmp/$driver.chroot")"
     check_reply "$([ $driver = rbd ] && echo true || echo false)" "$tmp/$driver.chroot" ||
       fail "$driver init reply in a glibc-only root"
+    # The engine's half, where librbd, librados and libnfs load.
+    LD_BIND_NOW=1 BERTH_FLEX_LOG=/flex.log "${chroot_cmd[@]}" "$root" \
+      "/plugins/berth~$driver/berth-flex-driver" --driver "$driver" init \
+      >"$tmp/$driver.engine.chroot" 2>&1 ||
+      fail "$driver's berth-flex-driver init in a glibc-only root: $(cat "$tmp/$driver.engine.chroot")"
+    check_reply "$([ $driver = rbd ] && echo true || echo false)" "$tmp/$driver.engine.chroot" ||
+      fail "$driver's berth-flex-driver init reply in a glibc-only root"
   done
   LD_BIND_NOW=1 "${chroot_cmd[@]}" "$root" /plugins/berth~nfs/berth-nfs-fuse --help \
     >"$tmp/fuse.chroot" 2>&1 || fail "berth-nfs-fuse in a glibc-only root: $(cat "$tmp/fuse.chroot")"
   glibc_files=$(find "$root" \( -path "$root/plugins" -o -path "$root/proc" \) -prune -o \
     -type f ! -name flex.log -printf '%f ')
-  ok "the three drivers and berth-nfs-fuse run in a root holding only the plugin tree and glibc:" \
+  ok "the three drivers, their berth-flex-driver and berth-nfs-fuse run in a root holding only the plugin tree and glibc:" \
     "$glibc_files"
 fi
 
@@ -215,7 +239,7 @@ ok "--config installs the config where there is none, mode 0600"
 # really replaces the driver; installs alternate between the two while `rbd init` runs in a
 # loop. A driver written in place would show as ETXTBSY, a truncated ELF or a missing file.
 mkdir -p "$tmp/from2"
-cp "$tmp/from/berth-nfs-fuse" "$tmp/from2/"
+cp "$tmp/from/berth-nfs-fuse" "$tmp/from/berth-flex-driver" "$tmp/from2/"
 { cat "$flex"; printf 'berth-upgrade-test'; } >"$tmp/from2/berth-flex"
 chmod 0755 "$tmp/from2/berth-flex"
 touch "$rbd/lib/libstale.so.1"
@@ -255,7 +279,7 @@ ok "--config keeps an existing config"
 # --- a driver that does not reply Success fails the install -------------------------------
 mkdir -p "$tmp/bad"
 cp /bin/true "$tmp/bad/berth-flex"
-cp "$fuse" "$tmp/bad/"
+cp "$fuse" "$engine" "$tmp/bad/"
 if err=$(bash "$installer" --plugin-dir "$tmp/bad-plugins" --from "$tmp/bad" 2>&1); then
   fail "a driver whose init prints nothing installed cleanly"
 fi

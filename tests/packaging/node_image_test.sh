@@ -88,10 +88,20 @@ for driver in rbd rbd-node nfs; do
   # Whole outputs into grep, never a pipe it may close early: under pipefail the writer's
   # SIGPIPE would fail the check (ldd writes line by line).
   libraries=$(env -i "$(command -v ldd)" "$exe")
-  grep -qF "$plugin_dir/berth~$driver/lib/librbd.so.1" <<<"$libraries" ||
-    { ldd "$exe" >&2; fail "berth/$driver does not load librbd from its own lib/"; }
+  grep -qF "$plugin_dir/berth~$driver/lib/libstdc++.so.6" <<<"$libraries" ||
+    { ldd "$exe" >&2; fail "berth/$driver does not load libstdc++ from its own lib/"; }
 done
 [ -x "$plugin_dir/berth~nfs/berth-nfs-fuse" ] || fail "no berth-nfs-fuse beside berth/nfs"
+# The engine's half, which berth-flex runs for every verb but init, with the image's libraries.
+for driver in rbd rbd-node nfs; do
+  engine=$plugin_dir/berth~$driver/berth-flex-driver
+  reply=$(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin BERTH_FLEX_LOG="$host/flex.log" "$engine" \
+    --driver "$driver" init)
+  grep -q '"status": *"Success"' <<<"$reply" || fail "$engine init: $reply"
+  libraries=$(env -i "$(command -v ldd)" "$engine")
+  grep -qF "$plugin_dir/berth~$driver/lib/librbd.so.1" <<<"$libraries" ||
+    { ldd "$engine" >&2; fail "$engine does not load librbd from its own lib/"; }
+done
 ok "installed berth/rbd, berth/rbd-node and berth/nfs into $plugin_dir; each answers init from there"
 
 # A DaemonSet rollout sends SIGTERM: the container ends at once, with status 0.
