@@ -44,7 +44,7 @@ done
 lab=${lab:-${BERTH_LAB_DIR:-}}
 bin=${BERTH_BIN_DIR:-${BERTH_BUILD_DIR:-$root/build}/bin}
 flex_bin=$bin/berth-flex berthctl=$bin/berthctl
-for b in "$flex_bin" "$berthctl"; do
+for b in "$flex_bin" "$bin/berth-flex-driver" "$berthctl"; do
   [ -x "$b" ] || die "no $b (build first: scripts/build)"
 done
 for t in rbd-fuse losetup fusermount3 mountpoint; do
@@ -114,6 +114,7 @@ export BERTH_FLEX_LOG=$work/flex.log # as kubelet's installer would set it
 mkdir -p "$work/plugins/berth~rbd"
 drv=$work/plugins/berth~rbd/rbd
 cp -- "$flex_bin" "$drv"
+cp -- "$bin/berth-flex-driver" "$work/plugins/berth~rbd/" # as install.sh puts it
 kubelet=$work/kubelet
 mounts=$kubelet/plugins/kubernetes.io/flexvolume/berth/rbd/mounts
 

@@ -21,8 +21,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BERTH_BIN_DIR:-$root/build/bin}
 rounds=${1:-20}
 client=$bin/berth_bench_plugin_latency
-for b in berthd berthctl berth-nfs-fuse berth-flex berth-csi berth_bench_plugin_latency \
-  berth_bench_csi_client; do
+for b in berthd berthctl berth-nfs-fuse berth-flex berth-flex-driver berth-csi \
+  berth_bench_plugin_latency berth_bench_csi_client; do
   [ -x "$bin/$b" ] || { echo "bench: no $bin/$b (build first: scripts/build)" >&2; exit 1; }
 done
 
