@@ -78,7 +78,6 @@ bool IsThisHost(const engine::Config& config, const std::string& node) {
   return node == config.host_id || node == host.data();
 }
 
-
 // What a verb's handler gets: the call, and what the row says the verb needs, loaded once.
 struct VerbContext {
   const FlexCall& call;

@@ -43,6 +43,7 @@ nlohmann::json ExecDriverEngine(const FlexInvocation& call) {
   for (const auto& engine : DriverEngineCandidates(exe)) {
     const std::vector<std::string> args = DriverEngineArgs(engine, call);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (const auto& arg : args) {
       argv.push_back(const_cast<char*>(arg.c_str()));
     }
@@ -56,11 +57,12 @@ nlohmann::json ExecDriverEngine(const FlexInvocation& call) {
       ::dup2(saved_stdout, STDOUT_FILENO);
       ::close(saved_stdout);
     }
-    tried += (tried.empty() ? "" : ", ") + engine.string() + " (" + std::error_code(error, std::generic_category()).message() + ")";
+    tried += (tried.empty() ? "" : ", ") + engine.string() + " (" +
+             std::error_code(error, std::generic_category()).message() + ")";
   }
-  return FailureReply("cannot run " + std::string(kDriverEngineName) + ", which berth-flex runs "
-                      "for every call but init; tried " + tried +
-                      ". Install berth-flex and berth-flex-driver side by side (install.sh does)");
+  return FailureReply(
+      "cannot run berth-flex-driver, which berth-flex runs for every call but init; tried " +
+      tried + ". Install berth-flex and berth-flex-driver side by side (install.sh does)");
 }
 
 }  // namespace berth::flex

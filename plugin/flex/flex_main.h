@@ -29,8 +29,9 @@ using FlexRunner = std::function<nlohmann::json(const FlexInvocation&)>;
 // Logs the call's verb and path arguments (never its options, which may hold secrets).
 void LogCall(const FlexInvocation& call);
 
-// The main of `program` (berth-flex, berth-flex-driver): parses argv (--driver, --config, --log-file, --help, --version, then the
-// call), runs `run` and writes its reply. Returns the exit status: 0 for Success, else 1.
+// The main of `program` (berth-flex, berth-flex-driver): parses argv (--driver, --config,
+// --log-file, --help, --version, then the call), runs `run` and writes its reply. Returns the exit
+// status: 0 for Success, else 1.
 int FlexMain(int argc, char** argv, const std::string& program, const std::string& description,
              const FlexRunner& run);
 

@@ -34,8 +34,8 @@ TEST(DriverEngine, IsLookedForBesideTheExecutableThenInLibexec) {
 }
 
 TEST(DriverEngine, GetsTheDriverNameAndKubeletsArgumentsUnchanged) {
-  FlexInvocation call{DriverKind::kRbdNode, "rbd-node", {"mount", "/pods/v", R"({"a":"b"})"},
-                      "", "", 1};
+  FlexInvocation call{
+      DriverKind::kRbdNode, "rbd-node", {"mount", "/pods/v", R"({"a":"b"})"}, "", "", 1};
   EXPECT_THAT(DriverEngineArgs("/e", call),
               ElementsAre("/e", "--driver", "rbd-node", "mount", "/pods/v", R"({"a":"b"})"));
   call.config_path = "/etc/b.json";
