@@ -141,16 +141,6 @@ std::string ExampleHostIdWarning(const std::string& host_id) {
          "/etc/machine-id";
 }
 
-std::string ResolveConfigPath(const std::string& flag_value) {
-  if (!flag_value.empty()) {
-    return flag_value;
-  }
-  if (const char* env = std::getenv("BERTH_CONFIG"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  return "/etc/berth/berth.json";
-}
-
 void ValidateHostId(const std::string& host_id) {
   const bool allowed = !host_id.empty() && host_id.size() <= 253 && host_id.front() != '.' &&
                        std::all_of(host_id.begin(), host_id.end(), [](unsigned char c) {

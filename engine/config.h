@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "common/config_path.h"
+
 namespace berth::engine {
 
 struct BackendConfig {
@@ -54,8 +56,8 @@ void ValidateHostId(const std::string& host_id);
 // several hosts would share; empty otherwise. Every host needs its own host id.
 std::string ExampleHostIdWarning(const std::string& host_id);
 
-// --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json.
-std::string ResolveConfigPath(const std::string& flag_value);
+// --config PATH, else $BERTH_CONFIG, else /etc/berth/berth.json (common/config_path.h).
+using ::berth::ResolveConfigPath;
 
 // Parses and validates; unknown keys, a missing backend or a bad default are kInvalidArgument.
 // A missing host_id is read from /etc/machine-id.

@@ -19,6 +19,7 @@
 #include "plugin/docker/handler.h"
 #include "plugin/docker/metrics_server.h"
 #include "plugin/docker/server.h"
+#include "plugin/flex/berthd_endpoint.h"
 
 namespace {
 
@@ -125,6 +126,13 @@ int main(int argc, char** argv) {
           config.metrics, [&metrics] { return metrics->Render(); });
     }
     berth::docker::Handler handler(engine, metrics.get());
+    // The node's FlexVolume calls, from berth-flex (plugin/flex/berthd_request.h): one Ceph
+    // session for every pod on the node.
+    const std::string resolved_config_path = berth::engine::ResolveConfigPath(config_path);
+    handler.set_flex_service([&](const std::string& body) {
+      auto served = berth::flex::ServeBerthdFlexRequest(body, resolved_config_path, config, engine);
+      return berth::docker::Reply{served.status, std::move(served.body)};
+    });
     berth::docker::Server::Options options;
     options.socket_path = socket_path;
     options.slow_workers = workers;

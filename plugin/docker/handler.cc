@@ -40,6 +40,8 @@ std::string OperationName(Endpoint endpoint) {
       return "list";
     case Endpoint::kCapabilities:
       return "capabilities";
+    case Endpoint::kFlex:
+      return "flex";
   }
   return "unknown";
 }
@@ -168,12 +170,24 @@ Reply Handler::Serve(const std::string& method, const std::string& target, const
     outcome.error = ErrorCode::kInvalidArgument;
     return {404, ErrorBody("unknown endpoint " + target +
                            "; berthd serves Plugin.Activate and VolumeDriver.{Create, Remove, "
-                           "Mount, Unmount, Path, Get, List, Capabilities}")};
+                           "Mount, Unmount, Path, Get, List, Capabilities}, and berth-flex's "
+                           "Berth.Flex")};
   }
   outcome.operation = OperationName(*endpoint);
   if (method != "POST") {
     outcome.error = ErrorCode::kInvalidArgument;
     return {405, ErrorBody(method + " is not allowed on " + target + "; use POST")};
+  }
+  if (*endpoint == Endpoint::kFlex) {
+    if (!flex_) {
+      outcome.error = ErrorCode::kNotFound;
+      return {404, ErrorBody("this berthd serves no FlexVolume calls")};
+    }
+    Reply reply = flex_(body);
+    if (reply.status != 200) {
+      outcome.error = reply.status == 409 ? ErrorCode::kConflict : ErrorCode::kInvalidArgument;
+    }
+    return reply;
   }
   VolumeRequest request;
   if (TakesVolume(*endpoint)) {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,6 +32,11 @@ class Handler {
   // request for the same volume, which is `in_flight` ("Mount since ..."): busy, say retry.
   Reply Busy(const std::string& volume, const std::string& operation, const std::string& in_flight);
 
+  // Serves POST /Berth.Flex (plugin/flex/berthd_endpoint.h) from a request body; without it,
+  // berthd answers 404 and berth-flex runs its calls itself. Set before serving.
+  using FlexService = std::function<Reply(const std::string& body)>;
+  void set_flex_service(FlexService service) { flex_ = std::move(service); }
+
  private:
   // What a request was, for its metrics.
   struct Outcome {
@@ -47,6 +53,7 @@ class Handler {
 
   engine::Engine& engine_;
   PluginMetrics* metrics_;
+  FlexService flex_;
 };
 
 }  // namespace berth::docker

@@ -23,6 +23,7 @@ std::optional<Endpoint> ParseEndpoint(const std::string& target) {
       {"/VolumeDriver.Get", Endpoint::kGet},
       {"/VolumeDriver.List", Endpoint::kList},
       {"/VolumeDriver.Capabilities", Endpoint::kCapabilities},
+      {"/Berth.Flex", Endpoint::kFlex},
   };
   auto it = endpoints.find(target);
   if (it == endpoints.end()) {
@@ -37,6 +38,7 @@ bool IsSlow(Endpoint endpoint) {
     case Endpoint::kRemove:
     case Endpoint::kMount:
     case Endpoint::kUnmount:
+    case Endpoint::kFlex:
       return true;
     default:
       return false;
@@ -45,7 +47,7 @@ bool IsSlow(Endpoint endpoint) {
 
 bool TakesVolume(Endpoint endpoint) {
   return endpoint != Endpoint::kActivate && endpoint != Endpoint::kCapabilities &&
-         endpoint != Endpoint::kList;
+         endpoint != Endpoint::kList && endpoint != Endpoint::kFlex;
 }
 
 VolumeRequest ParseVolumeRequest(Endpoint endpoint, const std::string& body) {

@@ -23,16 +23,17 @@ enum class Endpoint {
   kGet,
   kList,
   kCapabilities,
+  kFlex,  // berth's own: berth-flex hands berthd a node's FlexVolume call (plugin/flex)
 };
 
 // "/VolumeDriver.Mount" -> kMount; nullopt for anything else.
 std::optional<Endpoint> ParseEndpoint(const std::string& target);
 
-// Create, Remove, Mount and Unmount may take seconds (attach, mkfs); the rest answer from
+// Create, Remove, Mount, Unmount and Flex may take seconds (attach, mkfs); the rest answer from
 // the registry and host state and must never queue behind them.
 bool IsSlow(Endpoint endpoint);
 
-// Whether the endpoint's body names a volume (all but Activate, Capabilities and List).
+// Whether the endpoint's body names a volume (all but Activate, Capabilities, List and Flex).
 bool TakesVolume(Endpoint endpoint);
 
 struct VolumeRequest {

@@ -84,8 +84,10 @@ struct VerbContext {
   DriverKind driver;
   std::optional<VolumeRequest> request;  // from the call's options, when it has them
   std::optional<engine::Config> config;
-  std::string backend;                     // kEngine only
-  std::unique_ptr<engine::Engine> engine;  // kEngine only
+  std::string backend;  // kEngine only
+  // kConfig and kEngine: the engine the call runs on; berthd's, or `owned_engine`.
+  engine::Engine* engine = nullptr;
+  std::unique_ptr<engine::Engine> owned_engine;
   // A tenant volume (option user; its key in the pod's secret) is created, locked, mapped and
   // mounted in `mount`, the only call kubelet passes secrets to, and only with the tenant's key:
   // the controller's calls and waitforattach/mountdevice never touch it with the node's.
@@ -118,18 +120,18 @@ nlohmann::json GetVolumeName(VerbContext& c) {
 }
 
 nlohmann::json Unmount(VerbContext& c) {
-  engine::Engine(*c.config).Unpublish(c.call.target_path);
+  c.engine->Unpublish(c.call.target_path);
   return SuccessReply();
 }
 
 nlohmann::json UnmountDevice(VerbContext& c) {
-  engine::Engine(*c.config).Unstage(c.call.device_mount_path);
+  c.engine->Unstage(c.call.device_mount_path);
   return SuccessReply();
 }
 
 nlohmann::json Detach(VerbContext& c) {
   if (IsThisHost(*c.config, c.call.node_name)) {
-    engine::Engine(*c.config).ReleaseAlias(c.call.volume_name);
+    c.engine->ReleaseAlias(c.call.volume_name);
   } else {
     spdlog::info("detach {} from node {}: that node releases its own attachment at unmount",
                  c.call.volume_name, c.call.node_name);
@@ -255,6 +257,9 @@ bool DriverServes(DriverKind driver, Serves serves) {
 FlexDriver::FlexDriver(DriverKind driver, std::string config_path)
     : driver_(driver), config_path_(std::move(config_path)) {}
 
+FlexDriver::FlexDriver(DriverKind driver, const engine::Config& config, engine::Engine& engine)
+    : driver_(driver), shared_config_(&config), shared_engine_(&engine) {}
+
 nlohmann::json FlexDriver::Run(const FlexCall& call) {
   const Verb* verb = nullptr;
   for (const auto& v : kHandlers) {
@@ -269,7 +274,7 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
     return NotSupportedReply("the berth/" + std::string(DriverName(driver_)) +
                              " driver attaches and mounts in `mount`; it has no " + call.verb);
   }
-  VerbContext context{call, driver_, std::nullopt, std::nullopt, "", nullptr, false};
+  VerbContext context{call, driver_, std::nullopt, std::nullopt, "", nullptr, nullptr, false};
   if (verb->needs == Needs::kRequest || verb->needs == Needs::kEngine) {
     if (!call.options) {
       throw Error(ErrorCode::kInvalidArgument, call.verb + " needs the volume's options (JSON)");
@@ -277,12 +282,24 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
     context.request = ParseVolumeRequest(driver_, *call.options);
   }
   if (verb->needs == Needs::kConfig || verb->needs == Needs::kEngine) {
-    context.config = engine::LoadConfig(config_path_);
+    context.config = shared_config_ != nullptr ? *shared_config_ : engine::LoadConfig(config_path_);
   }
   if (verb->needs == Needs::kEngine) {
     context.backend = ChooseBackend(driver_, *context.config, *context.request);
-    context.engine = MakeEngine(*context.config, context.backend, *context.request);
     context.tenant = !context.request->user.empty();
+  }
+  // A pod secret's cephx identity gets an engine of its own, even inside berthd.
+  const bool own_identity = context.request && !context.request->key.empty();
+  if (verb->needs == Needs::kConfig || verb->needs == Needs::kEngine) {
+    if (shared_engine_ != nullptr && !own_identity) {
+      context.engine = shared_engine_;
+    } else {
+      context.owned_engine =
+          verb->needs == Needs::kEngine
+              ? MakeEngine(*context.config, context.backend, *context.request)
+              : std::make_unique<engine::Engine>(*context.config);
+      context.engine = context.owned_engine.get();
+    }
   }
   return verb->run(context);
 }

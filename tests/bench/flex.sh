@@ -15,6 +15,10 @@
 # 3. Pod teardown, the other half of each cycle of 2 (timed apart): unmount -> unmountdevice ->
 #    detach vs umount POD, umount GLOBAL, losetup -d (and wait for the loop to let go),
 #    fusermount3 -u, wait for rbd-fuse to exit.
+# 2 and 3 run twice on the berth side in each round: with no berthd on the node (every call in
+# its own process), and with the node's berthd running (a berthd this script starts on a socket
+# of its own, named by a copy of the config; the node's calls go to it, attach and detach stay
+# in berth-flex).
 # The by-hand path is the floor: it reads no registry, takes no lock, probes no filesystem, runs
 # no fsck and writes no state file.
 #
@@ -22,7 +26,8 @@
 # benchmark's volumes are removed at the end); if not, it is started (--no-docker --no-nfs) and
 # stopped at the end. Without either, a temp lab like the other benchmarks. The node name passed
 # to attach/detach is the config's host_id, so detach acts on this host.
-# BERTH_BIN_DIR: where berth-flex and berthctl are (default $BERTH_BUILD_DIR/bin, else build/bin).
+# BERTH_BIN_DIR: where berth-flex, berth-flex-driver, berthd and berthctl are (default
+# $BERTH_BUILD_DIR/bin, else build/bin).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -44,7 +49,7 @@ done
 lab=${lab:-${BERTH_LAB_DIR:-}}
 bin=${BERTH_BIN_DIR:-${BERTH_BUILD_DIR:-$root/build}/bin}
 flex_bin=$bin/berth-flex berthctl=$bin/berthctl
-for b in "$flex_bin" "$bin/berth-flex-driver" "$berthctl"; do
+for b in "$flex_bin" "$bin/berth-flex-driver" "$bin/berthd" "$berthctl"; do
   [ -x "$b" ] || die "no $b (build first: scripts/build)"
 done
 for t in rbd-fuse losetup fusermount3 mountpoint; do
@@ -54,6 +59,7 @@ done
 
 # --- state the cleanup needs, set as soon as it exists ------------------------------------------
 lab_started='' lab_temp='' work='' drv='' host_id='' pv_b='' pv_h='' fuse_pid='' loop_h=''
+berthd_pid=''
 fuse_dir='' g_b='' g_h='' pod_b='' pod_h=''
 vols=()
 unmount_if() { if mountpoint -q -- "$1"; then umount -- "$1" || umount -l -- "$1" || true; fi; }
@@ -67,6 +73,10 @@ cleanup() {
     if [ -n "$pod_b" ] && mountpoint -q -- "$pod_b"; then flex unmount "$pod_b" >/dev/null; fi
     if [ -n "$g_b" ] && mountpoint -q -- "$g_b"; then flex unmountdevice "$g_b" >/dev/null; fi
     for v in "$pv_b" "$pv_h"; do [ -z "$v" ] || flex detach "$v" "$host_id" >/dev/null; done
+  fi
+  if [ -n "$berthd_pid" ]; then
+    kill "$berthd_pid" 2>/dev/null
+    wait "$berthd_pid" 2>/dev/null
   fi
   [ -z "$pod_h" ] || unmount_if "$pod_h"
   [ -z "$g_h" ] || unmount_if "$g_h"
@@ -111,6 +121,12 @@ host_id=$(jq -er .host_id "$BERTH_CONFIG") || die "no host_id in $BERTH_CONFIG"
 
 work=$(mktemp -d "$lab/flexbench.XXXXXX")
 export BERTH_FLEX_LOG=$work/flex.log # as kubelet's installer would set it
+# Two copies of the lab's config that differ in the socket they name for the node's berthd: one
+# where none listens, one where this script's berthd does (started before the pod rounds).
+cfg_alone=$work/berth-alone.json cfg_berthd=$work/berth-berthd.json berthd_sock=$work/berthd.sock
+jq --arg s "$work/no-berthd.sock" '.socket = $s' "$BERTH_CONFIG" >"$cfg_alone"
+jq --arg s "$berthd_sock" '.socket = $s' "$BERTH_CONFIG" >"$cfg_berthd"
+export BERTH_CONFIG=$cfg_alone
 mkdir -p "$work/plugins/berth~rbd"
 drv=$work/plugins/berth~rbd/rbd
 cp -- "$flex_bin" "$drv"
@@ -192,8 +208,12 @@ for side in b h; do
   flex_ok detach "$pv" "$host_id"
 done
 
-berth_start() { # POD: timed per step into $work/b_*
-  local t0 t1 t2 t3 t4
+# SIDE b: no berthd on the node; SIDE d: the node's berthd runs (the config naming its socket).
+config_of() { if [ "$1" = d ]; then echo "$cfg_berthd"; else echo "$cfg_alone"; fi; }
+berth_start() { # POD SIDE: timed per step into $work/SIDE_*
+  local t0 t1 t2 t3 t4 BERTH_CONFIG
+  BERTH_CONFIG=$(config_of "$2")
+  export BERTH_CONFIG
   now && t0=$REPLY
   flex_ok attach "$json_b" "$host_id"
   now && t1=$REPLY
@@ -204,18 +224,27 @@ berth_start() { # POD: timed per step into $work/b_*
   flex_ok mount "$1" "$json_b"
   now && t4=$REPLY
   mountpoint -q -- "$1" || die "berth's mount left nothing mounted at $1"
-  echo $((t1 - t0)) >>"$work/b_attach"; echo $((t2 - t1)) >>"$work/b_wait"
-  echo $((t3 - t2)) >>"$work/b_mntdev"; echo $((t4 - t3)) >>"$work/b_mount"
-  echo $((t4 - t0)) >>"$work/b_start"
+  echo $((t1 - t0)) >>"$work/$2_attach"; echo $((t2 - t1)) >>"$work/$2_wait"
+  echo $((t3 - t2)) >>"$work/$2_mntdev"; echo $((t4 - t3)) >>"$work/$2_mount"
+  echo $((t4 - t0)) >>"$work/$2_start"
 }
-berth_stop() { # POD: timed into $work/b_stop
-  local t0
+berth_stop() { # POD SIDE: timed into $work/SIDE_stop
+  local t0 BERTH_CONFIG
+  BERTH_CONFIG=$(config_of "$2")
+  export BERTH_CONFIG
   now && t0=$REPLY
   flex_ok unmount "$1"
   flex_ok unmountdevice "$g_b"
   flex_ok detach "$pv_b" "$host_id"
-  now && echo $((REPLY - t0)) >>"$work/b_stop"
+  now && echo $((REPLY - t0)) >>"$work/$2_stop"
 }
+
+say "starting the node's berthd on $berthd_sock"
+setsid -- "$bin/berthd" --config "$cfg_berthd" --socket "$berthd_sock" --log-level info \
+  </dev/null >>"$work/berthd.log" 2>&1 &
+berthd_pid=$!
+for _ in $(seq 500); do [ -S "$berthd_sock" ] && break; sleep 0.01; done
+[ -S "$berthd_sock" ] || { tail "$work/berthd.log" >&2; die "berthd did not start"; }
 
 fuse_dir=$work/hand-fuse
 mkdir -p "$fuse_dir"
@@ -224,22 +253,39 @@ pod_h=$kubelet/pods/warm-h/volumes/berth~rbd/$pv_h pod_b=$kubelet/pods/warm-b/vo
 mkdir -p "$pod_h" "$pod_b" # kubelet makes the pod's volume dir before it calls mount
 hand_start "$pod_h"
 hand_stop "$pod_h"
-berth_start "$pod_b"
-berth_stop "$pod_b"
-for f in b_attach b_wait b_mntdev b_mount b_start b_stop h_fuse h_losetup h_mount h_bind h_start \
-  h_stop; do
+berth_start "$pod_b" b
+berth_stop "$pod_b" b
+pod_b=$kubelet/pods/warm-d/volumes/berth~rbd/$pv_b
+mkdir -p "$pod_b"
+berth_start "$pod_b" d
+berth_stop "$pod_b" d
+grep -q "flex rbd: waitforattach -> Success" "$work/berthd.log" ||
+  die "the warm-up's waitforattach did not run in berthd (log: $work/berthd.log)"
+for f in b_attach b_wait b_mntdev b_mount b_start b_stop d_attach d_wait d_mntdev d_mount d_start \
+  d_stop h_fuse h_losetup h_mount h_bind h_start h_stop; do
   : >"$work/$f"
 done
 
 say "pod start and teardown, $rounds interleaved rounds"
 for ((i = 1; i <= rounds; i++)); do
-  pod_b=$kubelet/pods/b$i/volumes/berth~rbd/$pv_b pod_h=$kubelet/pods/h$i/volumes/berth~rbd/$pv_h
-  mkdir -p "$pod_b" "$pod_h"
-  if ((i % 2)); then
-    berth_start "$pod_b"; berth_stop "$pod_b"; hand_start "$pod_h"; hand_stop "$pod_h"
-  else
-    hand_start "$pod_h"; hand_stop "$pod_h"; berth_start "$pod_b"; berth_stop "$pod_b"
-  fi
+  pod_h=$kubelet/pods/h$i/volumes/berth~rbd/$pv_h
+  mkdir -p "$pod_h" "$kubelet/pods/b$i/volumes/berth~rbd/$pv_b" \
+    "$kubelet/pods/d$i/volumes/berth~rbd/$pv_b"
+  case $((i % 3)) in
+    1) order="b d h" ;;
+    2) order="d h b" ;;
+    *) order="h b d" ;;
+  esac
+  for side in $order; do
+    case $side in
+      b | d) # $pod_b: the berth pod the cleanup unmounts
+        pod_b=$kubelet/pods/$side$i/volumes/berth~rbd/$pv_b
+        berth_start "$pod_b" "$side"
+        berth_stop "$pod_b" "$side"
+        ;;
+      h) hand_start "$pod_h"; hand_stop "$pod_h" ;;
+    esac
+  done
 done
 
 read -r bs_mean bs_p50 _ < <(stats "$work/b_start")
@@ -250,6 +296,11 @@ table+=("$(row "pod start mean ms (vs by hand)" "$bs_mean" "$hs_mean" "$(ratio "
 table+=("$(row "pod start p50 ms (vs by hand)" "$bs_p50" "$hs_p50" "$(ratio "$bs_p50" "$hs_p50")")")
 table+=("$(row "pod teardown mean ms (vs by hand)" "$bd_mean" "$hd_mean" "$(ratio "$bd_mean" "$hd_mean")")")
 table+=("$(row "pod teardown p50 ms (vs by hand)" "$bd_p50" "$hd_p50" "$(ratio "$bd_p50" "$hd_p50")")")
+read -r ds_mean ds_p50 _ < <(stats "$work/d_start")
+read -r _ dd_p50 _ < <(stats "$work/d_stop")
+table+=("$(row "pod start with berthd, mean ms (vs by hand)" "$ds_mean" "$hs_mean" "$(ratio "$ds_mean" "$hs_mean")")")
+table+=("$(row "pod start with berthd, p50 ms (vs by hand)" "$ds_p50" "$hs_p50" "$(ratio "$ds_p50" "$hs_p50")")")
+table+=("$(row "pod teardown with berthd, p50 ms (vs by hand)" "$dd_p50" "$hd_p50" "$(ratio "$dd_p50" "$hd_p50")")")
 
 echo "berth-flex benchmarks, $(date -u '+%F %H:%M UTC'), $(nproc) cores, init runs: $init_runs," \
   "pod rounds: $rounds (interleaved), 256 MiB ext4, loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -261,10 +312,13 @@ echo "pod start, p50 ms per step:"
 step() { stats "$work/$1" | awk '{print $2}'; }
 echo "  berth:   attach $(step b_attach)  waitforattach $(step b_wait)" \
   " mountdevice $(step b_mntdev)  mount $(step b_mount)"
+echo "  berthd:  attach $(step d_attach)  waitforattach $(step d_wait)" \
+  " mountdevice $(step d_mntdev)  mount $(step d_mount)"
 echo "  by hand: rbd-fuse $(step h_fuse)  losetup $(step h_losetup)  mount -t ext4 $(step h_mount)" \
   " mount --bind $(step h_bind)"
-for s in b_start h_start b_stop h_stop; do # every round, for the spread
+for s in b_start d_start h_start b_stop d_stop h_stop; do # every round, for the spread
   printf '  %-8s ms: %s\n' "$s" "$(awk '{printf "%.0f ", $1 / 1000}' "$work/$s")"
 done
 echo "note: by hand is the floor: no registry read, no lock, no blkid probe, no e2fsck, no state" \
-  "file; berth does all of these, in 4 driver processes (kubelet's calls)."
+  "file; berth does all of these, in 4 driver processes (kubelet's calls), the node's 3 of them" \
+  "in berthd when it runs."

@@ -9,7 +9,7 @@
 #    on another host vs one lingering nowhere.
 # 3. tests/bench/nfs.sh (its own lab with NFS): berth-nfs-fuse vs nfs-cp and vs tmpfs.
 # 4. tests/bench/flex.sh (its own Ceph-only lab): berth-flex init vs /bin/true, pod start and
-#    teardown through berth-flex vs by hand.
+#    teardown through berth-flex vs by hand, without and with the node's berthd.
 # 5. tests/bench/csi.sh (its own Ceph-only lab): berth-csi's stage + publish vs by hand.
 # 6. Docker lab: `docker run --rm -v V:/data` with a berth volume vs a local one, interleaved: cold
 #    (linger off, every run attaches) and within the linger (linger_seconds 30).
@@ -129,7 +129,7 @@ say "tests/bench/flex.sh"
 flex_out=$(BERTH_BIN_DIR=$bin BERTH_LAB_DIR='' "$(dirname "$0")/flex.sh")
 while IFS=$'\t' read -r label b f r; do
   table+=("$(row "$label" "$b" "$f" "$r")")
-done < <(awk -v OFS='\t' '/^(init|pod start|pod teardown) p50 / {
+done < <(awk -v OFS='\t' '/^(init|pod start|pod teardown)( with berthd,)? p50 / {
   l = "flex " $1; for (i = 2; i <= NF - 3; i++) l = l " " $i; print l, $(NF-2), $(NF-1), $NF }' \
   <<<"$flex_out")
 

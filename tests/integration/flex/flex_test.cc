@@ -18,6 +18,7 @@
 #include "fsutil/mountinfo.h"
 #include "tests/integration/engine/lab.h"
 #include "tests/integration/flex/kubelet.h"
+#include "tests/support/berthd_process.h"
 
 namespace berth::testing {
 namespace {
@@ -115,6 +116,55 @@ class FlexTest : public ::testing::Test {
   std::vector<std::function<void()>> cleanups_;
   std::vector<std::string> volumes_;
 };
+
+// With the node's berthd running, the node's calls run in it (one Ceph session for every pod on
+// the node) and the controller's stay in berth-flex; a pod's data is back after a restart.
+TEST_F(FlexTest, WithTheNodesBerthdRunningTheNodesCallsRunInIt) {
+  const std::string socket = node1_.base() + "/berthd.sock";
+  node1_.UseBerthdSocket(socket);
+  BerthdProcess berthd(BERTH_BERTHD_PATH, node1_.config_path(), socket,
+                       node1_.base() + "/berthd.log");
+  const std::string name = UniqueName("flex-berthd");
+  volumes_.push_back(name);
+  StartPod(node1_, "p1", name, RbdOptions(name, name));
+  const std::string data = "written through berthd's attach of " + name;
+  WriteFileAtomically(node1_.PodDir("p1", name) + "/data", data);
+  StopPod(node1_, "p1", name);
+  StartPod(node1_, "p2", name, RbdOptions(name, name));
+  EXPECT_EQ(ReadFile(node1_.PodDir("p2", name) + "/data"), data);
+  StopPod(node1_, "p2", name);
+
+  const std::string served = berthd.LogText();
+  for (const std::string verb : {"waitforattach", "mountdevice", "mount", "unmount",
+                                 "unmountdevice"}) {
+    EXPECT_NE(served.find("flex rbd: " + verb + " -> Success"), std::string::npos)
+        << verb << " did not run in berthd: " << served;
+  }
+  for (const std::string verb : {"attach", "detach"}) {
+    EXPECT_EQ(served.find("flex rbd: " + verb + " "), std::string::npos) << verb << ": " << served;
+  }
+  const std::string flex_log = ReadFile(node1_.log_path());
+  EXPECT_NE(flex_log.find("mountdevice handed to berthd at " + socket), std::string::npos)
+      << flex_log;
+  EXPECT_EQ(flex_log.find("running it here"), std::string::npos) << flex_log;
+}
+
+// A berthd serves only calls for its own config file: another's calls (another installation on
+// the host, or a config naming the wrong socket) run in berth-flex as without a berthd.
+TEST_F(FlexTest, ABerthdOfAnotherConfigLeavesTheCallsToBerthFlex) {
+  const std::string socket = node1_.base() + "/berthd.sock";
+  node1_.UseBerthdSocket(socket);
+  node2_.UseBerthdSocket(socket);
+  BerthdProcess berthd(BERTH_BERTHD_PATH, node1_.config_path(), socket,
+                       node1_.base() + "/berthd.log");
+  const std::string name = UniqueName("flex-other");
+  volumes_.push_back(name);
+  StartPod(node2_, "p1", name, RbdOptions(name, name));
+  StopPod(node2_, "p1", name);
+  EXPECT_EQ(berthd.LogText().find("flex rbd:"), std::string::npos) << berthd.LogText();
+  EXPECT_NE(ReadFile(node2_.log_path()).find("does not serve this call (409"), std::string::npos)
+      << ReadFile(node2_.log_path());
+}
 
 // One adopt policy for every door (docs/architecture.md): an RBD image that no volume owns is
 // adopted only when the options name it, never for being named like the volume. Docker's side

@@ -45,6 +45,13 @@ void Node::UseCephUser(const std::string& user, const std::string& keyring) {
   WriteFileAtomically(config_path_, doc.dump(2));
 }
 
+void Node::UseBerthdSocket(const std::string& socket) {
+  auto doc = nlohmann::json::parse(*ReadFileIfExists(config_path_));
+  doc["socket"] = socket;
+  WriteFileAtomically(config_path_, doc.dump(2));
+  config_.socket = socket;
+}
+
 FlexReply Node::Call(const std::string& driver, const std::vector<std::string>& args) const {
   std::vector<std::string> argv = {"env", "BERTH_CONFIG=" + config_path_,
                                    "BERTH_FLEX_LOG=" + log_path_,

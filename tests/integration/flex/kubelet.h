@@ -37,6 +37,10 @@ class Node {
   // lab's. config() keeps the lab's user, for the test's own checks and cleanup.
   void UseCephUser(const std::string& user, const std::string& keyring);
 
+  // The node's berthd listens on `socket` (the config's "socket", which berth-flex reads to find
+  // it); the test starts that berthd itself.
+  void UseBerthdSocket(const std::string& socket);
+
   // Runs every later call from inside these cgroups (their cgroup.procs files), as kubelet's
   // calls run inside kubelet.service's cgroup.
   void RunInCgroups(std::vector<std::string> procs_files) { cgroups_ = std::move(procs_files); }

@@ -68,5 +68,33 @@ TEST_F(HandlerMetricsTest, WorksWithoutMetrics) {
   EXPECT_EQ(handler.Handle("POST", "/VolumeDriver.Mount", "{").status, 400u);
 }
 
+TEST_F(HandlerMetricsTest, BerthFlexGoesToTheFlexServiceOnly) {
+  engine::Engine engine(config_, {}, engine::MakeSystemHost());
+  PluginMetrics metrics(engine);
+  Handler handler(engine, &metrics);
+  // Without one, berth-flex hears 404 and runs its calls itself.
+  EXPECT_EQ(handler.Handle("POST", "/Berth.Flex", "{}").status, 404u);
+
+  std::string seen;
+  handler.set_flex_service([&seen](const std::string& body) {
+    seen = body;
+    return body == "other" ? Reply{409, {{"Err", "another config"}}}
+                           : Reply{200, {{"status", "Success"}}};
+  });
+  EXPECT_EQ(handler.Handle("GET", "/Berth.Flex", "x").status, 405u);
+  EXPECT_EQ(seen, "") << "a GET reached the service";
+  const Reply served = handler.Handle("POST", "/Berth.Flex", "call");
+  EXPECT_EQ(served.status, 200u);
+  EXPECT_EQ(served.body.value("status", ""), "Success");
+  EXPECT_EQ(seen, "call");
+  EXPECT_EQ(handler.Handle("POST", "/Berth.Flex", "other").status, 409u);
+
+  const std::string out = metrics.Render();
+  EXPECT_THAT(out, HasSubstr("berth_operations_total{operation=\"flex\",backend=\"\","
+                             "result=\"ok\"} 1\n"));
+  EXPECT_THAT(out, HasSubstr("berth_operations_total{operation=\"flex\",backend=\"\","
+                             "result=\"error\"} 3\n"));
+}
+
 }  // namespace
 }  // namespace berth::docker

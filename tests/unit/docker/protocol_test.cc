@@ -35,6 +35,13 @@ TEST(ProtocolTest, SlowEndpointsAreTheOnesThatAttach) {
   EXPECT_FALSE(IsSlow(Endpoint::kList));
 }
 
+TEST(ProtocolTest, BerthFlexIsSlowAndNamesNoVolume) {
+  // berth-flex's calls attach and mount too; their body is kubelet's call, not {"Name": ...}.
+  EXPECT_EQ(ParseEndpoint("/Berth.Flex"), Endpoint::kFlex);
+  EXPECT_TRUE(IsSlow(Endpoint::kFlex));
+  EXPECT_FALSE(TakesVolume(Endpoint::kFlex));
+}
+
 TEST(ProtocolTest, ParsesWhatDockerdSends) {
   auto create = ParseVolumeRequest(Endpoint::kCreate, R"({"Name":"db","Opts":{"size":"1G"}})"
                                                       "\n");
