@@ -3,9 +3,9 @@
 // call and read exactly one JSON object from its combined stdout and stderr.
 //
 // This executable links no Ceph or NFS library. It answers `init` (run at every plugin probe)
-// and refuses malformed calls itself; hands the node's verbs to the node's berthd when one
-// serves this config (berthd_client.h: one Ceph session for every pod); and execs
-// berth-flex-driver for the rest (driver_engine.h).
+// and refuses malformed calls itself; hands the other calls to the host's berthd when one serves
+// this config (berthd_client.h: one Ceph session for every pod); and execs berth-flex-driver for
+// what berthd did not take (driver_engine.h).
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -40,8 +40,7 @@ nlohmann::json AnswerOrHandOver(const FlexInvocation& call) {
     if (const auto socket = berth::flex::BerthdSocketOf(config)) {
       berth::flex::LogCall(call);
       if (auto reply = berth::flex::CallBerthd(
-              *socket,
-              {call.driver_name, call.args, config, berth::flex::ThisMountNamespace()})) {
+              *socket, {call.driver_name, call.args, config, berth::flex::ThisMountNamespace()})) {
         spdlog::info("{}: {} handed to berthd at {}", call.driver_name, parsed.verb, *socket);
         return *reply;
       }
@@ -62,8 +61,8 @@ int main(int argc, char** argv) {
       "kubelet runs it as `rbd <command> <args...>` and reads one JSON reply.\n"
       "Commands: init, getvolumename, attach, isattached, waitforattach, mountdevice, mount,\n"
       "unmount, unmountdevice, detach, expandvolume, expandfs.\n"
-      "init is answered here. The node's commands go to the node's berthd when it serves the\n"
-      "same config (its \"socket\"); the rest run in berth-flex-driver, found beside this\n"
+      "init is answered here. The other commands go to the host's berthd when it serves the\n"
+      "same config (its \"socket\"), else run in berth-flex-driver, found beside this\n"
       "executable or in ../libexec/berth.",
       AnswerOrHandOver);
 }

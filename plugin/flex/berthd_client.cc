@@ -49,8 +49,7 @@ std::optional<nlohmann::json> CallBerthd(const std::string& socket,
   boost::system::error_code ec;
   stream.connect(asio::local::stream_protocol::endpoint(socket), ec);
   if (ec) {
-    spdlog::info("berthd at {} is not answering ({}): running the call here", socket,
-                 ec.message());
+    spdlog::info("berthd at {} is not answering ({}): running the call here", socket, ec.message());
     return std::nullopt;
   }
   http::request<http::string_body> out{http::verb::post, std::string(kBerthdFlexTarget), 11};
@@ -60,8 +59,7 @@ std::optional<nlohmann::json> CallBerthd(const std::string& socket,
   out.prepare_payload();
   http::write(stream, out, ec);
   if (ec) {
-    spdlog::info("berthd at {} did not take the call ({}): running it here", socket,
-                 ec.message());
+    spdlog::info("berthd at {} did not take the call ({}): running it here", socket, ec.message());
     return std::nullopt;
   }
   boost::beast::flat_buffer buffer;
@@ -76,8 +74,8 @@ std::optional<nlohmann::json> CallBerthd(const std::string& socket,
   const auto body = nlohmann::json::parse(in.body(), nullptr, /*allow_exceptions=*/false);
   const unsigned status = in.result_int();
   if (status == 404 || status == 409) {
-    spdlog::info("berthd at {} does not serve this call ({}: {}): running it here", socket,
-                 status, body.is_object() ? body.value("Err", "") : "");
+    spdlog::info("berthd at {} does not serve this call ({}: {}): running it here", socket, status,
+                 body.is_object() ? body.value("Err", "") : "");
     return std::nullopt;
   }
   if (status != 200 || !body.is_object() || !body.contains("status")) {

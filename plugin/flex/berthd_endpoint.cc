@@ -48,7 +48,8 @@ BerthdFlexReply ServeBerthdFlexRequest(const std::string& body, const std::strin
   if (const std::string ours = ThisMountNamespace();
       ours.empty() || request.mount_namespace != ours) {
     return {409, ErrBody("this berthd runs in mount namespace " + ours + ", berth-flex in " +
-                         request.mount_namespace + ": its mounts would not be the ones kubelet "
+                         request.mount_namespace +
+                         ": its mounts would not be the ones kubelet "
                          "sees")};
   }
   if (!GoesToBerthd(call)) {

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <array>
 #include <filesystem>
 
 #include "common/error.h"
@@ -11,9 +10,6 @@
 namespace berth::flex {
 
 namespace {
-
-constexpr std::array<std::string_view, 6> kNodeVerbs = {
-    "waitforattach", "mountdevice", "mount", "unmount", "unmountdevice", "expandfs"};
 
 constexpr std::string_view kSecretPrefix = "kubernetes.io/secret/";
 
@@ -43,7 +39,9 @@ BerthdFlexRequest DecodeBerthdFlexRequest(const std::string& body) {
                 "a Berth.Flex request is one JSON object: {\"Driver\": ..., \"Args\": [...], "
                 "\"Config\": ...}");
   }
-  BerthdFlexRequest request{StringField(json, "Driver"), {}, StringField(json, "Config"),
+  BerthdFlexRequest request{StringField(json, "Driver"),
+                            {},
+                            StringField(json, "Config"),
                             StringField(json, "MountNamespace")};
   const auto args = json.find("Args");
   if (args == json.end() || !args->is_array() ||
@@ -62,7 +60,7 @@ std::string ThisMountNamespace() {
 }
 
 bool GoesToBerthd(const FlexCall& call) {
-  if (std::find(kNodeVerbs.begin(), kNodeVerbs.end(), call.verb) == kNodeVerbs.end()) {
+  if (call.verb == "init") {
     return false;
   }
   if (call.options) {

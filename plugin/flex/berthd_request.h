@@ -32,11 +32,10 @@ std::string EncodeBerthdFlexRequest(const BerthdFlexRequest& request);
 // Driver, Config or MountNamespace, Args not an array of strings.
 BerthdFlexRequest DecodeBerthdFlexRequest(const std::string& body);
 
-// Whether berth-flex hands `call` to berthd: the node's verbs (waitforattach, mountdevice,
-// mount, unmount, unmountdevice, expandfs), and never a call whose options carry a pod secret
-// (its key stays in the process kubelet started). init, getvolumename and the controller's verbs
-// (attach, isattached, detach, expandvolume), which kube-controller-manager may run where no
-// berthd is, stay in berth-flex's own process.
+// Whether berth-flex hands `call` to berthd: every verb but init (which berth-flex answers
+// alone), and never a call whose options carry a pod secret (its key stays in the process
+// kubelet started). kube-controller-manager's calls (attach, isattached, detach, expandvolume)
+// go too where a berthd serves the same config; where none runs, nothing changes.
 bool GoesToBerthd(const FlexCall& call);
 
 }  // namespace berth::flex

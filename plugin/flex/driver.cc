@@ -294,10 +294,9 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
     if (shared_engine_ != nullptr && !own_identity) {
       context.engine = shared_engine_;
     } else {
-      context.owned_engine =
-          verb->needs == Needs::kEngine
-              ? MakeEngine(*context.config, context.backend, *context.request)
-              : std::make_unique<engine::Engine>(*context.config);
+      context.owned_engine = verb->needs == Needs::kEngine
+                                 ? MakeEngine(*context.config, context.backend, *context.request)
+                                 : std::make_unique<engine::Engine>(*context.config);
       context.engine = context.owned_engine.get();
     }
   }

@@ -17,8 +17,7 @@
 #    fusermount3 -u, wait for rbd-fuse to exit.
 # 2 and 3 run twice on the berth side in each round: with no berthd on the node (every call in
 # its own process), and with the node's berthd running (a berthd this script starts on a socket
-# of its own, named by a copy of the config; the node's calls go to it, attach and detach stay
-# in berth-flex).
+# of its own, named by a copy of the config; every call but init goes to it).
 # The by-hand path is the floor: it reads no registry, takes no lock, probes no filesystem, runs
 # no fsck and writes no state file.
 #
@@ -320,5 +319,5 @@ for s in b_start d_start h_start b_stop d_stop h_stop; do # every round, for the
   printf '  %-8s ms: %s\n' "$s" "$(awk '{printf "%.0f ", $1 / 1000}' "$work/$s")"
 done
 echo "note: by hand is the floor: no registry read, no lock, no blkid probe, no e2fsck, no state" \
-  "file; berth does all of these, in 4 driver processes (kubelet's calls), the node's 3 of them" \
-  "in berthd when it runs."
+  "file; berth does all of these, in 4 driver processes (kubelet's calls), run by berthd" \
+  "when it runs."

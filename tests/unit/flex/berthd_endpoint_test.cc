@@ -43,8 +43,7 @@ class BerthdEndpointTest : public ::testing::Test {
   }
   // unmount of a pod directory that was never mounted: served, and a no-op.
   BerthdFlexRequest Unmount() const {
-    return {"rbd", {"unmount", (dir_ / "pods/never").string()}, config_path_,
-            ThisMountNamespace()};
+    return {"rbd", {"unmount", (dir_ / "pods/never").string()}, config_path_, ThisMountNamespace()};
   }
 
   fs::path dir_;
@@ -77,11 +76,11 @@ TEST_F(BerthdEndpointTest, LeavesToBerthFlexWhatItMustNotRun) {
   EXPECT_EQ(reply.status, 409u);
   EXPECT_THAT(reply.body.value("Err", ""), HasSubstr("mount namespace"));
 
-  BerthdFlexRequest controller = Unmount();
-  controller.args = {"detach", "pv-1", "h"};
-  reply = Serve(controller);
+  BerthdFlexRequest init = Unmount();
+  init.args = {"init"};
+  reply = Serve(init);
   EXPECT_EQ(reply.status, 409u);
-  EXPECT_THAT(reply.body.value("Err", ""), HasSubstr("detach runs in berth-flex's own process"));
+  EXPECT_THAT(reply.body.value("Err", ""), HasSubstr("init runs in berth-flex's own process"));
 
   BerthdFlexRequest secret = Unmount();
   secret.args = {"mount", (dir_ / "pods/p").string(),

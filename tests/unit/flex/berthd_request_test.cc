@@ -31,8 +31,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(BerthdFlexRequest, RoundTrips) {
-  const BerthdFlexRequest sent{"rbd-node", {"mount", "/pods/v", R"({"a":"b"})"}, "/etc/b.json",
-                               ThisMountNamespace()};
+  const BerthdFlexRequest sent{
+      "rbd-node", {"mount", "/pods/v", R"({"a":"b"})"}, "/etc/b.json", ThisMountNamespace()};
   const BerthdFlexRequest got = DecodeBerthdFlexRequest(EncodeBerthdFlexRequest(sent));
   EXPECT_EQ(got.driver, "rbd-node");
   EXPECT_THAT(got.args, ElementsAre("mount", "/pods/v", R"({"a":"b"})"));
@@ -47,9 +47,8 @@ TEST(BerthdFlexRequest, MalformedBodiesSayWhatIsExpected) {
               {"string \"Driver\""});
   ExpectError([] { DecodeBerthdFlexRequest(R"({"Driver": "rbd", "Args": []})"); }, kInvalid,
               {"string \"Config\""});
-  ExpectError(
-      [] { DecodeBerthdFlexRequest(R"({"Driver": "rbd", "Args": [], "Config": "/c"})"); },
-      kInvalid, {"string \"MountNamespace\""});
+  ExpectError([] { DecodeBerthdFlexRequest(R"({"Driver": "rbd", "Args": [], "Config": "/c"})"); },
+              kInvalid, {"string \"MountNamespace\""});
   ExpectError(
       [] { DecodeBerthdFlexRequest(R"({"Driver": "r", "Config": "/c", "MountNamespace": "m"})"); },
       kInvalid, {"array of strings"});
@@ -61,7 +60,7 @@ TEST(BerthdFlexRequest, MalformedBodiesSayWhatIsExpected) {
       kInvalid, {"array of strings"});
 }
 
-TEST(BerthdFlexRequest, OnlyTheNodesVerbsWithoutSecretsGo) {
+TEST(BerthdFlexRequest, EveryVerbButInitGoesUnlessItCarriesASecret) {
   const std::string json = R"({"volume":"db"})";
   EXPECT_TRUE(GoesToBerthd(ParseCall({"waitforattach", "/dev/x", json})));
   EXPECT_TRUE(GoesToBerthd(ParseCall({"mountdevice", "/g", "/dev/x", json})));
@@ -69,13 +68,12 @@ TEST(BerthdFlexRequest, OnlyTheNodesVerbsWithoutSecretsGo) {
   EXPECT_TRUE(GoesToBerthd(ParseCall({"unmount", "/p"})));
   EXPECT_TRUE(GoesToBerthd(ParseCall({"unmountdevice", "/g"})));
   EXPECT_TRUE(GoesToBerthd(ParseCall({"expandfs", json, "/dev/x", "/g", "2", "1"})));
-  // The controller's, which kube-controller-manager may run where no berthd is.
-  EXPECT_FALSE(GoesToBerthd(ParseCall({"attach", json, "node"})));
-  EXPECT_FALSE(GoesToBerthd(ParseCall({"isattached", json, "node"})));
-  EXPECT_FALSE(GoesToBerthd(ParseCall({"detach", "pv", "node"})));
-  EXPECT_FALSE(GoesToBerthd(ParseCall({"expandvolume", json, "/g", "2", "1"})));
-  EXPECT_FALSE(GoesToBerthd(ParseCall({"init"})));
-  EXPECT_FALSE(GoesToBerthd(ParseCall({"getvolumename", json})));
+  EXPECT_TRUE(GoesToBerthd(ParseCall({"attach", json, "node"})));
+  EXPECT_TRUE(GoesToBerthd(ParseCall({"isattached", json, "node"})));
+  EXPECT_TRUE(GoesToBerthd(ParseCall({"detach", "pv", "node"})));
+  EXPECT_TRUE(GoesToBerthd(ParseCall({"expandvolume", json, "/g", "2", "1"})));
+  EXPECT_TRUE(GoesToBerthd(ParseCall({"getvolumename", json})));
+  EXPECT_FALSE(GoesToBerthd(ParseCall({"init"})));  // berth-flex's alone
   // A pod secret's key stays in the process kubelet started.
   EXPECT_FALSE(GoesToBerthd(
       ParseCall({"mount", "/p", R"({"volume":"db","kubernetes.io/secret/key":"a2V5"})"})));
@@ -157,8 +155,7 @@ class OneReplyServer {
 
 using CallBerthdTest = TempDir;
 
-const BerthdFlexRequest kRequest{"rbd", {"unmount", "/pods/v"}, "/etc/berth/berth.json",
-                                 "mnt:[1]"};
+const BerthdFlexRequest kRequest{"rbd", {"unmount", "/pods/v"}, "/etc/berth/berth.json", "mnt:[1]"};
 
 TEST_F(CallBerthdTest, NoSocketOrNobodyListeningLeavesTheCallHere) {
   EXPECT_EQ(CallBerthd((dir_ / "none.sock").string(), kRequest), std::nullopt);
