@@ -71,7 +71,7 @@ class FlexTest : public ::testing::Test {
 
   // attach (controller), waitforattach, mountdevice, mount (node): a pod starting.
   void StartPod(const Node& node, const std::string& pod, const std::string& pv,
-                std::map<std::string, std::string> options) {
+                const std::map<std::string, std::string>& options) {
     const std::string json = Options(options);
     auto attach = node.Rbd({"attach", json, node.host_id()});
     ASSERT_EQ(attach.status(), "Success") << attach.message();

@@ -117,10 +117,11 @@ class OneReplyServer {
       asio::local::stream_protocol::socket stream(io_);
       acceptor_.accept(stream);
       boost::beast::flat_buffer buffer;
-      http::request<http::string_body> in;
+      http::request_parser<http::string_body> parser;
       boost::system::error_code ec;
-      http::read(stream, buffer, in, ec);
-      request_ = std::string(in.target()) == kBerthdFlexTarget ? in.body() : "wrong target";
+      http::read(stream, buffer, parser, ec);
+      const std::string target(parser.get().target());
+      request_ = target == kBerthdFlexTarget ? parser.get().body() : "wrong target: " + target;
       if (status == 0) {
         return;
       }
@@ -155,10 +156,12 @@ class OneReplyServer {
 
 using CallBerthdTest = TempDir;
 
-const BerthdFlexRequest kRequest{"rbd", {"unmount", "/pods/v"}, "/etc/berth/berth.json", "mnt:[1]"};
+BerthdFlexRequest Request() {
+  return {"rbd", {"unmount", "/pods/v"}, "/etc/berth/berth.json", "mnt:[1]"};
+}
 
 TEST_F(CallBerthdTest, NoSocketOrNobodyListeningLeavesTheCallHere) {
-  EXPECT_EQ(CallBerthd((dir_ / "none.sock").string(), kRequest), std::nullopt);
+  EXPECT_EQ(CallBerthd((dir_ / "none.sock").string(), Request()), std::nullopt);
   {
     // A socket file whose berthd is gone.
     asio::io_context io;
@@ -166,13 +169,13 @@ TEST_F(CallBerthdTest, NoSocketOrNobodyListeningLeavesTheCallHere) {
         io, asio::local::stream_protocol::endpoint((dir_ / "gone.sock").string()));
   }
   ASSERT_TRUE(fs::is_socket(dir_ / "gone.sock"));
-  EXPECT_EQ(CallBerthd((dir_ / "gone.sock").string(), kRequest), std::nullopt);
+  EXPECT_EQ(CallBerthd((dir_ / "gone.sock").string(), Request()), std::nullopt);
 }
 
 TEST_F(CallBerthdTest, BerthdsReplyIsTheReply) {
   const std::string socket = (dir_ / "b.sock").string();
   OneReplyServer berthd(socket, 200, R"({"status":"Success"})");
-  const auto reply = CallBerthd(socket, kRequest);
+  const auto reply = CallBerthd(socket, Request());
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->value("status", ""), "Success");
   const BerthdFlexRequest sent = DecodeBerthdFlexRequest(berthd.request());
@@ -183,7 +186,7 @@ TEST_F(CallBerthdTest, AnotherConfigOrAnOlderBerthdLeavesTheCallHere) {
   for (const unsigned status : {404U, 409U}) {
     const std::string socket = (dir_ / ("b" + std::to_string(status) + ".sock")).string();
     OneReplyServer berthd(socket, status, R"({"Err":"not mine"})");
-    EXPECT_EQ(CallBerthd(socket, kRequest), std::nullopt) << status;
+    EXPECT_EQ(CallBerthd(socket, Request()), std::nullopt) << status;
   }
 }
 
@@ -191,14 +194,14 @@ TEST_F(CallBerthdTest, AFailureAfterTheCallWasTakenIsAFailureNotARerun) {
   const std::string silent = (dir_ / "silent.sock").string();
   {
     OneReplyServer berthd(silent, 0, "");
-    const auto reply = CallBerthd(silent, kRequest);
+    const auto reply = CallBerthd(silent, Request());
     ASSERT_TRUE(reply.has_value());
     EXPECT_EQ(reply->value("status", ""), "Failure");
     EXPECT_THAT(reply->value("message", ""), HasSubstr("took the call but did not answer"));
   }
   const std::string broken = (dir_ / "broken.sock").string();
   OneReplyServer berthd(broken, 400, R"({"Err":"a Berth.Flex request needs ..."})");
-  const auto reply = CallBerthd(broken, kRequest);
+  const auto reply = CallBerthd(broken, Request());
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->value("status", ""), "Failure");
   EXPECT_THAT(reply->value("message", ""), HasSubstr("answered 400: a Berth.Flex request needs"));
