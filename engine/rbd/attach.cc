@@ -60,7 +60,25 @@ AttachResult RbdBackend::Attach(const VolumeRecord& record, bool read_only,
     CheckHostClaim();
     EnsureClaim(io, spec);
     TraceStep("image and claim check");
-    UndoOnFailure undo("attach of volume " + spec.name);
+    auto mapper = rbd::MakeMapper(settings_.mapper);
+    rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, "",
+                            spec.pool,      spec.image,     read_only,         work_dir};
+    std::optional<rbd::KeyFile> keyfile;
+    if (!settings_.key.empty()) {
+      keyfile.emplace(work_dir, settings_.key);
+      request.keyfile = keyfile->path();
+    }
+    UndoOnFailure undo("attach of volume " + spec.name);  // after what its steps use
+    std::vector<std::string> watchers_before;
+    if (!read_only) {
+      // Before the mapper starts: its client is the one that appears after.
+      watchers_before = image->WatcherAddresses();
+      TraceStep("watchers");
+    }
+    // rbd-fuse starts while the lock is taken: until Map gives it a block device, after the lock,
+    // it reads the image's header and no data. A refused lock stops it again.
+    mapper->Start(request);
+    undo.Add([&] { mapper->UnmapAbandoned(request); });
     if (!read_only) {
       // Released on failure only when this attach took it: a lock this installation held
       // already belongs to whatever took it, and this attach's errors must not break it.
@@ -71,19 +89,6 @@ AttachResult RbdBackend::Attach(const VolumeRecord& record, bool read_only,
       ForgetMappers(io, spec.image);
       TraceStep("mapper record");
       FaultPoint("attach.locked");
-    }
-    auto mapper = rbd::MakeMapper(settings_.mapper);
-    rbd::MapRequest request{settings_.conf, settings_.user, settings_.keyring, "",
-                            spec.pool,      spec.image,     read_only,         work_dir};
-    std::optional<rbd::KeyFile> keyfile;
-    if (!settings_.key.empty()) {
-      keyfile.emplace(work_dir, settings_.key);
-      request.keyfile = keyfile->path();
-    }
-    std::vector<std::string> watchers_before;
-    if (!read_only) {
-      watchers_before = image->WatcherAddresses();
-      TraceStep("watchers");
     }
     auto mapped = mapper->Map(request);  // the key file goes once the mapper has started
     // The next lock's client connects meanwhile, while this attach probes and mounts (not

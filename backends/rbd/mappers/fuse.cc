@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "backends/rbd/mappers/command_mapper.h"
 #include "common/error.h"
@@ -30,6 +31,9 @@ std::string ImageFile(const MappedDevice& mapped, const std::string& image) {
   return mapped.fuse_dir + "/" + image;
 }
 
+std::string LogPath(const MapRequest& request) { return request.work_dir + "/rbd-fuse.log"; }
+std::string PidPath(const MapRequest& request) { return request.work_dir + "/rbd-fuse.pid"; }
+
 }  // namespace
 
 std::vector<std::string> FuseMapper::FuseCommand(const MapRequest& request,
@@ -47,7 +51,7 @@ bool FuseMapper::Available() const {
          (PathExists("/usr/bin/rbd-fuse") || PathExists("/usr/local/bin/rbd-fuse"));
 }
 
-MappedDevice FuseMapper::Map(const MapRequest& request) {
+MappedDevice FuseMapper::Spawn(const MapRequest& request) {
   MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse", request.pool, request.image};
   MakeDirectories(mapped.fuse_dir);
   if (fsutil::IsMountPoint(mapped.fuse_dir)) {
@@ -55,10 +59,24 @@ MappedDevice FuseMapper::Map(const MapRequest& request) {
     spdlog::warn("unmounting a stale rbd-fuse mount at {}", mapped.fuse_dir);
     fsutil::Unmount(mapped.fuse_dir);
   }
-  const std::string log_path = request.work_dir + "/rbd-fuse.log";
-  mapped.pid = SpawnDetached(FuseCommand(request, mapped.fuse_dir), log_path);
-  WriteFileAtomically(request.work_dir + "/rbd-fuse.pid", std::to_string(mapped.pid) + "\n");
+  mapped.pid = SpawnDetached(FuseCommand(request, mapped.fuse_dir), LogPath(request));
+  WriteFileAtomically(PidPath(request), std::to_string(mapped.pid) + "\n");
+  return mapped;
+}
 
+void FuseMapper::Start(const MapRequest& request) {
+  started_ = Spawn(request);
+  TraceStep("rbd-fuse spawn");
+}
+
+MappedDevice FuseMapper::Map(const MapRequest& request) {
+  MappedDevice mapped;
+  if (started_ && started_->fuse_dir == request.work_dir + "/fuse") {
+    mapped = *std::exchange(started_, std::nullopt);
+  } else {
+    mapped = Spawn(request);
+  }
+  const std::string log_path = LogPath(request);
   const std::string file = ImageFile(mapped, request.image);
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
   while (!PathExists(file)) {
@@ -97,8 +115,15 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
 
 void FuseMapper::UnmapAbandoned(const MapRequest& request) {
   MappedDevice mapped{name(), "", 0, request.work_dir + "/fuse", request.pool, request.image};
-  if (auto pid = ReadFileIfExists(request.work_dir + "/rbd-fuse.pid")) {
+  if (auto pid = ReadFileIfExists(PidPath(request))) {
     mapped.pid = static_cast<pid_t>(std::strtol(pid->c_str(), nullptr, 10));
+  }
+  // Started (Start) but not mounted yet: unmounting now would find nothing, and rbd-fuse would
+  // mount right after and run on. Wait for its mount, or for it to exit, then stop it.
+  const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (ProcessRuns(mapped.pid, "rbd-fuse") && !fsutil::IsMountPoint(mapped.fuse_dir) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
   }
   // One loop device at most, normally; a bounded loop in case detaching one is deferred.
   for (int i = 0; i < 4; ++i) {

@@ -2,6 +2,8 @@
 // Works on any host with /dev/fuse and loop devices, no rbd or nbd kernel module needed.
 #pragma once
 
+#include <optional>
+
 #include "backends/rbd/mappers/mapper.h"
 
 namespace berth::rbd {
@@ -10,6 +12,9 @@ class FuseMapper : public Mapper {
  public:
   std::string name() const override { return "fuse"; }
   bool Available() const override;
+  // Spawns rbd-fuse; it connects and opens the image while the caller locks it. No block device
+  // exists until Map, so nothing reads or writes the image's data before the lock.
+  void Start(const MapRequest& request) override;
   MappedDevice Map(const MapRequest& request) override;
   void Unmap(const MappedDevice& mapped) override;
   bool Healthy(const MappedDevice& mapped) const override;
@@ -22,6 +27,11 @@ class FuseMapper : public Mapper {
 
   static std::vector<std::string> FuseCommand(const MapRequest& request,
                                               const std::string& fuse_dir);
+
+ private:
+  MappedDevice Spawn(const MapRequest& request);
+
+  std::optional<MappedDevice> started_;  // by Start, for the Map of the same work_dir
 };
 
 }  // namespace berth::rbd

@@ -39,6 +39,10 @@ class Mapper {
   virtual std::string name() const = 0;
   // Whether this host can use the mapper (kernel module, device node, tool installed).
   virtual bool Available() const = 0;
+  // Begins the part of a map that reads and writes no data (rbd-fuse's process start, its Ceph
+  // session and the image's header), so that it runs while the caller takes the lock; the Map
+  // with the same request finishes it, and UnmapAbandoned undoes it. The default does nothing.
+  virtual void Start(const MapRequest& /*request*/) {}
   virtual MappedDevice Map(const MapRequest& request) = 0;
   // Idempotent: unmapping something already gone succeeds.
   virtual void Unmap(const MappedDevice& mapped) = 0;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "backends/rbd/image.h"
+#include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
@@ -206,6 +207,38 @@ std::vector<std::string> LoopsUnder(const std::string& dir) {
     }
   }
   return loops;
+}
+
+std::vector<pid_t> RbdFuseUnder(const std::string& dir) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::string cmdline;
+    try {
+      cmdline = ReadFileIfExists(entry.path().string() + "/cmdline").value_or("");
+    } catch (const Error&) {
+      continue;  // exited meanwhile
+    }
+    std::vector<std::string> argv;
+    for (size_t at = 0; at < cmdline.size();) {
+      const size_t end = cmdline.find('\0', at);
+      argv.push_back(cmdline.substr(at, end - at));
+      at = end == std::string::npos ? cmdline.size() : end + 1;
+    }
+    if (argv.empty() || argv.front().find("rbd-fuse") == std::string::npos) {
+      continue;
+    }
+    for (const auto& arg : argv) {
+      if (arg.rfind(dir + "/", 0) == 0) {
+        pids.push_back(static_cast<pid_t>(std::stol(pid)));
+        break;
+      }
+    }
+  }
+  return pids;
 }
 
 }  // namespace berth::testing

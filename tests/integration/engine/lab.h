@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <functional>
 #include <memory>
@@ -64,6 +65,9 @@ bool IsMounted(const std::string& path);
 
 // Loop devices whose backing file lies under `dir`.
 std::vector<std::string> LoopsUnder(const std::string& dir);
+
+// rbd-fuse processes serving a mount point under `dir` (argv names it).
+std::vector<pid_t> RbdFuseUnder(const std::string& dir);
 
 }  // namespace berth::testing
 

@@ -52,6 +52,9 @@ TEST(LockTest, SecondHostIsRefusedReadWriteButMayReadOnly) {
   }
   EXPECT_FALSE(host_b.Get(name).local.has_value()) << "the refused attach left nothing behind";
   EXPECT_TRUE(LoopsUnder(host_b.config().state_dir).empty());
+  // rbd-fuse starts while the lock is asked for: the refusal stopped it and its mount.
+  EXPECT_TRUE(RbdFuseUnder(host_b.config().state_dir).empty());
+  EXPECT_FALSE(IsMounted(host_b.config().state_dir + "/attach/" + name + "/fuse"));
 
   auto b_mount = host_b.Mount(name, "b-ro", /*read_only=*/true);
   ASSERT_TRUE(IsMounted(b_mount.mount_path));
