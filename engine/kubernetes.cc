@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/fault.h"
+#include "common/step_trace.h"
 #include "common/strings.h"
 #include "common/undo.h"
 #include "engine/volume_lock.h"
@@ -22,6 +23,7 @@ std::string Engine::StageAttach(const std::string& name, bool read_only, const s
   ValidateVolumeName(name);
   VolumeLock lock(config_.state_dir, name, "stage attach", BusyWait());
   auto [record, backend, state] = FindUsable(name);
+  TraceStep("find");
   read_only = read_only || record.spec.read_only;
   if (state) {
     if (state->read_only && !read_only) {
@@ -38,6 +40,7 @@ std::string Engine::StageAttach(const std::string& name, bool read_only, const s
     state = AttachNew(*backend, record, read_only, true);
     state->alias = alias;
     states_.Save(*state);
+    TraceStep("state write");
   }
   std::string device = state->attachment.device;
   if (device.empty()) {
@@ -56,6 +59,7 @@ MountResult Engine::StageMount(const std::string& name, const std::string& path,
   }
   VolumeLock lock(config_.state_dir, name, "stage mount", BusyWait());
   auto usable = FindUsable(name);
+  TraceStep("find");
   VolumeRecord& record = usable.record;
   Backend* backend = usable.backend;
   auto& state = usable.state;  // captured below: a structured binding could not be

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/step_trace.h"
 #include "engine/engine.h"
 
 namespace berth::flex {
@@ -173,6 +174,7 @@ nlohmann::json WaitForAttach(VerbContext& c) {
     return reply;
   }
   EnsureVolume(*c.engine, c.backend, *c.request);
+  TraceStep("volume ensured");
   reply["device"] = c.engine->StageAttach(c.request->name, c.request->read_only, c.request->alias);
   return reply;
 }
@@ -281,16 +283,16 @@ nlohmann::json FlexDriver::Run(const FlexCall& call) {
     }
     context.request = ParseVolumeRequest(driver_, *call.options);
   }
+  // Its steps in one debug line, as berthd's Docker Mount logs them (common/step_trace.h).
+  StepTrace trace("flex " + call.verb + (context.request ? " " + context.request->name : ""));
   if (verb->needs == Needs::kConfig || verb->needs == Needs::kEngine) {
     context.config = shared_config_ != nullptr ? *shared_config_ : engine::LoadConfig(config_path_);
-  }
-  if (verb->needs == Needs::kEngine) {
-    context.backend = ChooseBackend(driver_, *context.config, *context.request);
-    context.tenant = !context.request->user.empty();
-  }
-  // A pod secret's cephx identity gets an engine of its own, even inside berthd.
-  const bool own_identity = context.request && !context.request->key.empty();
-  if (verb->needs == Needs::kConfig || verb->needs == Needs::kEngine) {
+    if (verb->needs == Needs::kEngine) {
+      context.backend = ChooseBackend(driver_, *context.config, *context.request);
+      context.tenant = !context.request->user.empty();
+    }
+    // A pod secret's cephx identity gets an engine of its own, even inside berthd.
+    const bool own_identity = context.request && !context.request->key.empty();
     if (shared_engine_ != nullptr && !own_identity) {
       context.engine = shared_engine_;
     } else {

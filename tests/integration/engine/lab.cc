@@ -118,7 +118,7 @@ std::string MonCommand(const rbd::Cluster& cluster, const nlohmann::json& comman
   size_t status_len = 0;
   const int r =
       rados_mon_command(cluster.get(), cmd, 1, "", 0, &out, &out_len, &status, &status_len);
-  const std::string result(out != nullptr ? out : "", out_len);
+  std::string result(out != nullptr ? out : "", out_len);
   const std::string message(status != nullptr ? status : "", status_len);
   rados_buffer_free(out);
   rados_buffer_free(status);
