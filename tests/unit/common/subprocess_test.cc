@@ -1,5 +1,6 @@
 #include "common/subprocess.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -24,7 +26,6 @@ namespace {
 
 using ::berth::testing::ExpectError;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
 class TempDir : public ::testing::Test {
@@ -159,6 +160,32 @@ TEST_F(TempDir, SpawnDetachedAppendsOutputToTheLog) {
   EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }, 5s));
   EXPECT_TRUE(WaitFor([&] { return ReadFileIfExists(log).value_or("").size() >= 16; }, 5s));
   EXPECT_EQ(ReadFileIfExists(log).value_or(""), "earlier\nout\nerr\n");
+}
+
+TEST_F(TempDir, SpawnDetachedStartsWithNoSignalBlockedOrIgnored) {
+  // A server ignores SIGPIPE and blocks signals in some threads; its helpers must not inherit
+  // either (an ignored signal survives exec).
+  struct sigaction ignore {
+  }, old_usr1{};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGUSR1, &ignore, &old_usr1), 0);
+  sigset_t usr2, old_mask;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask), 0);
+  const std::string log = dir_ + "/signals.log";
+  const pid_t pid = SpawnDetached(
+      {"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d ' \\t'"}, log);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGUSR1, &old_usr1, nullptr);
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitFor([&] { return ReadFileIfExists(log).value_or("").size() >= 40; }, 5s));
+  const std::string out = ReadFileIfExists(log).value_or("");
+  EXPECT_NE(out.find("SigBlk:0000000000000000"), std::string::npos) << out;
+  const auto ign = out.find("SigIgn:");
+  ASSERT_NE(ign, std::string::npos) << out;
+  const uint64_t ignored = std::stoull(out.substr(ign + 7, 16), nullptr, 16);
+  EXPECT_EQ(ignored & (uint64_t{1} << (SIGUSR1 - 1)), 0u) << out;
 }
 
 TEST_F(TempDir, StopDetachedStopsOnlyTheNamedProgram) {
