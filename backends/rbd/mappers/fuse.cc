@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -44,6 +45,27 @@ std::vector<std::string> FuseMapper::FuseCommand(const MapRequest& request,
   // the pid berth records is the process that serves I/O.
   argv.insert(argv.end(), {"-p", request.pool, "-r", request.image, fuse_dir, "-f"});
   return argv;
+}
+
+bool FuseMapper::ServesFuseDir(pid_t pid, const std::string& fuse_dir) {
+  if (!ProcessRuns(pid, "rbd-fuse")) {
+    return false;
+  }
+  std::string cmdline;
+  try {
+    cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
+  } catch (const Error&) {
+    return false;  // exited meanwhile
+  }
+  // FuseCommand puts the mount point in an argument of its own.
+  for (size_t at = 0; at < cmdline.size();) {
+    const size_t end = std::min(cmdline.find('\0', at), cmdline.size());
+    if (cmdline.compare(at, end - at, fuse_dir) == 0 && end - at == fuse_dir.size()) {
+      return true;
+    }
+    at = end + 1;
+  }
+  return false;
 }
 
 bool FuseMapper::Available() const {
@@ -108,8 +130,10 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
   }
   TraceStep("loop detach");
   fsutil::Unmount(mapped.fuse_dir);
-  // rbd-fuse exits within milliseconds once the loop device has released the file.
-  StopDetached(mapped.pid, "rbd-fuse", kExitTimeout);
+  // rbd-fuse exits within milliseconds once the loop device has released the file. A recorded
+  // pid that now names another volume's rbd-fuse (recycled after a reboot) is never signalled.
+  StopDetached(ServesFuseDir(mapped.pid, mapped.fuse_dir) ? mapped.pid : 0, "rbd-fuse",
+               kExitTimeout);
   TraceStep("rbd-fuse stop");
 }
 
@@ -121,7 +145,7 @@ void FuseMapper::UnmapAbandoned(const MapRequest& request) {
   // Started (Start) but not mounted yet: unmounting now would find nothing, and rbd-fuse would
   // mount right after and run on. Wait for its mount, or for it to exit, then stop it.
   const auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-  while (ProcessRuns(mapped.pid, "rbd-fuse") && !fsutil::IsMountPoint(mapped.fuse_dir) &&
+  while (ServesFuseDir(mapped.pid, mapped.fuse_dir) && !fsutil::IsMountPoint(mapped.fuse_dir) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(2ms);
   }
@@ -148,7 +172,7 @@ void FuseMapper::Refresh(const MappedDevice& mapped, const std::string& image, u
 }
 
 bool FuseMapper::Healthy(const MappedDevice& mapped) const {
-  if (!ProcessRuns(mapped.pid, "rbd-fuse") || mapped.device.empty()) {
+  if (!ServesFuseDir(mapped.pid, mapped.fuse_dir) || mapped.device.empty()) {
     return false;
   }
   auto backing = fsutil::LoopBackingFile(mapped.device);

@@ -27,6 +27,9 @@ class FuseMapper : public Mapper {
 
   static std::vector<std::string> FuseCommand(const MapRequest& request,
                                               const std::string& fuse_dir);
+  // Whether `pid` is the rbd-fuse serving `fuse_dir`: pids recycle (a reboot keeps the state dir
+  // and its pid files), and another volume's rbd-fuse must never be stopped for this one.
+  static bool ServesFuseDir(pid_t pid, const std::string& fuse_dir);
 
  private:
   MappedDevice Spawn(const MapRequest& request);

@@ -2,13 +2,20 @@
 // record never leads berth to mount or unmap another volume's device.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 
+#include "backends/rbd/mappers/fuse.h"
 #include "backends/rbd/mappers/krbd.h"
 #include "backends/rbd/mappers/nbd.h"
 #include "common/files.h"
+#include "common/subprocess.h"
 
 namespace berth::rbd {
 namespace {
@@ -54,6 +61,42 @@ TEST_F(MapperIdentityTest, NbdChecksTheDaemonBehindTheDevice) {
   EXPECT_FALSE(nbd.ServesImage(Mapped("nbd", "/dev/nbd1", "berth", "db")));  // no daemon
   Write("/sys/block/nbd2/pid", "999\n");                                     // daemon gone
   EXPECT_FALSE(nbd.ServesImage(Mapped("nbd", "/dev/nbd2", "berth", "db")));
+}
+
+// An rbd-fuse stand-in: a copy of sh named rbd-fuse, whose argv carries a mount point as
+// FuseCommand's does (the `; :` keeps sh from exec'ing sleep, so argv stays).
+pid_t StartFakeRbdFuse(const std::string& dir, const std::string& fuse_dir) {
+  std::filesystem::copy_file("/bin/sh", dir + "/rbd-fuse",
+                             std::filesystem::copy_options::overwrite_existing);
+  const pid_t pid = SpawnDetached({dir + "/rbd-fuse", "-c", "sleep 30; :", fuse_dir}, "/dev/null");
+  for (int i = 0; i < 500 && !ProcessRuns(pid, "rbd-fuse"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return pid;
+}
+
+TEST_F(MapperIdentityTest, ARecordedRbdFusePidOfAnotherVolumeIsNeverStopped) {
+  const std::string ours = root_ + "/attach/db/fuse";
+  const std::string theirs = root_ + "/attach/other/fuse";
+  MakeDirectories(ours);
+  const pid_t other = StartFakeRbdFuse(root_, theirs);
+  ASSERT_TRUE(ProcessRuns(other, "rbd-fuse"));
+  EXPECT_TRUE(FuseMapper::ServesFuseDir(other, theirs));
+  EXPECT_FALSE(FuseMapper::ServesFuseDir(other, ours));
+  EXPECT_FALSE(FuseMapper::ServesFuseDir(other, root_ + "/attach/other"));  // whole argument only
+
+  // After a reboot, db's pid file names a pid that is now the other volume's rbd-fuse.
+  WriteFileAtomically(root_ + "/attach/db/rbd-fuse.pid", std::to_string(other) + "\n");
+  FuseMapper mapper;
+  MapRequest request;
+  request.pool = "berth";
+  request.image = "db";
+  request.work_dir = root_ + "/attach/db";
+  mapper.UnmapAbandoned(request);
+  mapper.Unmap({"fuse", "", other, ours, "berth", "db"});
+  EXPECT_TRUE(ProcessAlive(other)) << "another volume's rbd-fuse was stopped";
+  EXPECT_FALSE(mapper.Healthy({"fuse", "/dev/loop0", other, ours, "berth", "db"}));
+  ::kill(other, SIGKILL);
 }
 
 }  // namespace
