@@ -263,6 +263,21 @@ bool ProcessRuns(pid_t pid, const std::string& program) {
   return (slash == std::string::npos ? argv0 : argv0.substr(slash + 1)) == program;
 }
 
+bool ProcessRunsWith(pid_t pid, const std::string& program, const std::string& argument) {
+  if (!ProcessRuns(pid, program)) {
+    return false;
+  }
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string arg;
+  std::getline(in, arg, '\0');  // argv[0], checked above
+  while (std::getline(in, arg, '\0')) {
+    if (arg == argument) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void StopDetached(pid_t pid, const std::string& program, std::chrono::milliseconds grace) {
   if (pid <= 0 || !ProcessRuns(pid, program)) {
     return;

@@ -34,6 +34,10 @@ bool ProcessAlive(pid_t pid);
 // the base name `program` ("rbd-fuse", "berth-nfs-fuse").
 bool ProcessRuns(pid_t pid, const std::string& program);
 
+// ProcessRuns, and one of its arguments (after argv[0]) is exactly `argument`: a helper's own
+// mount point or log, which tells it from the same program serving another volume.
+bool ProcessRunsWith(pid_t pid, const std::string& program, const std::string& argument);
+
 // Waits up to `grace` for a detached helper (whose mount is already gone) to exit on its own;
 // then SIGTERM, and SIGKILL half a second later. Does nothing unless `pid` still runs `program`.
 void StopDetached(pid_t pid, const std::string& program, std::chrono::milliseconds grace);

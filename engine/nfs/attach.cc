@@ -15,9 +15,10 @@ namespace berth::engine {
 
 namespace {
 
-// The nfs backend's part of an attachment: which mounter serves it (and its process).
-Attachment MounterAttachment(const std::string& mounter, pid_t pid) {
-  return {"", {{"mounter", mounter}, {"pid", pid}}};
+// The nfs backend's part of an attachment: which mounter serves it (and its process, with the
+// work dir that tells that process from another volume's).
+Attachment MounterAttachment(const std::string& mounter, pid_t pid, const std::string& work_dir) {
+  return {"", {{"mounter", mounter}, {"pid", pid}, {"work_dir", work_dir}}};
 }
 
 nfs::NfsMounted MountedOf(const Attachment& attachment) {
@@ -25,7 +26,7 @@ nfs::NfsMounted MountedOf(const Attachment& attachment) {
   if (!part.is_object()) {
     return {};
   }
-  return {part.value("mounter", ""), part.value("pid", 0)};
+  return {part.value("mounter", ""), part.value("pid", 0), part.value("work_dir", "")};
 }
 
 }  // namespace
@@ -72,7 +73,7 @@ AttachResult NfsBackend::Attach(const VolumeRecord& record, bool read_only,
   }
   spdlog::info("mounted nfs://{}{}{} at {} with {}", settings_.server, request.export_path,
                request.directory, mount_point, mounted.mounter);
-  return {MounterAttachment(mounted.mounter, mounted.pid), true};
+  return {MounterAttachment(mounted.mounter, mounted.pid, mounted.work_dir), true};
 }
 
 void NfsBackend::Detach(const VolumeRecord& record, const Attachment& attachment) {
@@ -91,9 +92,10 @@ void NfsBackend::Detach(const VolumeRecord& record, const Attachment& attachment
 void NfsBackend::UndoAttach(const VolumeRecord& record, bool /*read_only*/,
                             const std::string& work_dir) {
   // The FUSE mounter exits once its mount is gone; one that never mounted is stopped here.
-  Attachment started = MounterAttachment("", 0);
+  Attachment started = MounterAttachment("", 0, "");
   if (auto pid = ReadFileIfExists(work_dir + "/berth-nfs-fuse.pid")) {
-    started = MounterAttachment("fuse", static_cast<pid_t>(std::strtol(pid->c_str(), nullptr, 10)));
+    started = MounterAttachment("fuse", static_cast<pid_t>(std::strtol(pid->c_str(), nullptr, 10)),
+                                work_dir);
   }
   Detach(record, started);
 }

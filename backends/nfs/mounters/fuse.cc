@@ -31,6 +31,8 @@ std::string FuseBinary() {
   return "berth-nfs-fuse";  // PATH
 }
 
+std::string LogPath(const std::string& work_dir) { return work_dir + "/berth-nfs-fuse.log"; }
+
 bool Mounted(const std::string& mount_point) {
   return fsutil::FindMount(fsutil::ReadMountInfo(), mount_point).has_value();
 }
@@ -56,7 +58,7 @@ std::vector<std::string> FuseMounter::Command(const NfsMountRequest& request,
   if (request.allow_suid) {
     argv.push_back("--suid");
   }
-  argv.insert(argv.end(), {"--log", request.work_dir + "/berth-nfs-fuse.log", request.mount_point});
+  argv.insert(argv.end(), {"--log", LogPath(request.work_dir), request.mount_point});
   return argv;
 }
 
@@ -68,8 +70,8 @@ bool FuseMounter::Available() const {
 
 NfsMounted FuseMounter::Mount(const NfsMountRequest& request) {
   MakeDirectories(request.mount_point, 0755);
-  const std::string log = request.work_dir + "/berth-nfs-fuse.log";
-  NfsMounted mounted{name(), SpawnDetached(Command(request, FuseBinary()), log)};
+  const std::string log = LogPath(request.work_dir);
+  NfsMounted mounted{name(), SpawnDetached(Command(request, FuseBinary()), log), request.work_dir};
   WriteFileAtomically(request.work_dir + "/berth-nfs-fuse.pid", std::to_string(mounted.pid) + "\n");
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(request.timeout_ms) + 5s;
@@ -84,13 +86,22 @@ NfsMounted FuseMounter::Mount(const NfsMountRequest& request) {
   return mounted;
 }
 
+bool FuseMounter::Serves(const NfsMounted& mounted) {
+  // A record without the work dir (an older berth's) cannot be told from another volume's
+  // process: never signalled, and it exits by itself once its mount is gone.
+  return !mounted.work_dir.empty() &&
+         ProcessRunsWith(mounted.pid, "berth-nfs-fuse", LogPath(mounted.work_dir));
+}
+
 void FuseMounter::Release(const NfsMounted& mounted) {
   // It exits by itself once its mount is gone; signals are the last resort.
-  StopDetached(mounted.pid, "berth-nfs-fuse", std::chrono::seconds(5));
+  StopDetached(Serves(mounted) ? mounted.pid : 0, "berth-nfs-fuse", std::chrono::seconds(5));
 }
 
 bool FuseMounter::Healthy(const NfsMounted& mounted, const std::string& mount_point) const {
-  return ProcessRuns(mounted.pid, "berth-nfs-fuse") && Mounted(mount_point);
+  const bool runs =
+      mounted.work_dir.empty() ? ProcessRuns(mounted.pid, "berth-nfs-fuse") : Serves(mounted);
+  return runs && Mounted(mount_point);
 }
 
 }  // namespace berth::nfs

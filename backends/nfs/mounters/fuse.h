@@ -13,6 +13,8 @@ class FuseMounter : public NfsMounter {
   NfsMounted Mount(const NfsMountRequest& request) override;
   void Release(const NfsMounted& mounted) override;
   bool Healthy(const NfsMounted& mounted, const std::string& mount_point) const override;
+  // Whether mounted.pid is still this volume's berth-nfs-fuse (its --log lies in the work dir).
+  static bool Serves(const NfsMounted& mounted);
 
   static std::string Url(const NfsMountRequest& request);
   static std::vector<std::string> Command(const NfsMountRequest& request,

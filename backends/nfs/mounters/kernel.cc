@@ -77,7 +77,7 @@ bool KernelMounter::Available() const {
 NfsMounted KernelMounter::Mount(const NfsMountRequest& request) {
   const auto args = Args(request, Resolve(request.server));
   fsutil::Mount(args.source, request.mount_point, args.fstype, args.options);
-  return {name(), 0};
+  return {name(), 0, ""};
 }
 
 void KernelMounter::Release(const NfsMounted& /*mounted*/) {}

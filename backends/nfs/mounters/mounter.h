@@ -28,6 +28,9 @@ struct NfsMountRequest {
 struct NfsMounted {
   std::string mounter;  // "kernel" or "fuse"
   pid_t pid = 0;        // fuse: the detached berth-nfs-fuse
+  // fuse: the volume's private directory; the process's --log names a file in it, which tells it
+  // from another volume's berth-nfs-fuse (pids recycle). Empty in records of older berths.
+  std::string work_dir;
 };
 
 class NfsMounter {

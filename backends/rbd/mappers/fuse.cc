@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -48,24 +47,7 @@ std::vector<std::string> FuseMapper::FuseCommand(const MapRequest& request,
 }
 
 bool FuseMapper::ServesFuseDir(pid_t pid, const std::string& fuse_dir) {
-  if (!ProcessRuns(pid, "rbd-fuse")) {
-    return false;
-  }
-  std::string cmdline;
-  try {
-    cmdline = ReadFileIfExists("/proc/" + std::to_string(pid) + "/cmdline").value_or("");
-  } catch (const Error&) {
-    return false;  // exited meanwhile
-  }
-  // FuseCommand puts the mount point in an argument of its own.
-  for (size_t at = 0; at < cmdline.size();) {
-    const size_t end = std::min(cmdline.find('\0', at), cmdline.size());
-    if (cmdline.compare(at, end - at, fuse_dir) == 0 && end - at == fuse_dir.size()) {
-      return true;
-    }
-    at = end + 1;
-  }
-  return false;
+  return ProcessRunsWith(pid, "rbd-fuse", fuse_dir);  // FuseCommand's argument of its own
 }
 
 bool FuseMapper::Available() const {
