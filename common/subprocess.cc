@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -252,47 +253,61 @@ pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log
   return spawn.grandchild;
 }
 
-bool ProcessRuns(pid_t pid, const std::string& program) {
-  if (!ProcessAlive(pid)) {
-    return false;
+std::vector<std::string> ProcessArgv(pid_t pid) {
+  std::vector<std::string> argv;
+  if (pid <= 0) {
+    return argv;
   }
   std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string argv0;
-  std::getline(in, argv0, '\0');
-  const auto slash = argv0.rfind('/');
-  return (slash == std::string::npos ? argv0 : argv0.substr(slash + 1)) == program;
+  for (std::string arg; std::getline(in, arg, '\0');) {
+    argv.push_back(std::move(arg));
+  }
+  return argv;
+}
+
+namespace {
+
+bool ArgvNames(const std::vector<std::string>& argv, const std::string& program) {
+  if (argv.empty()) {
+    return false;
+  }
+  const auto slash = argv.front().rfind('/');
+  return (slash == std::string::npos ? argv.front() : argv.front().substr(slash + 1)) == program;
+}
+
+}  // namespace
+
+bool ProcessRuns(pid_t pid, const std::string& program) {
+  return ProcessAlive(pid) && ArgvNames(ProcessArgv(pid), program);
 }
 
 bool ProcessRunsWith(pid_t pid, const std::string& program, const std::string& argument) {
-  if (!ProcessRuns(pid, program)) {
+  if (!ProcessAlive(pid)) {
     return false;
   }
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string arg;
-  std::getline(in, arg, '\0');  // argv[0], checked above
-  while (std::getline(in, arg, '\0')) {
-    if (arg == argument) {
-      return true;
-    }
-  }
-  return false;
+  const auto argv = ProcessArgv(pid);
+  return ArgvNames(argv, program) &&
+         std::find(argv.begin() + 1, argv.end(), argument) != argv.end();
 }
 
-void StopDetached(pid_t pid, const std::string& program, std::chrono::milliseconds grace) {
-  if (pid <= 0 || !ProcessRuns(pid, program)) {
+void StopDetached(pid_t pid, const std::string& program, const std::string& argument,
+                  std::chrono::milliseconds grace) {
+  // The identity is checked again before each signal: the pid may be recycled meanwhile.
+  const auto ours = [&] { return ProcessRunsWith(pid, program, argument); };
+  if (!ours()) {
     return;
   }
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (ProcessAlive(pid) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (!ProcessRuns(pid, program)) {
+  if (!ours()) {
     return;
   }
   spdlog::warn("{} (pid {}) did not exit after its unmount; terminating it", program, pid);
   ::kill(pid, SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  if (ProcessRuns(pid, program)) {
+  if (ours()) {
     ::kill(pid, SIGKILL);
   }
 }

@@ -30,6 +30,9 @@ pid_t SpawnDetached(const std::vector<std::string>& argv, const std::string& log
 // True while `pid` names a live process (a zombie counts as gone).
 bool ProcessAlive(pid_t pid);
 
+// The arguments `pid` runs with (argv[0] first), from /proc; empty once it is gone.
+std::vector<std::string> ProcessArgv(pid_t pid);
+
 // Pids are recycled: a recorded pid is still ours only while it is alive and its argv[0] has
 // the base name `program` ("rbd-fuse", "berth-nfs-fuse").
 bool ProcessRuns(pid_t pid, const std::string& program);
@@ -39,8 +42,10 @@ bool ProcessRuns(pid_t pid, const std::string& program);
 bool ProcessRunsWith(pid_t pid, const std::string& program, const std::string& argument);
 
 // Waits up to `grace` for a detached helper (whose mount is already gone) to exit on its own;
-// then SIGTERM, and SIGKILL half a second later. Does nothing unless `pid` still runs `program`.
-void StopDetached(pid_t pid, const std::string& program, std::chrono::milliseconds grace);
+// then SIGTERM, and SIGKILL half a second later. Signals nothing unless `pid` still runs
+// `program` with `argument` (ProcessRunsWith), checked again before each signal.
+void StopDetached(pid_t pid, const std::string& program, const std::string& argument,
+                  std::chrono::milliseconds grace);
 
 // The last `bytes` of a log file, for error messages; empty if it cannot be read.
 std::string FileTail(const std::string& path, size_t bytes = 600);

@@ -94,8 +94,11 @@ bool FuseMounter::Serves(const NfsMounted& mounted) {
 }
 
 void FuseMounter::Release(const NfsMounted& mounted) {
-  // It exits by itself once its mount is gone; signals are the last resort.
-  StopDetached(Serves(mounted) ? mounted.pid : 0, "berth-nfs-fuse", std::chrono::seconds(5));
+  // It exits by itself once its mount is gone; signals are the last resort, and never for a
+  // record without the work dir (Serves).
+  if (!mounted.work_dir.empty()) {
+    StopDetached(mounted.pid, "berth-nfs-fuse", LogPath(mounted.work_dir), std::chrono::seconds(5));
+  }
 }
 
 bool FuseMounter::Healthy(const NfsMounted& mounted, const std::string& mount_point) const {

@@ -113,9 +113,9 @@ void FuseMapper::Unmap(const MappedDevice& mapped) {
   TraceStep("loop detach");
   fsutil::Unmount(mapped.fuse_dir);
   // rbd-fuse exits within milliseconds once the loop device has released the file. A recorded
-  // pid that now names another volume's rbd-fuse (recycled after a reboot) is never signalled.
-  StopDetached(ServesFuseDir(mapped.pid, mapped.fuse_dir) ? mapped.pid : 0, "rbd-fuse",
-               kExitTimeout);
+  // pid that now names another volume's rbd-fuse (recycled after a reboot) is never signalled:
+  // FuseCommand gives each rbd-fuse its own mount point as an argument.
+  StopDetached(mapped.pid, "rbd-fuse", mapped.fuse_dir, kExitTimeout);
   TraceStep("rbd-fuse stop");
 }
 

@@ -74,7 +74,7 @@ TEST(Health, FindsOrphansAndFixesOnlyWhatIsUnused) {
   EXPECT_TRUE(LoopsUnder(config.state_dir).empty());
   EXPECT_TRUE(engine.Get(name).holders.empty()) << "the lock outlived the cleanup";
 
-  StopDetached(user, "sleep", std::chrono::seconds(2));
+  StopDetached(user, "sleep", "60", std::chrono::seconds(2));
   auto after = engine.Health(true);
   EXPECT_TRUE(FindCheck(after, "orphan mount " + busy)->fixed);
   EXPECT_FALSE(IsMounted(busy));

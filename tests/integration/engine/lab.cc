@@ -216,24 +216,14 @@ std::vector<pid_t> RbdFuseUnder(const std::string& dir) {
     if (pid.find_first_not_of("0123456789") != std::string::npos) {
       continue;
     }
-    std::string cmdline;
-    try {
-      cmdline = ReadFileIfExists(entry.path().string() + "/cmdline").value_or("");
-    } catch (const Error&) {
-      continue;  // exited meanwhile
-    }
-    std::vector<std::string> argv;
-    for (size_t at = 0; at < cmdline.size();) {
-      const size_t end = cmdline.find('\0', at);
-      argv.push_back(cmdline.substr(at, end - at));
-      at = end == std::string::npos ? cmdline.size() : end + 1;
-    }
+    const pid_t process = static_cast<pid_t>(std::stol(pid));
+    const auto argv = ProcessArgv(process);  // empty if it exited meanwhile
     if (argv.empty() || argv.front().find("rbd-fuse") == std::string::npos) {
       continue;
     }
     for (const auto& arg : argv) {
       if (arg.rfind(dir + "/", 0) == 0) {
-        pids.push_back(static_cast<pid_t>(std::stol(pid)));
+        pids.push_back(process);
         break;
       }
     }

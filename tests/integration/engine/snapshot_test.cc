@@ -111,12 +111,14 @@ TEST(Snapshots, LiveSnapshotUnderWritesIsCleanAndClonesAreIndependent) {
        "status=none; echo $i >> \"$0/log\"; done",
        mount.mount_path},
       "/dev/null");
-  cleanups.Add([&, writer] { StopDetached(writer, "sh", std::chrono::seconds(2)); });
+  cleanups.Add([writer, path = mount.mount_path] {
+    StopDetached(writer, "sh", path, std::chrono::seconds(2));
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   engine.CreateSnapshot(name, "live");
   cleanups.Add([&] { RemoveSnapshotIfPresent(engine, name, "live"); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  StopDetached(writer, "sh", std::chrono::seconds(2));
+  StopDetached(writer, "sh", mount.mount_path, std::chrono::seconds(2));
 
   engine.Clone(name, "live", clone, /*flatten=*/false, nullptr);
   cleanups.Add([&] { ReleaseAndRemove(engine, clone); });

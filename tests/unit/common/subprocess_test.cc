@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -188,7 +189,7 @@ TEST_F(TempDir, SpawnDetachedStartsWithNoSignalBlockedOrIgnored) {
   EXPECT_EQ(ignored & (uint64_t{1} << (SIGUSR1 - 1)), 0u) << out;
 }
 
-TEST_F(TempDir, StopDetachedStopsOnlyTheNamedProgram) {
+TEST_F(TempDir, StopDetachedStopsOnlyTheNamedProgramWithItsArgument) {
   const pid_t pid = SpawnDetached({"/bin/sleep", "30"}, dir_ + "/sleep.log");
   // Until the detached child execs, it still runs this test binary.
   for (int i = 0; i < 200 && !ProcessRuns(pid, "sleep"); ++i) {
@@ -196,10 +197,17 @@ TEST_F(TempDir, StopDetachedStopsOnlyTheNamedProgram) {
   }
   EXPECT_TRUE(ProcessRuns(pid, "sleep")) << "argv[0]'s base name counts";
   EXPECT_FALSE(ProcessRuns(pid, "rbd-fuse"));
-  StopDetached(pid, "rbd-fuse", std::chrono::milliseconds(10));
+  EXPECT_EQ(ProcessArgv(pid), (std::vector<std::string>{"/bin/sleep", "30"}));
+  EXPECT_TRUE(ProcessRunsWith(pid, "sleep", "30"));
+  EXPECT_FALSE(ProcessRunsWith(pid, "sleep", "3")) << "whole arguments only";
+  EXPECT_FALSE(ProcessRunsWith(pid, "sleep", "/bin/sleep")) << "argv[0] is not an argument";
+  StopDetached(pid, "rbd-fuse", "30", std::chrono::milliseconds(10));
   EXPECT_TRUE(ProcessAlive(pid)) << "a pid running another program is never signalled";
-  StopDetached(pid, "sleep", std::chrono::milliseconds(10));
+  StopDetached(pid, "sleep", "31", std::chrono::milliseconds(10));
+  EXPECT_TRUE(ProcessAlive(pid)) << "the same program serving something else is never signalled";
+  StopDetached(pid, "sleep", "30", std::chrono::milliseconds(10));
   EXPECT_FALSE(ProcessAlive(pid)) << "one that outlives the grace period is terminated";
+  EXPECT_TRUE(ProcessArgv(pid).empty());
 }
 
 TEST_F(TempDir, FileTailKeepsTheEnd) {

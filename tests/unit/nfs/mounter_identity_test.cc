@@ -4,14 +4,13 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <chrono>
 #include <filesystem>
 #include <string>
-#include <thread>
 
 #include "backends/nfs/mounters/fuse.h"
 #include "common/files.h"
 #include "common/subprocess.h"
+#include "tests/support/stand_in.h"
 
 namespace berth::nfs {
 namespace {
@@ -29,17 +28,6 @@ class FuseMounterIdentityTest : public ::testing::Test {
     }
     std::filesystem::remove_all(root_);
   }
-  // A copy of sh named berth-nfs-fuse whose argv carries `--log LOG` as Command's does (the
-  // `; :` keeps sh from exec'ing sleep, so its argv stays).
-  pid_t StartStandIn(const std::string& log) {
-    std::filesystem::copy_file("/bin/sh", root_ + "/berth-nfs-fuse");
-    stand_in_ =
-        SpawnDetached({root_ + "/berth-nfs-fuse", "-c", "sleep 30; :", "--log", log}, "/dev/null");
-    for (int i = 0; i < 500 && !ProcessRuns(stand_in_, "berth-nfs-fuse"); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return stand_in_;
-  }
   std::string root_;
   pid_t stand_in_ = 0;
 };
@@ -47,7 +35,9 @@ class FuseMounterIdentityTest : public ::testing::Test {
 TEST_F(FuseMounterIdentityTest, AnotherVolumesProcessUnderARecordedPidIsNeverStopped) {
   const std::string ours = root_ + "/attach/db";
   const std::string theirs = root_ + "/attach/other";
-  const pid_t other = StartStandIn(theirs + "/berth-nfs-fuse.log");
+  // Command puts `--log <work dir>/berth-nfs-fuse.log` in its argv.
+  const pid_t other = stand_in_ =
+      testing::StartStandIn(root_, "berth-nfs-fuse", {"--log", theirs + "/berth-nfs-fuse.log"});
   ASSERT_TRUE(ProcessRuns(other, "berth-nfs-fuse"));
   EXPECT_TRUE(FuseMounter::Serves({"fuse", other, theirs}));
   EXPECT_FALSE(FuseMounter::Serves({"fuse", other, ours}));

@@ -3,19 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
-#include <sys/wait.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <thread>
 
 #include "backends/rbd/mappers/fuse.h"
 #include "backends/rbd/mappers/krbd.h"
 #include "backends/rbd/mappers/nbd.h"
 #include "common/files.h"
 #include "common/subprocess.h"
+#include "tests/support/stand_in.h"
 
 namespace berth::rbd {
 namespace {
@@ -63,23 +61,12 @@ TEST_F(MapperIdentityTest, NbdChecksTheDaemonBehindTheDevice) {
   EXPECT_FALSE(nbd.ServesImage(Mapped("nbd", "/dev/nbd2", "berth", "db")));
 }
 
-// An rbd-fuse stand-in: a copy of sh named rbd-fuse, whose argv carries a mount point as
-// FuseCommand's does (the `; :` keeps sh from exec'ing sleep, so argv stays).
-pid_t StartFakeRbdFuse(const std::string& dir, const std::string& fuse_dir) {
-  std::filesystem::copy_file("/bin/sh", dir + "/rbd-fuse",
-                             std::filesystem::copy_options::overwrite_existing);
-  const pid_t pid = SpawnDetached({dir + "/rbd-fuse", "-c", "sleep 30; :", fuse_dir}, "/dev/null");
-  for (int i = 0; i < 500 && !ProcessRuns(pid, "rbd-fuse"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return pid;
-}
-
 TEST_F(MapperIdentityTest, ARecordedRbdFusePidOfAnotherVolumeIsNeverStopped) {
   const std::string ours = root_ + "/attach/db/fuse";
   const std::string theirs = root_ + "/attach/other/fuse";
   MakeDirectories(ours);
-  const pid_t other = StartFakeRbdFuse(root_, theirs);
+  // FuseCommand puts the mount point in rbd-fuse's argv.
+  const pid_t other = testing::StartStandIn(root_, "rbd-fuse", {theirs});
   ASSERT_TRUE(ProcessRuns(other, "rbd-fuse"));
   EXPECT_TRUE(FuseMapper::ServesFuseDir(other, theirs));
   EXPECT_FALSE(FuseMapper::ServesFuseDir(other, ours));
