@@ -67,6 +67,11 @@ class VolumeRegistry {
   // Records come back with `stored` set to the entry as read.
   virtual std::optional<VolumeRecord> Lookup(const std::string& name) = 0;
   virtual std::vector<VolumeRecord> List() = 0;
+  // For reads that only report (dockerd's List, Get and Path), never for a decision: they may
+  // answer from a copy in memory that lags another host's change by at most the backend's
+  // bound, and shows this process's own changes at once. By default they read through.
+  virtual std::optional<VolumeRecord> LookupCached(const std::string& name) { return Lookup(name); }
+  virtual std::vector<VolumeRecord> ListCached() { return List(); }
   // Registers a new volume by one atomic exclusive write: false, with nothing written, when the
   // name is registered already (another host won the race to create it). Sets `stored`.
   virtual bool RegisterNew(VolumeRecord& record) = 0;

@@ -228,6 +228,12 @@ class Engine {
   // Never wait behind an attach: they take no volume lock.
   VolumeInfo Get(const std::string& name);
   std::vector<VolumeInfo> List();
+  // The same for reads that only report (dockerd's Get, List and Path): the records may come
+  // from a backend's copy in memory (VolumeRegistry::LookupCached), never to decide anything.
+  // kSkip leaves the holders out (Path needs none).
+  enum class Holders { kRead, kSkip };
+  VolumeInfo GetCached(const std::string& name, Holders holders = Holders::kRead);
+  std::vector<VolumeInfo> ListCached();
 
   const Config& config() const { return config_; }
   Backend& BackendFor(const std::string& backend_name);
@@ -240,9 +246,12 @@ class Engine {
   }
   std::string WorkDir(const std::string& name) const;
   // Looks the volume up in every backend (the registry is per backend).
-  std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name);
+  // `cached`: the backends' LookupCached, for reports only.
+  std::optional<std::pair<VolumeRecord, Backend*>> Find(const std::string& name,
+                                                        bool cached = false);
   // Find, with a missing volume as kNotFound "volume NAME does not exist".
-  std::pair<VolumeRecord, Backend*> FindOrThrow(const std::string& name);
+  std::pair<VolumeRecord, Backend*> FindOrThrow(const std::string& name, bool cached = false);
+  std::vector<VolumeInfo> ListFrom(bool cached);
   // The volume, its backend and that backend's snapshot store, with `snap` checked by the
   // store's own name rule; kInvalidArgument when the backend keeps no snapshots.
   struct SnapshotTarget {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 
 #include "common/error.h"
 #include "engine/capability.h"
@@ -36,7 +37,8 @@ Error NamingBackend(const std::string& backend_name, const Error& e) {
 
 }  // namespace
 
-std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string& name) {
+std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string& name,
+                                                              bool cached) {
   // The default backend first: most volumes live there, and asking it first keeps the others
   // (perhaps a slow NFS server) off the common path.
   std::vector<std::pair<const std::string*, Backend*>> order;
@@ -49,7 +51,7 @@ std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string&
   std::optional<Error> unavailable;
   for (auto& [backend_name, backend] : order) {
     try {
-      if (auto record = backend->Lookup(name)) {
+      if (auto record = cached ? backend->LookupCached(name) : backend->Lookup(name)) {
         return std::make_pair(*record, backend);
       }
     } catch (const Error& e) {
@@ -71,8 +73,8 @@ std::optional<std::pair<VolumeRecord, Backend*>> Engine::Find(const std::string&
   return std::nullopt;
 }
 
-std::pair<VolumeRecord, Backend*> Engine::FindOrThrow(const std::string& name) {
-  auto found = Find(name);
+std::pair<VolumeRecord, Backend*> Engine::FindOrThrow(const std::string& name, bool cached) {
+  auto found = Find(name, cached);
   if (!found) {
     throw Error(ErrorCode::kNotFound, "volume " + name + " does not exist");
   }
@@ -83,6 +85,16 @@ VolumeInfo Engine::Get(const std::string& name) {
   ValidateVolumeName(name);
   auto found = FindOrThrow(name);
   return {found.first, states_.Load(name), HoldersOf(*found.second, found.first)};
+}
+
+VolumeInfo Engine::GetCached(const std::string& name, Holders holders) {
+  ValidateVolumeName(name);
+  auto found = FindOrThrow(name, /*cached=*/true);
+  auto local = states_.Load(name);
+  if (holders == Holders::kSkip) {
+    return {std::move(found.first), std::move(local), {}};
+  }
+  return {found.first, std::move(local), HoldersOf(*found.second, found.first)};
 }
 
 std::optional<std::string> Engine::LocalProblem(const std::string& name) {
@@ -114,12 +126,19 @@ std::optional<std::string> Engine::LocalProblem(const std::string& name) {
   return std::nullopt;
 }
 
-std::vector<VolumeInfo> Engine::List() {
+std::vector<VolumeInfo> Engine::List() { return ListFrom(/*cached=*/false); }
+
+std::vector<VolumeInfo> Engine::ListCached() { return ListFrom(/*cached=*/true); }
+
+std::vector<VolumeInfo> Engine::ListFrom(bool cached) {
   std::vector<VolumeInfo> out;
+  // One directory read finds the volumes attached here; only their state files are read.
+  const auto names = states_.Names();
+  const std::set<std::string> attached(names.begin(), names.end());
   for (auto& [backend_name, backend] : backends_) {
     std::vector<VolumeRecord> records;
     try {
-      records = backend->List();
+      records = cached ? backend->ListCached() : backend->List();
     } catch (const Error& e) {
       if (!MayHeal(e)) {
         throw NamingBackend(backend_name, e);
@@ -128,7 +147,8 @@ std::vector<VolumeInfo> Engine::List() {
                    e.what());
     }
     for (auto& record : records) {
-      auto local = states_.Load(record.spec.name);
+      auto local =
+          attached.contains(record.spec.name) ? states_.Load(record.spec.name) : std::nullopt;
       out.push_back({std::move(record), std::move(local), {}});
     }
   }

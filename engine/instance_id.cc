@@ -12,15 +12,13 @@
 
 namespace berth::engine {
 
-namespace {
-
 std::string RandomHex() {
   unsigned char bytes[16];
   size_t done = 0;
   while (done < sizeof bytes) {
     const ssize_t n = ::getrandom(bytes + done, sizeof bytes - done, 0);
     if (n < 0 && errno != EINTR) {
-      throw ErrnoError(-errno, "cannot read random bytes for the instance id");
+      throw ErrnoError(-errno, "cannot read random bytes from the kernel");
     }
     done += n > 0 ? static_cast<size_t>(n) : 0;
   }
@@ -32,8 +30,6 @@ std::string RandomHex() {
   }
   return hex;
 }
-
-}  // namespace
 
 bool IsInstanceId(const std::string& text) {
   return text.size() == 32 && text.find_first_not_of("0123456789abcdef") == std::string::npos;

@@ -16,6 +16,9 @@ namespace berth::engine {
 // first process; concurrent first processes agree on the one that was written first.
 std::string LoadOrCreateInstanceId(const std::string& state_dir);
 
+// 32 hex digits from the kernel's random pool.
+std::string RandomHex();
+
 // Whether `text` is an instance id as LoadOrCreateInstanceId makes them.
 bool IsInstanceId(const std::string& text);
 

@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <cerrno>
 
 #include "backends/rbd/lock.h"
@@ -14,79 +13,41 @@
 
 namespace berth::rbd {
 
-// Callbacks get it raw: the watch holds it until none can run any more (unwatch, then flush).
-struct ReleaseWatch::State : std::enable_shared_from_this<State> {
-  std::shared_ptr<Cluster> cluster;
-  IoCtx io;
-  std::string object;
-  Handler handler;
-  uint64_t cookie = 0;
-  std::atomic<bool> alive{true};
-
-  State(std::shared_ptr<Cluster> c, IoCtx i, std::string o, Handler h)
-      : cluster(std::move(c)), io(std::move(i)), object(std::move(o)), handler(std::move(h)) {}
-};
-
-namespace {
-
-void OnNotify(void* arg, uint64_t notify_id, uint64_t handle, uint64_t /*notifier_id*/, void* data,
-              size_t data_len) {
-  auto state = static_cast<ReleaseWatch::State*>(arg)->shared_from_this();
-  std::string asker = "an unknown host";
-  try {
-    const auto request =
-        nlohmann::json::parse(std::string(static_cast<const char*>(data), data_len));
-    asker = "host " + request.at("host").get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-    // Not berth's request: still answered, so the asker never waits for a timeout.
-  }
-  auto reply = [state, notify_id, handle](const ReleaseAnswer& answer) {
-    const std::string payload = AnswerPayload(answer);
-    const int r = rados_notify_ack(state->io.get(), state->object.c_str(), notify_id, handle,
-                                   payload.data(), static_cast<int>(payload.size()));
-    if (r < 0) {
-      spdlog::warn("cannot answer a release request on {}: error {}", state->object, -r);
-    }
-  };
-  try {
-    state->handler(asker, reply);
-  } catch (const std::exception& e) {
-    reply({false, std::string("the holder failed to handle the request: ") + e.what()});
-  }
-}
-
-void OnError(void* arg, uint64_t /*handle*/, int err) {
-  auto* state = static_cast<ReleaseWatch::State*>(arg);
-  state->alive = false;
-  spdlog::warn(
-      "the release-request watch on {} was lost (error {}); other hosts wait for this "
-      "host's linger to end instead",
-      state->object, -err);
-}
-
-}  // namespace
-
 ReleaseWatch::ReleaseWatch(std::shared_ptr<Cluster> cluster, const std::string& pool,
                            const std::string& image, Handler handler) {
-  IoCtx io = cluster->OpenPool(pool);
-  state_ = std::make_shared<State>(std::move(cluster), std::move(io), LockObject(image),
-                                   std::move(handler));
-  const int r = rados_watch2(state_->io.get(), state_->object.c_str(), &state_->cookie, OnNotify,
-                             OnError, state_.get());
-  if (r < 0) {
-    throw ErrnoError(r, "cannot watch " + state_->object + " for release requests");
+  const std::string object = LockObject(image);
+  auto on_notify = [handler = std::move(handler)](const std::string& request,
+                                                  const ObjectWatch::Reply& reply) {
+    std::string asker = "an unknown host";
+    try {
+      asker = "host " + nlohmann::json::parse(request).at("host").get<std::string>();
+    } catch (const nlohmann::json::exception&) {
+      // Not berth's request: still answered, so the asker never waits for a timeout.
+    }
+    auto answer = [reply](const ReleaseAnswer& a) { reply(AnswerPayload(a)); };
+    try {
+      handler(asker, answer);
+    } catch (const std::exception& e) {
+      answer({false, std::string("the holder failed to handle the request: ") + e.what()});
+    }
+  };
+  auto on_lost = [object](int err) {
+    spdlog::warn(
+        "the release-request watch on {} was lost (error {}); other hosts wait for this "
+        "host's linger to end instead",
+        object, -err);
+  };
+  try {
+    watch_ = std::make_unique<ObjectWatch>(std::move(cluster), pool, object, std::move(on_notify),
+                                           std::move(on_lost));
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string(e.what()) + " for release requests", e.system_errno());
   }
 }
 
-ReleaseWatch::~ReleaseWatch() {
-  const int r = rados_unwatch2(state_->io.get(), state_->cookie);
-  if (r < 0 && r != -ENOTCONN) {
-    spdlog::warn("cannot unwatch {}: error {}", state_->object, -r);
-  }
-  rados_watch_flush(state_->cluster->get());  // no callback runs after this
-}
+ReleaseWatch::~ReleaseWatch() = default;
 
-bool ReleaseWatch::alive() const { return state_->alive; }
+bool ReleaseWatch::alive() const { return watch_->alive(); }
 
 std::vector<ReleaseAnswer> AskToRelease(const IoCtx& io, const std::string& image,
                                         const std::string& asker,

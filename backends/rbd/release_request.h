@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/rbd/cluster.h"
+#include "backends/rbd/object_watch.h"
 
 namespace berth::rbd {
 
@@ -39,10 +40,8 @@ class ReleaseWatch {
   // False once Ceph dropped the watch (the client lost its session): requests no longer arrive.
   bool alive() const;
 
-  struct State;  // shared with replies still pending
-
  private:
-  std::shared_ptr<State> state_;
+  std::unique_ptr<ObjectWatch> watch_;
 };
 
 // How long an asker waits for answers: a holder tears down in well under a second, and one that

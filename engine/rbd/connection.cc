@@ -4,13 +4,15 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "engine/instance_id.h"
 
 namespace berth::engine {
 
 RbdBackend::RbdBackend(RbdSettings settings, std::string host_id, std::string instance_id)
     : settings_(std::move(settings)),
       host_id_(std::move(host_id)),
-      instance_id_(std::move(instance_id)) {}
+      instance_id_(std::move(instance_id)),
+      notify_token_(RandomHex()) {}
 
 rbd::LockOwner RbdBackend::Owner(const std::string& volume) const {
   return {host_id_, instance_id_, volume};

@@ -12,11 +12,13 @@
 #include "backends/rbd/image.h"
 #include "backends/rbd/lock.h"
 #include "backends/rbd/mappers/mapper.h"
+#include "backends/rbd/object_watch.h"
 #include "backends/rbd/release_request.h"
 #include "common/error.h"
 #include "engine/backend.h"
 #include "engine/config.h"
 #include "engine/rbd/settings.h"
+#include "engine/registry_cache.h"
 
 namespace berth::engine {
 
@@ -30,6 +32,8 @@ class RbdBackend : public Backend,
 
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
+  std::optional<VolumeRecord> LookupCached(const std::string& name) override;
+  std::vector<VolumeRecord> ListCached() override;
   bool RegisterNew(VolumeRecord& record) override;
   bool UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) override;
   void Unregister(const VolumeRecord& record) override;
@@ -156,6 +160,22 @@ class RbdBackend : public Backend,
   // Per volume served (engine/rbd/release.cc); destroyed before the connection.
   std::mutex watches_mu_;
   std::map<std::string, std::unique_ptr<rbd::ReleaseWatch>> watches_;
+
+  // The registry as last read (engine/rbd/registry.cc), invalidated by the watch on the
+  // registry object, which other writers notify; this process's notifies carry its token.
+  bool CachingRegistry() const { return settings_.registry_cache_seconds > 0; }
+  // Watches the registry object unless a watch is alive; false when it cannot (no registry
+  // object yet, Ceph unreachable): then nothing read is kept.
+  bool ArmRegistryWatch();
+  // Reads the whole registry through and keeps it, if the watch is armed.
+  std::vector<VolumeRecord> FillRegistryCache();
+  // Tells the other hosts' caches that the registry changed.
+  void NotifyRegistryChanged();
+  RegistryCache registry_cache_{std::chrono::seconds(settings_.registry_cache_seconds)};
+  const std::string notify_token_;
+  rbd::Notifier notifier_{std::chrono::seconds(2)};
+  std::mutex registry_watch_mu_;
+  std::unique_ptr<rbd::ObjectWatch> registry_watch_;  // its callbacks use registry_cache_
 };
 
 }  // namespace berth::engine

@@ -38,6 +38,82 @@ std::vector<VolumeRecord> RbdBackend::List() {
   });
 }
 
+std::vector<VolumeRecord> RbdBackend::ListCached() {
+  if (!CachingRegistry()) {
+    return List();
+  }
+  if (auto records = registry_cache_.List()) {
+    return std::move(*records);
+  }
+  return FillRegistryCache();
+}
+
+std::optional<VolumeRecord> RbdBackend::LookupCached(const std::string& name) {
+  if (!CachingRegistry()) {
+    return Lookup(name);
+  }
+  if (auto record = registry_cache_.Lookup(name)) {
+    return record;
+  }
+  if (!registry_cache_.List()) {
+    // Not valid: read it all (the next Gets need no round trip); what was just read answers.
+    for (auto& record : FillRegistryCache()) {
+      if (record.spec.name == name) {
+        return std::move(record);
+      }
+    }
+    return std::nullopt;
+  }
+  return Lookup(name);  // valid, but without it: it may have been created elsewhere just now
+}
+
+std::vector<VolumeRecord> RbdBackend::FillRegistryCache() {
+  // Watched before the read: a change after the read began invalidates what it returns.
+  const bool watching = ArmRegistryWatch();
+  const uint64_t generation = registry_cache_.generation();
+  auto records = List();
+  if (watching) {
+    registry_cache_.Fill(generation, records);
+  }
+  return records;
+}
+
+bool RbdBackend::ArmRegistryWatch() {
+  std::lock_guard lock(registry_watch_mu_);
+  if (registry_watch_ && registry_watch_->alive()) {
+    return true;
+  }
+  registry_watch_.reset();
+  try {
+    registry_watch_ = std::make_unique<rbd::ObjectWatch>(
+        CurrentConnection()->cluster, settings_.pool, rbd::kRegistryObject,
+        [this](const std::string& payload, const rbd::ObjectWatch::Reply& reply) {
+          if (payload != notify_token_) {  // this process's own writes are in the copy already
+            registry_cache_.Invalidate();
+          }
+          reply("");
+        },
+        [this](int err) {
+          registry_cache_.Invalidate();
+          spdlog::warn(
+              "the watch on pool {}'s registry was lost (error {}); its reads go to Ceph "
+              "until it is watched again",
+              settings_.pool, -err);
+        });
+  } catch (const Error& e) {
+    // No registry object yet (nothing registered), or Ceph unreachable: read through.
+    spdlog::debug("pool {}'s registry is not cached: {}", settings_.pool, e.what());
+    return false;
+  }
+  return true;
+}
+
+void RbdBackend::NotifyRegistryChanged() {
+  // Whether or not this host caches: the others' copies rely on it.
+  notifier_.Notify(CurrentConnection()->cluster, settings_.pool, rbd::kRegistryObject,
+                   notify_token_);
+}
+
 bool RbdBackend::RegisterNew(VolumeRecord& record) {
   return Guarded(Retry::kNo, [&]() -> bool {
     const std::string text = RecordToString(record);
@@ -45,6 +121,8 @@ bool RbdBackend::RegisterNew(VolumeRecord& record) {
       return false;
     }
     record.stored = text;
+    registry_cache_.Put(record);
+    NotifyRegistryChanged();
     return true;
   });
 }
@@ -57,6 +135,8 @@ bool RbdBackend::UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) {
       return false;
     }
     updated.stored = text;
+    registry_cache_.Put(updated);
+    NotifyRegistryChanged();
     return true;
   });
 }
@@ -71,6 +151,8 @@ void RbdBackend::Unregister(const VolumeRecord& record) {
       spdlog::warn("volume {} changed in the registry meanwhile; its entry is left", name);
       return;
     }
+    registry_cache_.Erase(name);
+    NotifyRegistryChanged();
     // A Create that failed after claiming its image leaves no claim behind.
     rbd::ReleaseClaim(Pool(record.spec.pool), rbd::ImageClaim(record.spec.image), ClaimOwner(name));
   });

@@ -21,6 +21,7 @@ constexpr IntegerKey kIntegerKeys[] = {
     {"op_timeout_seconds", 1, 3600, "a number of seconds from 1 to 3600"},
     {"takeover_grace_seconds", 1, 3600, "a number of seconds from 1 to 3600"},
     {"fence_seconds", 60, 10LL * 365 * 24 * 3600, "a number of seconds from 60 to 315360000"},
+    {"registry_cache_seconds", 0, 60, "a number of seconds from 0 (off) to 60"},
 };
 
 }  // namespace
@@ -32,14 +33,14 @@ RbdSettings ParseRbdSettings(const BackendConfig& config) {
                                               "features",       "default_size",
                                               "default_fstype", "op_timeout_seconds",
                                               "takeover",       "takeover_grace_seconds",
-                                              "fence_seconds"};
+                                              "fence_seconds",  "registry_cache_seconds"};
   for (const auto& [key, value] : config.settings.items()) {
     if (!known.contains(key)) {
       throw Error(ErrorCode::kInvalidArgument,
                   "unknown key '" + key + "' in rbd backend '" + config.name +
                       "'; allowed: conf, user, keyring, pool, mapper, features, default_size, "
                       "default_fstype, op_timeout_seconds, takeover, takeover_grace_seconds, "
-                      "fence_seconds");
+                      "fence_seconds, registry_cache_seconds");
     }
     // Checked here so a wrong JSON type is a config error, not a json::type_error later.
     std::string expected = "a string";
@@ -71,6 +72,8 @@ RbdSettings ParseRbdSettings(const BackendConfig& config) {
   settings.takeover_grace_seconds =
       config.settings.value("takeover_grace_seconds", settings.takeover_grace_seconds);
   settings.fence_seconds = config.settings.value("fence_seconds", settings.fence_seconds);
+  settings.registry_cache_seconds =
+      config.settings.value("registry_cache_seconds", settings.registry_cache_seconds);
   rbd::MakeMapper(settings.mapper == "auto" ? "krbd" : settings.mapper);  // validates the name
   auto invalid = [&](const std::string& what) {
     return Error(ErrorCode::kInvalidArgument, "rbd backend '" + config.name + "': " + what);

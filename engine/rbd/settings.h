@@ -25,6 +25,10 @@ struct RbdSettings {
   // How long a fence (blocklist entry) lasts: longer than any pause of a fenced host (Ceph's
   // own default is one hour); operators lift it with `ceph osd blocklist rm` after a reboot.
   int64_t fence_seconds = 365LL * 24 * 3600;
+  // List, Get and Path answer from the registry as last read, invalidated at once by other
+  // hosts' notifies; a copy older than this is read again (a lost notify shows within it).
+  // 0 reads through every time.
+  int registry_cache_seconds = 2;
 };
 
 // Reads a backend's settings; unknown keys are kInvalidArgument.

@@ -66,7 +66,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
       return {{"Capabilities", {{"Scope", "global"}}}};
     case Endpoint::kList: {
       nlohmann::json volumes = nlohmann::json::array();
-      for (const auto& info : engine_.List()) {
+      for (const auto& info : engine_.ListCached()) {
         Learn(info);
         volumes.push_back(VolumeJson(info));
       }
@@ -99,7 +99,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
       engine_.Unmount(request.name, request.id);
       return {{"Err", ""}};
     case Endpoint::kPath: {
-      auto info = engine_.Get(request.name);
+      auto info = engine_.GetCached(request.name, engine::Engine::Holders::kSkip);
       Learn(info, &outcome);
       nlohmann::json reply = {{"Err", ""}};
       if (info.local && !info.local->mount_path.empty()) {
@@ -109,7 +109,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
     }
     case Endpoint::kGet: {
       try {
-        auto info = engine_.Get(request.name);
+        auto info = engine_.GetCached(request.name);
         Learn(info, &outcome);
         auto volume = VolumeJson(info);
         volume["Status"] = engine::VolumeStatus(info, engine_.config().host_id);

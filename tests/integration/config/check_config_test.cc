@@ -73,6 +73,8 @@ std::vector<Row> Rows() {
       Key("/backends/rbd/takeover", "yes", "'takeover' in rbd backend 'rbd' must be true or false"),
       Key("/backends/rbd/takeover_grace_seconds", 0, "'takeover_grace_seconds' in rbd backend"),
       Key("/backends/rbd/fence_seconds", 5, "'fence_seconds' in rbd backend 'rbd' must"),
+      Key("/backends/rbd/registry_cache_seconds", 61,
+          "'registry_cache_seconds' in rbd backend 'rbd' must be a number of seconds from 0"),
       Key("/backends/nfs/type", "tape", "backend 'nfs' has unknown type 'tape'"),
       Key("/backends/nfs/server", "", "server is empty"),
       Key("/backends/nfs/server", 10, "needs \"server\" and well-typed settings"),

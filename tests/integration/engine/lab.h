@@ -51,6 +51,8 @@ class LabCluster {
   void SyncOsdMap();
   void Unblocklist(const std::string& address);
   std::string pool() const { return pool_; }
+  // The admin client itself, for writes berth would not make (a registry entry by hand).
+  const std::shared_ptr<rbd::Cluster>& client() const { return cluster_; }
 
  private:
   std::string pool_;

@@ -246,6 +246,7 @@ TEST(ParseRbdSettings, Defaults) {
   EXPECT_EQ(settings.pool, "rbd");
   EXPECT_EQ(settings.mapper, "auto");
   EXPECT_EQ(settings.op_timeout_seconds, 30);
+  EXPECT_EQ(settings.registry_cache_seconds, 2);
 }
 
 TEST(ParseRbdSettings, ReadsEveryKey) {
@@ -257,13 +258,15 @@ TEST(ParseRbdSettings, ReadsEveryKey) {
                                                      {"features", "layering"},
                                                      {"default_size", "10G"},
                                                      {"default_fstype", "xfs"},
-                                                     {"op_timeout_seconds", 5}}));
+                                                     {"op_timeout_seconds", 5},
+                                                     {"registry_cache_seconds", 0}}));
   EXPECT_EQ(settings.conf, "/lab/ceph.conf");
   EXPECT_EQ(settings.user, "berth");
   EXPECT_EQ(settings.keyring, "/lab/keyring");
   EXPECT_EQ(settings.pool, "volumes");
   EXPECT_EQ(settings.mapper, "nbd");
   EXPECT_EQ(settings.op_timeout_seconds, 5);
+  EXPECT_EQ(settings.registry_cache_seconds, 0);
 }
 
 TEST(ParseRbdSettings, UnknownKeyIsNamed) {
@@ -292,6 +295,16 @@ TEST(ParseRbdSettings, WrongValueTypesAreInvalidArguments) {
         ParseRbdSettings(Rbd({{"op_timeout_seconds", 0}}));
       },
       kInvalid, {"op_timeout_seconds"});
+  ExpectError(
+      [] {
+        ParseRbdSettings(Rbd({{"registry_cache_seconds", 61}}));
+      },
+      kInvalid, {"registry_cache_seconds", "from 0 (off) to 60"});
+  ExpectError(
+      [] {
+        ParseRbdSettings(Rbd({{"registry_cache_seconds", -1}}));
+      },
+      kInvalid, {"registry_cache_seconds"});
   ExpectError([] { ParseRbdSettings(Rbd({{"user", 7}})); }, kInvalid, {"'user'"});
   ExpectError([] { ParseRbdSettings(Rbd({{"default_size", 10}})); }, kInvalid, {"'default_size'"});
 }

@@ -1,0 +1,141 @@
+// The registry copy that answers dockerd's List, Get and Path: another host's change shows
+// through its notify (here the copy's bound is a minute, so nothing else could show it), this
+// host's own at once, and a change nobody notified within the bound.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "backends/rbd/registry.h"
+#include "common/error.h"
+#include "engine/engine.h"
+#include "engine/volume_record.h"
+#include "tests/integration/engine/lab.h"
+
+namespace berth::testing {
+namespace {
+
+using std::chrono::seconds;
+
+engine::Config WithRegistryCache(engine::Config config, int seconds) {
+  for (auto& [name, backend] : config.backends) {
+    if (backend.type == "rbd") {
+      backend.settings["registry_cache_seconds"] = seconds;
+    }
+  }
+  return config;
+}
+
+bool Listed(engine::Engine& engine, const std::string& name) {
+  const auto volumes = engine.ListCached();
+  return std::any_of(volumes.begin(), volumes.end(),
+                     [&](const engine::VolumeInfo& info) { return info.record.spec.name == name; });
+}
+
+// For volumes the test removes itself when it gets that far.
+void RemoveIfPresent(engine::Engine& engine, const std::string& name) {
+  try {
+    engine.Get(name);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) {
+      return;
+    }
+  }
+  ReleaseAndRemove(engine, name);
+}
+
+// Polls `done` for up to `limit`; a deadline for a functional property, not a timing claim.
+bool Within(seconds limit, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+TEST(RegistryCacheTest, AnotherHostsChangesShowThroughItsNotify) {
+  engine::Engine host_a(WithRegistryCache(LabConfig("cache-a"), 60));
+  engine::Engine host_b(LabConfig("cache-b"));
+  const std::string first = UniqueName("cache");
+  const std::string second = UniqueName("cache2");
+  host_b.Create(first, {{"size", "64M"}});
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(host_b, first); });
+  ASSERT_TRUE(Listed(host_a, first));  // host-a's copy is filled now, for a minute
+
+  host_b.Create(second, {{"size", "64M"}});
+  cleanups.Add([&] { RemoveIfPresent(host_b, second); });
+  EXPECT_TRUE(Within(seconds(10), [&] { return Listed(host_a, second); }))
+      << "a volume created on host-b never showed in host-a's List";
+
+  // An update: the first mount records the format in the registry (compare-and-set).
+  EXPECT_FALSE(host_a.GetCached(first).record.formatted());
+  host_b.Mount(first, "b-1");
+  host_b.Unmount(first, "b-1");
+  EXPECT_TRUE(Within(seconds(10), [&] { return host_a.GetCached(first).record.formatted(); }))
+      << "host-b's format record never showed in host-a's Get";
+
+  host_b.Remove(second);
+  EXPECT_TRUE(Within(seconds(10), [&] { return !Listed(host_a, second); }))
+      << "a volume removed on host-b stayed in host-a's List";
+  try {
+    host_a.GetCached(second);
+    ADD_FAILURE() << "Get of a removed volume answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound) << e.what();
+  }
+}
+
+TEST(RegistryCacheTest, OwnChangesShowAtOnceAndAGetOfANewNameReadsThrough) {
+  engine::Engine host_a(WithRegistryCache(LabConfig("own-a"), 60));
+  engine::Engine host_b(WithRegistryCache(LabConfig("own-b"), 60));
+  const std::string name = UniqueName("own");
+  const std::string other = UniqueName("own-other");
+  host_a.Create(other, {{"size", "64M"}});
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(host_a, other); });
+  ASSERT_TRUE(Listed(host_a, other));
+  ASSERT_TRUE(Listed(host_b, other));  // both copies filled
+
+  host_a.Create(name, {{"size", "64M"}});
+  cleanups.Add([&] { RemoveIfPresent(host_a, name); });
+  EXPECT_TRUE(Listed(host_a, name)) << "this host's own Create was not in its List at once";
+  // dockerd on another host asks Get before it would Create: a name the copy lacks is read
+  // through, so it is never told "no such volume" for a volume that exists.
+  EXPECT_EQ(host_b.GetCached(name).record.spec.name, name);
+
+  host_a.Remove(name);
+  EXPECT_FALSE(Listed(host_a, name)) << "this host's own Remove was still in its List";
+}
+
+TEST(RegistryCacheTest, AChangeNobodyNotifiedShowsWithinTheBound) {
+  engine::Engine host_a(WithRegistryCache(LabConfig("bound-a"), 1));
+  const std::string name = UniqueName("bound");
+  const std::string by_hand = UniqueName("bound-by-hand");
+  const auto record = host_a.Create(name, {{"size", "64M"}});
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(host_a, name); });
+  ASSERT_TRUE(Listed(host_a, name));
+
+  // A writer that sends no notify (an older berth): the entry is written by hand.
+  LabCluster lab;
+  const auto io = lab.client()->OpenPool(lab.pool());
+  const rbd::Registry registry(io);
+  engine::VolumeRecord copy = record;  // another volume's entry, with an image of its own
+  copy.spec.name = by_hand;
+  copy.spec.image = by_hand;
+  ASSERT_TRUE(registry.PutNew(by_hand, engine::RecordToString(copy)));
+  Cleanups raw;  // after the registry it uses, so it runs first
+  raw.Add([&] { registry.Remove(by_hand); });
+  EXPECT_TRUE(Within(seconds(10), [&] { return Listed(host_a, by_hand); }))
+      << "an entry written without a notify never showed, with a bound of 1 s";
+}
+
+}  // namespace
+}  // namespace berth::testing
