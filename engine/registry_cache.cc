@@ -34,6 +34,11 @@ std::optional<std::vector<VolumeRecord>> RegistryCache::List(Clock::time_point n
   return records;
 }
 
+bool RegistryCache::Fresh(Clock::time_point now) const {
+  std::lock_guard lock(mu_);
+  return Usable(now);
+}
+
 std::optional<VolumeRecord> RegistryCache::Lookup(const std::string& name,
                                                   Clock::time_point now) const {
   std::lock_guard lock(mu_);

@@ -32,6 +32,8 @@ class RegistryCache {
             Clock::time_point now = Clock::now());
   // The copy, while it is valid and younger than the bound; nullopt means read through.
   std::optional<std::vector<VolumeRecord>> List(Clock::time_point now = Clock::now()) const;
+  // Whether List and Lookup answer from the copy now.
+  bool Fresh(Clock::time_point now = Clock::now()) const;
   // One entry of a valid copy: nullopt means read through (invalid, or not in it: a name the
   // copy lacks may have just been created elsewhere, and a miss is rare).
   std::optional<VolumeRecord> Lookup(const std::string& name,

@@ -55,7 +55,7 @@ std::optional<VolumeRecord> RbdBackend::LookupCached(const std::string& name) {
   if (auto record = registry_cache_.Lookup(name)) {
     return record;
   }
-  if (!registry_cache_.List()) {
+  if (!registry_cache_.Fresh()) {
     // Not valid: read it all (the next Gets need no round trip); what was just read answers.
     for (auto& record : FillRegistryCache()) {
       if (record.spec.name == name) {
@@ -84,9 +84,11 @@ bool RbdBackend::ArmRegistryWatch() {
     return true;
   }
   registry_watch_.reset();
+  // Ceph unreachable is the read's own error: said once, not after a second wait.
+  auto cluster = CurrentConnection()->cluster;
   try {
     registry_watch_ = std::make_unique<rbd::ObjectWatch>(
-        CurrentConnection()->cluster, settings_.pool, rbd::kRegistryObject,
+        std::move(cluster), settings_.pool, rbd::kRegistryObject,
         [this](const std::string& payload, const rbd::ObjectWatch::Reply& reply) {
           if (payload != notify_token_) {  // this process's own writes are in the copy already
             registry_cache_.Invalidate();
@@ -101,7 +103,7 @@ bool RbdBackend::ArmRegistryWatch() {
               settings_.pool, -err);
         });
   } catch (const Error& e) {
-    // No registry object yet (nothing registered), or Ceph unreachable: read through.
+    // No registry object yet (nothing registered), or the OSD refused: read through.
     spdlog::debug("pool {}'s registry is not cached: {}", settings_.pool, e.what());
     return false;
   }

@@ -28,6 +28,7 @@ class RegistryCacheTest : public ::testing::Test {
 
 TEST_F(RegistryCacheTest, EmptyUntilFilledThenServesWithinTheBound) {
   EXPECT_FALSE(cache_.List(t0_).has_value()) << "nothing read yet: read through";
+  EXPECT_FALSE(cache_.Fresh(t0_));
   EXPECT_FALSE(cache_.Lookup("a", t0_).has_value());
   cache_.Fill(cache_.generation(), {Record("a", "1"), Record("b", "1")}, t0_);
   ASSERT_TRUE(cache_.List(t0_ + seconds(1)).has_value());
@@ -35,6 +36,8 @@ TEST_F(RegistryCacheTest, EmptyUntilFilledThenServesWithinTheBound) {
   ASSERT_TRUE(cache_.Lookup("b", t0_ + seconds(1)).has_value());
   EXPECT_EQ(cache_.Lookup("b", t0_ + seconds(1))->stored, "1");
   EXPECT_FALSE(cache_.Lookup("c", t0_).has_value()) << "a name it lacks is read through";
+  EXPECT_TRUE(cache_.Fresh(t0_ + seconds(1)));
+  EXPECT_FALSE(cache_.Fresh(t0_ + seconds(2)));
   EXPECT_FALSE(cache_.List(t0_ + seconds(2)).has_value()) << "a copy at its bound is read again";
   EXPECT_FALSE(cache_.Lookup("a", t0_ + seconds(3)).has_value());
 }
@@ -42,6 +45,7 @@ TEST_F(RegistryCacheTest, EmptyUntilFilledThenServesWithinTheBound) {
 TEST_F(RegistryCacheTest, AnotherWritersChangeInvalidatesItUntilTheNextFill) {
   cache_.Fill(cache_.generation(), {Record("a", "1")}, t0_);
   cache_.Invalidate();
+  EXPECT_FALSE(cache_.Fresh(t0_));
   EXPECT_FALSE(cache_.List(t0_).has_value());
   EXPECT_FALSE(cache_.Lookup("a", t0_).has_value());
   cache_.Fill(cache_.generation(), {Record("a", "2")}, t0_);
