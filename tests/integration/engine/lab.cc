@@ -235,6 +235,17 @@ std::vector<pid_t> RbdFuseUnder(const std::string& dir) {
 
 namespace berth::testing {
 
+void RemoveIfPresent(engine::Engine& engine, const std::string& name) {
+  try {
+    engine.Get(name);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) {
+      return;
+    }
+  }
+  ReleaseAndRemove(engine, name);
+}
+
 void ReleaseAndRemove(engine::Engine& engine, const std::string& name) {
   try {
     auto info = engine.Get(name);

@@ -81,6 +81,9 @@ namespace berth::testing {
 // the volume. Used in TearDown so a failed assertion leaves nothing mounted or mapped.
 void ReleaseAndRemove(engine::Engine& engine, const std::string& name);
 
+// ReleaseAndRemove, unless `name` does not exist (a test that removes it itself got that far).
+void RemoveIfPresent(engine::Engine& engine, const std::string& name);
+
 // Calls ReleaseAndRemove when it goes out of scope, so a failing test still cleans up.
 class VolumeCleanup {
  public:

@@ -35,18 +35,6 @@ bool Listed(engine::Engine& engine, const std::string& name) {
                      [&](const engine::VolumeInfo& info) { return info.record.spec.name == name; });
 }
 
-// For volumes the test removes itself when it gets that far.
-void RemoveIfPresent(engine::Engine& engine, const std::string& name) {
-  try {
-    engine.Get(name);
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::kNotFound) {
-      return;
-    }
-  }
-  ReleaseAndRemove(engine, name);
-}
-
 // Polls `done` for up to `limit`; a deadline for a functional property, not a timing claim.
 bool Within(seconds limit, const std::function<bool()>& done) {
   const auto deadline = std::chrono::steady_clock::now() + limit;

@@ -3,7 +3,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include "common/error.h"
 #include "common/files.h"
 #include "engine/engine.h"
 #include "tests/integration/engine/lab.h"
@@ -108,14 +107,7 @@ void CleanUpVolume(const std::string& socket, const std::string& config_path,
     }
   }
   engine::Engine engine(engine::LoadConfig(config_path));
-  try {
-    engine.Get(name);
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::kNotFound) {
-      return;
-    }
-  }
-  ReleaseAndRemove(engine, name);
+  RemoveIfPresent(engine, name);
 }
 
 }  // namespace berth::testing
