@@ -173,7 +173,8 @@ class RbdBackend : public Backend,
   void NotifyRegistryChanged();
   RegistryCache registry_cache_{std::chrono::seconds(settings_.registry_cache_seconds)};
   const std::string notify_token_;
-  rbd::Notifier notifier_{std::chrono::seconds(2)};
+  // A process that wrote (berthctl, berth-flex) waits at most this long at exit for its notifies.
+  rbd::Notifier notifier_{std::chrono::seconds(1)};
   std::mutex registry_watch_mu_;
   std::unique_ptr<rbd::ObjectWatch> registry_watch_;  // its callbacks use registry_cache_
 };
