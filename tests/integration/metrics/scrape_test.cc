@@ -15,7 +15,6 @@
 #include <string>
 #include <thread>
 
-#include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
@@ -113,14 +112,7 @@ class MetricsScrapeTest : public ::testing::Test {
     // Whatever the test got to, nothing stays mounted, mapped or created.
     if (!volume_.empty()) {
       engine::Engine engine(config_);
-      try {
-        engine.Get(volume_);
-      } catch (const Error& e) {
-        if (e.code() == ErrorCode::kNotFound) {
-          return;
-        }
-      }
-      ReleaseAndRemove(engine, volume_);
+      RemoveIfPresent(engine, volume_);
     }
   }
 
