@@ -158,6 +158,11 @@ class LockAuthority {
   virtual ~LockAuthority() = default;
   // The hosts holding the volume read-write, from the cluster's point of view.
   virtual std::vector<HolderInfo> Holders(const VolumeRecord& record) = 0;
+  // The same, for reports only: a backend may answer from a copy kept coherent within a stated
+  // bound (engine/holders_cache.h). Reads through by default.
+  virtual std::vector<HolderInfo> HoldersCached(const VolumeRecord& record) {
+    return Holders(record);
+  }
   // Breaks `holder`'s lock; with `fence`, first blocklists its client so a frozen or partitioned
   // holder can never write again.
   virtual void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) = 0;

@@ -43,4 +43,9 @@ std::vector<HolderInfo> HoldersOf(Backend& backend, const VolumeRecord& record) 
   return locks ? locks->Holders(record) : std::vector<HolderInfo>{};
 }
 
+std::vector<HolderInfo> CachedHoldersOf(Backend& backend, const VolumeRecord& record) {
+  auto* locks = backend.locks();
+  return locks ? locks->HoldersCached(record) : std::vector<HolderInfo>{};
+}
+
 }  // namespace berth::engine

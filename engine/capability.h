@@ -16,5 +16,7 @@ SnapshotStore& SnapshotsOf(Backend& backend, const VolumeRecord& record);
 LockAuthority& LocksOf(Backend& backend, const VolumeRecord& record);
 // The hosts holding the volume read-write; none for a backend without locks.
 std::vector<HolderInfo> HoldersOf(Backend& backend, const VolumeRecord& record);
+// The same for reports (LockAuthority::HoldersCached).
+std::vector<HolderInfo> CachedHoldersOf(Backend& backend, const VolumeRecord& record);
 
 }  // namespace berth::engine

@@ -94,7 +94,7 @@ VolumeInfo Engine::GetCached(const std::string& name, Holders holders) {
   if (holders == Holders::kSkip) {
     return {std::move(found.first), std::move(local), {}};
   }
-  return {found.first, std::move(local), HoldersOf(*found.second, found.first)};
+  return {found.first, std::move(local), CachedHoldersOf(*found.second, found.first)};
 }
 
 std::optional<std::string> Engine::LocalProblem(const std::string& name) {

@@ -83,7 +83,7 @@ AttachResult RbdBackend::Attach(const VolumeRecord& record, bool read_only,
       // Released on failure only when this attach took it: a lock this installation held
       // already belongs to whatever took it, and this attach's errors must not break it.
       if (AcquireOrTakeOver(io, spec)) {
-        undo.Add([&] { rbd::ReleaseLock(io, spec.image, Owner(spec.name)); });
+        undo.Add([&] { ReleaseOwnLock(io, spec); });
       }
       TraceStep("lock");
       ForgetMappers(io, spec.image);
@@ -113,7 +113,7 @@ void RbdBackend::Detach(const VolumeRecord& record, const Attachment& attachment
     }
     if (AttachmentHoldsLock(attachment)) {
       const auto& spec = record.spec;
-      rbd::ReleaseLock(Pool(spec.pool), spec.image, Owner(spec.name));
+      ReleaseOwnLock(Pool(spec.pool), spec);
       TraceStep("unlock");
     }
   });
@@ -132,7 +132,7 @@ void RbdBackend::UndoAttach(const VolumeRecord& record, bool read_only,
       }
     }
     if (!read_only) {
-      rbd::ReleaseLock(Pool(spec.pool), spec.image, Owner(spec.name));
+      ReleaseOwnLock(Pool(spec.pool), spec);
     }
   });
 }

@@ -4,8 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "backends/rbd/image.h"
 #include "backends/rbd/lock.h"
@@ -15,13 +17,46 @@
 
 namespace berth::engine {
 
+namespace {
+
+// Calls `done` when it goes out of scope, whether the change it guards succeeded or threw.
+template <typename Fn>
+class OnScopeExit {
+ public:
+  explicit OnScopeExit(Fn done) : done_(std::move(done)) {}
+  OnScopeExit(const OnScopeExit&) = delete;
+  OnScopeExit& operator=(const OnScopeExit&) = delete;
+  ~OnScopeExit() { done_(); }
+
+ private:
+  Fn done_;
+};
+
+}  // namespace
+
+bool RbdBackend::TakeLock(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  OnScopeExit notify([&] { NotifyHoldersChanged(spec.name); });
+  return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
+}
+
+void RbdBackend::ReleaseOwnLock(const rbd::IoCtx& io, const VolumeSpec& spec) {
+  OnScopeExit notify([&] { NotifyHoldersChanged(spec.name); });
+  rbd::ReleaseLock(io, spec.image, Owner(spec.name));
+}
+
+void RbdBackend::BreakHolderLock(const rbd::IoCtx& io, const VolumeSpec& spec,
+                                 const rbd::LockHolder& holder) {
+  OnScopeExit notify([&] { NotifyHoldersChanged(spec.name); });
+  rbd::BreakLock(io, spec.image, holder);
+}
+
 bool RbdBackend::LockWithOwnClient(const rbd::IoCtx& io, const VolumeSpec& spec) {
   if (!rbd::ListLockHolders(io, spec.image).empty()) {
     // Ours already (kept), or another's (refused): no lock to take, so no client to make.
-    return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
+    return TakeLock(io, spec);
   }
   const auto client = TakeLockClient();
-  return rbd::AcquireLock(client->OpenPool(spec.pool), spec.image, spec.name, Owner(spec.name));
+  return TakeLock(client->OpenPool(spec.pool), spec);
 }
 
 void RbdBackend::set_background_executor(Executor executor) {
@@ -161,7 +196,7 @@ bool RbdBackend::TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec,
   if (!same_holder()) {
     return true;
   }
-  rbd::BreakLock(io, spec.image, holder);
+  BreakHolderLock(io, spec, holder);
   spdlog::warn(
       "AUDIT: volume {} taken over from host {} ({} at {}) after {}s without a watch; fenced {} "
       "for {}s",
@@ -179,6 +214,67 @@ std::vector<HolderInfo> RbdBackend::Holders(const VolumeRecord& record) {
     }
     return holders;
   });
+}
+
+std::vector<HolderInfo> RbdBackend::HoldersCached(const VolumeRecord& record) {
+  if (!CachingRegistry()) {
+    return Holders(record);
+  }
+  const std::string& name = record.spec.name;
+  if (auto holders = holders_cache_.Lookup(name)) {
+    return std::move(*holders);
+  }
+  // Watched before the read, as the registry is: a lock change during the read drops it.
+  if (!ArmRegistryWatch()) {
+    return Holders(record);
+  }
+  const uint64_t generation = holders_cache_.generation();
+  auto holders = Holders(record);
+  holders_cache_.Fill(generation, name, holders);
+  if (holders_cache_.NoteMiss()) {
+    ScanHoldersAhead();
+  }
+  return holders;
+}
+
+void RbdBackend::ScanHoldersAhead() {
+  std::lock_guard lock(spare_mu_);
+  if (!background_ || holders_scanning_.exchange(true)) {
+    return;
+  }
+  background_([this] {
+    try {
+      ReadEveryHolder();
+    } catch (const Error& e) {
+      spdlog::debug("the scan of pool {}'s lock holders stopped: {}", settings_.pool, e.what());
+    }
+    holders_scanning_ = false;
+  });
+}
+
+void RbdBackend::ReadEveryHolder() {
+  // A few reads at a time: each is one small round trip, and they overlap well.
+  constexpr size_t kReaders = 8;
+  if (!ArmRegistryWatch()) {
+    return;
+  }
+  const uint64_t generation = holders_cache_.generation();
+  const auto records = ListCached();
+  std::atomic<size_t> next = 0;
+  const auto read = [&] {
+    for (size_t at = next++; at < records.size(); at = next++) {
+      try {
+        holders_cache_.Fill(generation, records[at].spec.name, Holders(records[at]));
+      } catch (const Error& e) {
+        spdlog::debug("cannot read volume {}'s lock holders: {}", records[at].spec.name, e.what());
+      }
+    }
+  };
+  std::vector<std::jthread> readers;
+  for (size_t i = 1; i < kReaders && i < records.size(); ++i) {
+    readers.emplace_back(read);
+  }
+  read();
 }
 
 void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) {
@@ -207,7 +303,7 @@ void RbdBackend::BreakLock(const VolumeRecord& record, const HolderInfo& holder,
     }
     for (const auto& h : rbd::ListLockHolders(io, record.spec.image)) {
       if (h.client == holder.client && h.address == holder.address) {
-        rbd::BreakLock(io, record.spec.image, h);
+        BreakHolderLock(io, record.spec, h);
         spdlog::warn("broke the lock of volume {} held by {} at {} (host {})", record.spec.name,
                      h.client, h.address, h.host_id.empty() ? "unknown" : h.host_id);
       }

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "engine/backend.h"
 #include "engine/config.h"
+#include "engine/holders_cache.h"
 #include "engine/rbd/settings.h"
 #include "engine/registry_cache.h"
 
@@ -67,6 +68,7 @@ class RbdBackend : public Backend,
              bool flatten, const ProgressFn& progress) override;
   void BreakLock(const VolumeRecord& record, const HolderInfo& holder, bool fence) override;
   std::vector<HolderInfo> Holders(const VolumeRecord& record) override;
+  std::vector<HolderInfo> HoldersCached(const VolumeRecord& record) override;
   void ForgetHost(const std::string& host_id) override;
   uint64_t FencedClientsReplaced() const override { return fenced_clients_; }
   void ServeReleaseRequests(const std::string& volume, const Attachment& attachment,
@@ -140,6 +142,16 @@ class RbdBackend : public Backend,
   // False when `holder` is alive (the refusal stands); true once its lock is broken or gone.
   bool TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder,
                 const Error& refusal);
+  // Every change of a volume's lock goes through these three (rbd::AcquireLock, ReleaseLock,
+  // BreakLock), which then tell every host's copy of the holders, even when they fail part-way.
+  bool TakeLock(const rbd::IoCtx& io, const VolumeSpec& spec);
+  void ReleaseOwnLock(const rbd::IoCtx& io, const VolumeSpec& spec);
+  void BreakHolderLock(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder);
+  void NotifyHoldersChanged(const std::string& volume);
+  // Reads every registered volume's lock into the holders copy, a few at a time, on the
+  // background executor (one scan at a time; none without an executor).
+  void ScanHoldersAhead();
+  void ReadEveryHolder();
   // Clears this host's recorded mappers once it holds the lock, before mapping (or instead).
   void ForgetMappers(const rbd::IoCtx& io, const std::string& image);
   // Records the watchers that appeared while mapping: the mapper's Ceph clients, for fencing.
@@ -172,6 +184,9 @@ class RbdBackend : public Backend,
   // Tells the other hosts' caches that the registry changed.
   void NotifyRegistryChanged();
   RegistryCache registry_cache_{std::chrono::seconds(settings_.registry_cache_seconds)};
+  // 16 Gets that read a lock within the bound make a scan (HoldersCache::NoteMiss).
+  HoldersCache holders_cache_{std::chrono::seconds(settings_.registry_cache_seconds), 16};
+  std::atomic<bool> holders_scanning_ = false;
   const std::string notify_token_;
   // A process that wrote (berthctl, berth-flex) waits at most this long at exit for its notifies.
   rbd::Notifier notifier_{std::chrono::seconds(1)};

@@ -11,6 +11,11 @@
 
 namespace berth::engine {
 
+namespace {
+// Between the sender's token and the volume in the notify of a lock change.
+constexpr std::string_view kHoldersChange = " holders ";
+}  // namespace
+
 std::optional<VolumeRecord> RbdBackend::Lookup(const std::string& name) {
   return Guarded(Retry::kOnce, [&]() -> std::optional<VolumeRecord> {
     auto text = rbd::Registry(Pool(settings_.pool)).Get(name);
@@ -90,13 +95,21 @@ bool RbdBackend::ArmRegistryWatch() {
     registry_watch_ = std::make_unique<rbd::ObjectWatch>(
         std::move(cluster), settings_.pool, rbd::kRegistryObject,
         [this](const std::string& payload, const rbd::ObjectWatch::Reply& reply) {
-          if (payload != notify_token_) {  // this process's own writes are in the copy already
-            registry_cache_.Invalidate();
+          // "<token>" for a registry change, "<token> holders <volume>" for a lock change.
+          const auto holders_at = payload.find(kHoldersChange);
+          // This process's own changes are in its copies already.
+          if (payload.compare(0, holders_at, notify_token_) != 0) {
+            if (holders_at == std::string::npos) {
+              registry_cache_.Invalidate();
+            } else {
+              holders_cache_.Invalidate(payload.substr(holders_at + kHoldersChange.size()));
+            }
           }
           reply("");
         },
         [this](int err) {
           registry_cache_.Invalidate();
+          holders_cache_.InvalidateAll();
           spdlog::warn(
               "the watch on pool {}'s registry was lost (error {}); its reads go to Ceph "
               "until it is watched again",
@@ -116,6 +129,16 @@ void RbdBackend::NotifyRegistryChanged() {
                    notify_token_);
 }
 
+void RbdBackend::NotifyHoldersChanged(const std::string& volume) {
+  holders_cache_.Invalidate(volume);
+  try {
+    notifier_.Notify(CurrentConnection()->cluster, settings_.pool, rbd::kRegistryObject,
+                     notify_token_ + std::string(kHoldersChange) + volume);
+  } catch (const Error& e) {
+    spdlog::warn("cannot tell the other hosts that volume {}'s lock changed: {}", volume, e.what());
+  }
+}
+
 bool RbdBackend::RegisterNew(VolumeRecord& record) {
   return Guarded(Retry::kNo, [&]() -> bool {
     const std::string text = RecordToString(record);
@@ -124,6 +147,7 @@ bool RbdBackend::RegisterNew(VolumeRecord& record) {
     }
     record.stored = text;
     registry_cache_.Put(record);
+    holders_cache_.Invalidate(record.spec.name);  // a new volume of an old name
     NotifyRegistryChanged();
     return true;
   });
@@ -154,6 +178,7 @@ void RbdBackend::Unregister(const VolumeRecord& record) {
       return;
     }
     registry_cache_.Erase(name);
+    holders_cache_.Invalidate(name);
     NotifyRegistryChanged();
     // A Create that failed after claiming its image leaves no claim behind.
     rbd::ReleaseClaim(Pool(record.spec.pool), rbd::ImageClaim(record.spec.image), ClaimOwner(name));

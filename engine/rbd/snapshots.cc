@@ -53,7 +53,7 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
     };
     // Held for the whole rollback, so no host can attach read-write meanwhile; a read-only
     // mapper that appeared since the engine's check is caught here.
-    if (!rbd::AcquireLock(io, image, record.spec.name, Owner(record.spec.name))) {
+    if (!TakeLock(io, record.spec)) {
       // The engine checked that nothing is attached here: a lock of ours is left from an attach
       // whose state is gone. Not this rollback's to take over or to release.
       throw Error(ErrorCode::kBusy, "volume " + record.spec.name +
@@ -65,7 +65,7 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
       UndoOnFailure undo("rollback of volume " + record.spec.name);
       undo.Add([&] {
         if (!was_fenced) {
-          rbd::ReleaseLock(io, image, Owner(record.spec.name));
+          ReleaseOwnLock(io, record.spec);
         }
       });
       try {
@@ -84,7 +84,7 @@ void RbdBackend::Rollback(const VolumeRecord& record, const std::string& snap,
         throw;
       }
     }
-    rbd::ReleaseLock(io, image, Owner(record.spec.name));
+    ReleaseOwnLock(io, record.spec);
   });
 }
 

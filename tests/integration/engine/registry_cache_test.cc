@@ -80,6 +80,35 @@ TEST(RegistryCacheTest, AnotherHostsChangesShowThroughItsNotify) {
   }
 }
 
+bool HeldBy(engine::Engine& engine, const std::string& name, const std::string& host_id) {
+  const auto holders = engine.GetCached(name).holders;
+  return std::any_of(holders.begin(), holders.end(),
+                     [&](const engine::HolderInfo& holder) { return holder.host_id == host_id; });
+}
+
+TEST(RegistryCacheTest, LockHoldersShowThroughTheLockersNotify) {
+  engine::Engine host_a(WithRegistryCache(LabConfig("holders-a"), 60));
+  engine::Engine host_b(WithRegistryCache(LabConfig("holders-b"), 60));
+  const std::string name = UniqueName("holders");
+  host_b.Create(name, {{"size", "64M"}});
+  Cleanups cleanups;
+  cleanups.Add([&] { ReleaseAndRemove(host_b, name); });
+  // Both copies hold "nobody" for a minute from here: only a notify can change that.
+  ASSERT_TRUE(host_a.GetCached(name).holders.empty());
+  ASSERT_TRUE(host_b.GetCached(name).holders.empty());
+
+  host_b.Mount(name, "b-1");
+  EXPECT_TRUE(HeldBy(host_b, name, host_b.config().host_id))
+      << "host-b's own lock was not in its Get at once";
+  EXPECT_TRUE(Within(seconds(10), [&] { return HeldBy(host_a, name, host_b.config().host_id); }))
+      << "host-b's lock never showed in host-a's Get";
+
+  host_b.Unmount(name, "b-1");
+  EXPECT_TRUE(host_b.GetCached(name).holders.empty()) << "host-b's own unlock did not show at once";
+  EXPECT_TRUE(Within(seconds(10), [&] { return host_a.GetCached(name).holders.empty(); }))
+      << "host-b's unlock never showed in host-a's Get";
+}
+
 TEST(RegistryCacheTest, OwnChangesShowAtOnceAndAGetOfANewNameReadsThrough) {
   engine::Engine host_a(WithRegistryCache(LabConfig("own-a"), 60));
   engine::Engine host_b(WithRegistryCache(LabConfig("own-b"), 60));
