@@ -71,7 +71,10 @@ class VolumeRegistry {
   // answer from a copy in memory that lags another host's change by at most the backend's
   // bound, and shows this process's own changes at once. By default they read through.
   virtual std::optional<VolumeRecord> LookupCached(const std::string& name) { return Lookup(name); }
-  virtual std::vector<VolumeRecord> ListCached() { return List(); }
+  // Shared, never changed once returned: a List of 1000 volumes copies none of them.
+  virtual std::shared_ptr<const std::vector<VolumeRecord>> ListCached() {
+    return std::make_shared<const std::vector<VolumeRecord>>(List());
+  }
   // Registers a new volume by one atomic exclusive write: false, with nothing written, when the
   // name is registered already (another host won the race to create it). Sets `stored`.
   virtual bool RegisterNew(VolumeRecord& record) = 0;

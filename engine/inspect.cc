@@ -126,33 +126,47 @@ std::optional<std::string> Engine::LocalProblem(const std::string& name) {
   return std::nullopt;
 }
 
-std::vector<VolumeInfo> Engine::List() { return ListFrom(/*cached=*/false); }
-
-std::vector<VolumeInfo> Engine::ListCached() { return ListFrom(/*cached=*/true); }
-
-std::vector<VolumeInfo> Engine::ListFrom(bool cached) {
+std::vector<VolumeInfo> Engine::List() {
   std::vector<VolumeInfo> out;
+  VisitFrom(/*cached=*/false,
+            [&](const VolumeRecord& record, const std::optional<HostVolumeState>& local) {
+              out.push_back({record, local, {}});
+            });
+  return out;
+}
+
+std::vector<VolumeInfo> Engine::ListCached() {
+  std::vector<VolumeInfo> out;
+  VisitCached([&](const VolumeRecord& record, const std::optional<HostVolumeState>& local) {
+    out.push_back({record, local, {}});
+  });
+  return out;
+}
+
+void Engine::VisitCached(const ListVisitor& visit) { VisitFrom(/*cached=*/true, visit); }
+
+void Engine::VisitFrom(bool cached, const ListVisitor& visit) {
   // One directory read finds the volumes attached here; only their state files are read.
   const auto names = states_.Names();
   const std::set<std::string> attached(names.begin(), names.end());
   for (auto& [backend_name, backend] : backends_) {
-    std::vector<VolumeRecord> records;
+    std::shared_ptr<const std::vector<VolumeRecord>> records;
     try {
-      records = cached ? backend->ListCached() : backend->List();
+      records = cached ? backend->ListCached()
+                       : std::make_shared<const std::vector<VolumeRecord>>(backend->List());
     } catch (const Error& e) {
       if (!MayHeal(e)) {
         throw NamingBackend(backend_name, e);
       }
       spdlog::warn("backend {} is unavailable; its volumes are not listed: {}", backend_name,
                    e.what());
+      continue;
     }
-    for (auto& record : records) {
-      auto local =
-          attached.contains(record.spec.name) ? states_.Load(record.spec.name) : std::nullopt;
-      out.push_back({std::move(record), std::move(local), {}});
+    for (const auto& record : *records) {
+      visit(record,
+            attached.contains(record.spec.name) ? states_.Load(record.spec.name) : std::nullopt);
     }
   }
-  return out;
 }
 
 AttachmentCounts Engine::CountAttachments() const {

@@ -17,21 +17,25 @@ void RegistryCache::Fill(uint64_t generation, const std::vector<VolumeRecord>& r
   for (const auto& record : records) {
     records_.emplace(record.spec.name, record);
   }
+  listed_.reset();
   valid_ = true;
   filled_at_ = now;
 }
 
-std::optional<std::vector<VolumeRecord>> RegistryCache::List(Clock::time_point now) const {
+std::shared_ptr<const std::vector<VolumeRecord>> RegistryCache::List(Clock::time_point now) const {
   std::lock_guard lock(mu_);
   if (!Usable(now)) {
-    return std::nullopt;
+    return nullptr;
   }
-  std::vector<VolumeRecord> records;
-  records.reserve(records_.size());
-  for (const auto& [name, record] : records_) {
-    records.push_back(record);
+  if (!listed_) {
+    std::vector<VolumeRecord> records;
+    records.reserve(records_.size());
+    for (const auto& [name, record] : records_) {
+      records.push_back(record);
+    }
+    listed_ = std::make_shared<const std::vector<VolumeRecord>>(std::move(records));
   }
-  return records;
+  return listed_;
 }
 
 bool RegistryCache::Fresh(Clock::time_point now) const {
@@ -63,6 +67,7 @@ void RegistryCache::Put(const VolumeRecord& record) {
   ++generation_;
   if (valid_) {
     records_[record.spec.name] = record;
+    listed_.reset();
   }
 }
 
@@ -70,6 +75,7 @@ void RegistryCache::Erase(const std::string& name) {
   std::lock_guard lock(mu_);
   ++generation_;
   records_.erase(name);
+  listed_.reset();
 }
 
 }  // namespace berth::engine

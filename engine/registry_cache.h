@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,7 +32,8 @@ class RegistryCache {
   void Fill(uint64_t generation, const std::vector<VolumeRecord>& records,
             Clock::time_point now = Clock::now());
   // The copy, while it is valid and younger than the bound; nullopt means read through.
-  std::optional<std::vector<VolumeRecord>> List(Clock::time_point now = Clock::now()) const;
+  // Null means read through. The vector is shared and never changed: a change makes a new one.
+  std::shared_ptr<const std::vector<VolumeRecord>> List(Clock::time_point now = Clock::now()) const;
   // Whether List and Lookup answer from the copy now.
   bool Fresh(Clock::time_point now = Clock::now()) const;
   // One entry of a valid copy: nullopt means read through (invalid, or not in it: a name the
@@ -54,6 +56,8 @@ class RegistryCache {
   bool valid_ = false;
   Clock::time_point filled_at_;
   std::map<std::string, VolumeRecord> records_;
+  // records_ as List hands it out, made on the first List after a change.
+  mutable std::shared_ptr<const std::vector<VolumeRecord>> listed_;
 };
 
 }  // namespace berth::engine

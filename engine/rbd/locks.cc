@@ -259,7 +259,8 @@ void RbdBackend::ReadEveryHolder() {
     return;
   }
   const uint64_t generation = holders_cache_.generation();
-  const auto records = ListCached();
+  const auto listed = ListCached();
+  const auto& records = *listed;
   std::atomic<size_t> next = 0;
   const auto read = [&] {
     for (size_t at = next++; at < records.size(); at = next++) {

@@ -34,7 +34,7 @@ class RbdBackend : public Backend,
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
   std::optional<VolumeRecord> LookupCached(const std::string& name) override;
-  std::vector<VolumeRecord> ListCached() override;
+  std::shared_ptr<const std::vector<VolumeRecord>> ListCached() override;
   bool RegisterNew(VolumeRecord& record) override;
   bool UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) override;
   void Unregister(const VolumeRecord& record) override;

@@ -43,14 +43,14 @@ std::vector<VolumeRecord> RbdBackend::List() {
   });
 }
 
-std::vector<VolumeRecord> RbdBackend::ListCached() {
-  if (!CachingRegistry()) {
-    return List();
+std::shared_ptr<const std::vector<VolumeRecord>> RbdBackend::ListCached() {
+  if (CachingRegistry()) {
+    if (auto records = registry_cache_.List()) {
+      return records;
+    }
+    return std::make_shared<const std::vector<VolumeRecord>>(FillRegistryCache());
   }
-  if (auto records = registry_cache_.List()) {
-    return std::move(*records);
-  }
-  return FillRegistryCache();
+  return std::make_shared<const std::vector<VolumeRecord>>(List());
 }
 
 std::optional<VolumeRecord> RbdBackend::LookupCached(const std::string& name) {

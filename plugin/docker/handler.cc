@@ -10,10 +10,11 @@
 
 namespace berth::docker {
 
-nlohmann::json Handler::VolumeJson(const engine::VolumeInfo& info) const {
-  nlohmann::json volume = {{"Name", info.record.spec.name}, {"CreatedAt", info.record.created_at}};
-  if (info.local && !info.local->mount_path.empty()) {
-    volume["Mountpoint"] = info.local->mount_path;
+nlohmann::json Handler::VolumeJson(const engine::VolumeRecord& record,
+                                   const std::optional<engine::HostVolumeState>& local) {
+  nlohmann::json volume = {{"Name", record.spec.name}, {"CreatedAt", record.created_at}};
+  if (local && !local->mount_path.empty()) {
+    volume["Mountpoint"] = local->mount_path;
   }
   return volume;
 }
@@ -48,12 +49,12 @@ std::string OperationName(Endpoint endpoint) {
 
 }  // namespace
 
-void Handler::Learn(const engine::VolumeInfo& info, Outcome* outcome) {
+void Handler::Learn(const engine::VolumeRecord& record, Outcome* outcome) {
   if (metrics_ != nullptr) {
-    metrics_->Learn(info.record.spec.name, info.record.spec.backend);
+    metrics_->Learn(record.spec.name, record.spec.backend);
   }
   if (outcome != nullptr) {
-    outcome->backend = info.record.spec.backend;
+    outcome->backend = record.spec.backend;
   }
 }
 
@@ -66,10 +67,11 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
       return {{"Capabilities", {{"Scope", "global"}}}};
     case Endpoint::kList: {
       nlohmann::json volumes = nlohmann::json::array();
-      for (const auto& info : engine_.ListCached()) {
-        Learn(info);
-        volumes.push_back(VolumeJson(info));
-      }
+      engine_.VisitCached([&](const engine::VolumeRecord& record,
+                              const std::optional<engine::HostVolumeState>& local) {
+        Learn(record);
+        volumes.push_back(VolumeJson(record, local));
+      });
       return {{"Volumes", volumes}, {"Err", ""}};
     }
     default:
@@ -78,8 +80,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
   switch (endpoint) {
     case Endpoint::kCreate: {
       // The record says where the volume lives, whatever the request left to defaults.
-      Learn(engine::VolumeInfo{engine_.Create(request.name, request.options), std::nullopt, {}},
-            &outcome);
+      Learn(engine_.Create(request.name, request.options), &outcome);
       return {{"Err", ""}};
     }
     case Endpoint::kRemove:
@@ -100,7 +101,7 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
       return {{"Err", ""}};
     case Endpoint::kPath: {
       auto info = engine_.GetCached(request.name, engine::Engine::Holders::kSkip);
-      Learn(info, &outcome);
+      Learn(info.record, &outcome);
       nlohmann::json reply = {{"Err", ""}};
       if (info.local && !info.local->mount_path.empty()) {
         reply["Mountpoint"] = info.local->mount_path;
@@ -110,8 +111,8 @@ nlohmann::json Handler::Dispatch(Endpoint endpoint, const VolumeRequest& request
     case Endpoint::kGet: {
       try {
         auto info = engine_.GetCached(request.name);
-        Learn(info, &outcome);
-        auto volume = VolumeJson(info);
+        Learn(info.record, &outcome);
+        auto volume = VolumeJson(info.record, info.local);
         volume["Status"] = engine::VolumeStatus(info, engine_.config().host_id);
         return {{"Volume", volume}, {"Err", ""}};
       } catch (const Error& e) {

@@ -47,9 +47,10 @@ class Handler {
   Reply Serve(const std::string& method, const std::string& target, const std::string& body,
               Outcome& outcome);
   nlohmann::json Dispatch(Endpoint endpoint, const VolumeRequest& request, Outcome& outcome);
-  nlohmann::json VolumeJson(const engine::VolumeInfo& info) const;
+  static nlohmann::json VolumeJson(const engine::VolumeRecord& record,
+                                   const std::optional<engine::HostVolumeState>& local);
   // Tells the metrics which backend serves the volume (a no-op without metrics).
-  void Learn(const engine::VolumeInfo& info, Outcome* outcome = nullptr);
+  void Learn(const engine::VolumeRecord& record, Outcome* outcome = nullptr);
 
   engine::Engine& engine_;
   PluginMetrics* metrics_;
