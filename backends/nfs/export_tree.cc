@@ -42,6 +42,20 @@ bool ExportTree::Exists(const std::string& path) {
   return true;
 }
 
+std::optional<std::string> ExportTree::ChangeStamp(const std::string& path) {
+  struct nfs_stat_64 st {};
+  int rc = nfs_stat64(ctx(), path.c_str(), &st);
+  if (rc == -ENOENT) {
+    return std::nullopt;
+  }
+  if (rc != 0) {
+    throw NfsError(rc, "cannot stat " + path + " on the NFS export", *context_);
+  }
+  return std::to_string(st.nfs_ino) + ":" + std::to_string(st.nfs_size) + ":" +
+         std::to_string(st.nfs_mtime) + "." + std::to_string(st.nfs_mtime_nsec) + ":" +
+         std::to_string(st.nfs_ctime) + "." + std::to_string(st.nfs_ctime_nsec);
+}
+
 bool ExportTree::IsDirectory(const std::string& path) {
   struct nfs_stat_64 st {};
   int rc = nfs_lstat64(ctx(), path.c_str(), &st);

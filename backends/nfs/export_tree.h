@@ -27,6 +27,9 @@ class ExportTree {
   void MakeDirectory(const std::string& path, int mode, int uid, int gid);
   void MakeDirectories(const std::string& path);          // mkdir -p with mode 0755
   std::vector<std::string> List(const std::string& dir);  // without "." and ".."
+  // What changes whenever an entry of `path` (a directory) is added, removed or renamed over:
+  // its file id, size, mtime and ctime, as one opaque string; nullopt when it does not exist.
+  std::optional<std::string> ChangeStamp(const std::string& path);
   std::optional<std::string> ReadFile(const std::string& path);
   // Write to a temp name of this writer's own ("<path>.<token>-<n>.tmp"), then rename: readers
   // never see half a file, and two writers never share a temp file.

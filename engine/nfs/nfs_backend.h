@@ -11,6 +11,7 @@
 #include "engine/backend.h"
 #include "engine/config.h"
 #include "engine/nfs/settings.h"
+#include "engine/registry_cache.h"
 
 namespace berth::engine {
 
@@ -26,6 +27,10 @@ class NfsBackend : public Backend, public SnapshotStore {
 
   std::optional<VolumeRecord> Lookup(const std::string& name) override;
   std::vector<VolumeRecord> List() override;
+  // From the registry as last read, while the registry directory's change stamp (one stat) is
+  // the one it was read at and the copy is younger than registry_cache_seconds.
+  std::optional<VolumeRecord> LookupCached(const std::string& name) override;
+  std::shared_ptr<const std::vector<VolumeRecord>> ListCached() override;
   bool RegisterNew(VolumeRecord& record) override;
   bool UpdateRecord(const VolumeRecord& read, VolumeRecord& updated) override;
   void Unregister(const VolumeRecord& record) override;
@@ -86,7 +91,12 @@ class NfsBackend : public Backend, public SnapshotStore {
   bool host_claimed_ = false;  // under mu_
   std::mutex mu_;
   std::unique_ptr<nfs::ExportTree> tree_;
-  bool broken_ = false;  // set by TreeLock when a call failed
+  // Whether the copy is current: the stamp now is the one it was read at. The caller holds a
+  // TreeLock.
+  bool RegistryCopyCurrent();
+  RegistryCache registry_cache_{std::chrono::seconds(settings_.registry_cache_seconds)};
+  std::optional<std::string> registry_stamp_;  // under mu_: the copy's, as read before it
+  bool broken_ = false;                        // set by TreeLock when a call failed
 };
 
 }  // namespace berth::engine

@@ -82,6 +82,50 @@ std::vector<VolumeRecord> NfsBackend::ListLocked() {
   return records;
 }
 
+bool NfsBackend::RegistryCopyCurrent() {
+  // Every create, rename and remove in the directory changes it: NFS writes registry entries by
+  // exclusive create, rename of a temp file, and remove. Two changes in one timestamp tick of
+  // the server could leave it equal; the copy's bound covers that.
+  const auto stamp = Tree().ChangeStamp(kRegistryDir);
+  const bool current = stamp && stamp == registry_stamp_ && registry_cache_.Fresh();
+  if (!current) {
+    registry_cache_.Invalidate();
+    registry_stamp_ = stamp;  // taken before the read that may fill the copy
+  }
+  return current;
+}
+
+std::shared_ptr<const std::vector<VolumeRecord>> NfsBackend::ListCached() {
+  if (settings_.registry_cache_seconds <= 0) {
+    return std::make_shared<const std::vector<VolumeRecord>>(List());
+  }
+  TreeLock lock(*this);
+  if (RegistryCopyCurrent()) {
+    if (auto records = registry_cache_.List()) {
+      return records;
+    }
+  }
+  const uint64_t generation = registry_cache_.generation();
+  auto records = ListLocked();
+  if (registry_stamp_) {
+    registry_cache_.Fill(generation, records);
+  }
+  return std::make_shared<const std::vector<VolumeRecord>>(std::move(records));
+}
+
+std::optional<VolumeRecord> NfsBackend::LookupCached(const std::string& name) {
+  if (settings_.registry_cache_seconds > 0) {
+    TreeLock lock(*this);
+    if (RegistryCopyCurrent()) {
+      if (auto record = registry_cache_.Lookup(name)) {
+        return record;
+      }
+    }
+  }
+  // Changed, or a name the copy lacks: this entry alone is read (a List reads them all again).
+  return Lookup(name);
+}
+
 bool NfsBackend::RegisterNew(VolumeRecord& record) {
   TreeLock lock(*this);
   Tree().MakeDirectories(kRegistryDir);

@@ -11,15 +11,16 @@ namespace berth::engine {
 
 NfsSettings ParseNfsSettings(const BackendConfig& config) {
   static const std::set<std::string> known = {
-      "type",    "server",    "export",        "nfs_port",   "mount_port",  "version",
-      "mounter", "on_remove", "mount_options", "timeout_ms", "default_size"};
+      "type",          "server",     "export",       "nfs_port",
+      "mount_port",    "version",    "mounter",      "on_remove",
+      "mount_options", "timeout_ms", "default_size", "registry_cache_seconds"};
   const auto& s = config.settings;
   for (const auto& [key, value] : s.items()) {
     if (!known.contains(key)) {
       throw Error(ErrorCode::kInvalidArgument,
                   "unknown key '" + key + "' in nfs backend '" + config.name +
                       "'; allowed: server, export, nfs_port, mount_port, version, mounter, "
-                      "on_remove, mount_options, timeout_ms, default_size");
+                      "on_remove, mount_options, timeout_ms, default_size, registry_cache_seconds");
     }
   }
   NfsSettings settings;
@@ -32,6 +33,8 @@ NfsSettings ParseNfsSettings(const BackendConfig& config) {
     settings.mounter = s.value("mounter", settings.mounter);
     settings.mount_options = s.value("mount_options", "");
     settings.timeout_ms = s.value("timeout_ms", settings.timeout_ms);
+    settings.registry_cache_seconds =
+        s.value("registry_cache_seconds", settings.registry_cache_seconds);
   } catch (const nlohmann::json::exception& e) {
     throw Error(
         ErrorCode::kInvalidArgument,
@@ -68,6 +71,9 @@ NfsSettings ParseNfsSettings(const BackendConfig& config) {
     // Docker gives a Mount 2 minutes: a timeout past that would turn into its error, not ours.
     throw Error(ErrorCode::kInvalidArgument,
                 "nfs backend '" + config.name + "': timeout_ms must be 100-110000");
+  }
+  if (settings.registry_cache_seconds < 0 || settings.registry_cache_seconds > 60) {
+    throw invalid("registry_cache_seconds must be a number of seconds from 0 (off) to 60");
   }
   nfs::MakeNfsMounter(settings.mounter == "auto" ? "kernel" : settings.mounter);  // validates
   return settings;

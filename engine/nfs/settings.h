@@ -16,6 +16,9 @@ struct NfsSettings {
   std::string mounter = "auto";
   std::string mount_options;  // defaults for every volume, comma-separated
   int timeout_ms = 10000;
+  // How long dockerd's List and Get may answer from the registry as last read while the
+  // registry directory's change stamp is unchanged (0 = read through).
+  int registry_cache_seconds = 2;
 };
 
 // Reads a backend's settings; unknown keys and bad values are kInvalidArgument.

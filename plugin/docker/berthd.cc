@@ -4,11 +4,15 @@
 #include <systemd/sd-daemon.h>
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+
+#include <chrono>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -26,6 +30,18 @@ namespace {
 // Type=notify: systemd (and so docker.service, ordered after berthd) waits for READY=1.
 // sd_notify does nothing when NOTIFY_SOCKET is unset, i.e. outside a notify unit.
 void Notify(const std::string& state) { sd_notify(0, state.c_str()); }
+
+// glibc keeps what large replies (a List of 1000 volumes) freed in its arenas; every `period`
+// it goes back to the system, on the timer thread, off the request path.
+void ReturnFreedMemoryEvery(boost::asio::steady_timer& timer, std::chrono::seconds period) {
+  timer.expires_after(period);
+  timer.async_wait([&timer, period](const boost::system::error_code& ec) {
+    if (!ec) {
+      malloc_trim(0);
+      ReturnFreedMemoryEvery(timer, period);
+    }
+  });
+}
 
 }  // namespace
 
@@ -147,6 +163,8 @@ int main(int argc, char** argv) {
         server.Stop();
       }
     });
+    boost::asio::steady_timer trim_timer(signals_io);
+    ReturnFreedMemoryEvery(trim_timer, std::chrono::seconds(10));
     std::thread signal_thread([&] { signals_io.run(); });
     try {
       server.Run();

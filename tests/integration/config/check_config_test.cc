@@ -87,6 +87,8 @@ std::vector<Row> Rows() {
       Key("/backends/nfs/on_remove", "shred", defaults + "on_remove 'shred' is not one of"),
       Key("/backends/nfs/mount_options", "addr=10.0.0.1", "setting mount_options"),
       Key("/backends/nfs/timeout_ms", 5, "timeout_ms must be 100-110000"),
+      Key("/backends/nfs/registry_cache_seconds", -1,
+          "registry_cache_seconds must be a number of seconds from 0 (off) to 60"),
       Key("/backends/nfs/default_size", "huge", defaults),
   };
 }

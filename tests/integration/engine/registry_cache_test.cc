@@ -22,9 +22,7 @@ using std::chrono::seconds;
 
 engine::Config WithRegistryCache(engine::Config config, int seconds) {
   for (auto& [name, backend] : config.backends) {
-    if (backend.type == "rbd") {
-      backend.settings["registry_cache_seconds"] = seconds;
-    }
+    backend.settings["registry_cache_seconds"] = seconds;  // rbd and nfs
   }
   return config;
 }
@@ -107,6 +105,33 @@ TEST(RegistryCacheTest, LockHoldersShowThroughTheLockersNotify) {
   EXPECT_TRUE(host_b.GetCached(name).holders.empty()) << "host-b's own unlock did not show at once";
   EXPECT_TRUE(Within(seconds(10), [&] { return host_a.GetCached(name).holders.empty(); }))
       << "host-b's unlock never showed in host-a's Get";
+}
+
+TEST(RegistryCacheTest, NfsChangesShowThroughTheRegistryDirectorysStamp) {
+  engine::Engine host_a(WithRegistryCache(LabConfig("nfs-cache-a"), 60));
+  engine::Engine host_b(LabConfig("nfs-cache-b"));
+  const std::string first = UniqueName("nfs-cache");
+  const std::string second = UniqueName("nfs-cache2");
+  host_b.Create(first, {{"backend", "nfs"}, {"on_remove", "delete"}});
+  Cleanups cleanups;
+  cleanups.Add([&] { RemoveIfPresent(host_b, first); });
+  ASSERT_TRUE(Listed(host_a, first));  // host-a's copy is filled now, for a minute
+  ASSERT_TRUE(Listed(host_a, first));  // and answers from it
+
+  // dockerd asks Get before it would Create: a name the copy lacks is read through.
+  host_b.Create(second, {{"backend", "nfs"}, {"on_remove", "delete"}});
+  cleanups.Add([&] { RemoveIfPresent(host_b, second); });
+  EXPECT_EQ(host_a.GetCached(second).record.spec.name, second);
+  EXPECT_TRUE(Listed(host_a, second)) << "a volume created on host-b never showed in host-a's List";
+
+  host_b.Remove(second);
+  EXPECT_FALSE(Listed(host_a, second)) << "a volume removed on host-b stayed in host-a's List";
+  try {
+    host_a.GetCached(second);
+    ADD_FAILURE() << "Get of a removed volume answered";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound) << e.what();
+  }
 }
 
 TEST(RegistryCacheTest, OwnChangesShowAtOnceAndAGetOfANewNameReadsThrough) {
