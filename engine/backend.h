@@ -196,6 +196,7 @@ class Backend : public VolumeRegistry, public VolumeStorage, public VolumeAttach
   virtual void SweepAttachDir(const std::string& /*attach_dir*/) {}
   // In a long-lived process: work the backend may do ahead of need, off the request path (a
   // Ceph client connected for the next lock). Nothing by default.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): a sink; overrides keep it by move.
   virtual void set_background_executor(Executor /*executor*/) {}
 };
 

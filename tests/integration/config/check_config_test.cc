@@ -135,7 +135,7 @@ std::set<std::string> AllowedKeys(const std::string& error) {
   if (at == std::string::npos) {
     return keys;
   }
-  for (auto key : Split(Trim(error.substr(at + 9)), ',')) {
+  for (const auto& key : Split(Trim(error.substr(at + 9)), ',')) {
     keys.insert(Trim(key));
   }
   return keys;
