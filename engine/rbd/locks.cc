@@ -245,7 +245,7 @@ void RbdBackend::ScanHoldersAhead() {
   background_([this] {
     try {
       ReadEveryHolder();
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       spdlog::debug("the scan of pool {}'s lock holders stopped: {}", settings_.pool, e.what());
     }
     holders_scanning_ = false;
@@ -266,7 +266,7 @@ void RbdBackend::ReadEveryHolder() {
     for (size_t at = next++; at < records.size(); at = next++) {
       try {
         holders_cache_.Fill(generation, records[at].spec.name, Holders(records[at]));
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {
         spdlog::debug("cannot read volume {}'s lock holders: {}", records[at].spec.name, e.what());
       }
     }

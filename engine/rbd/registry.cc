@@ -134,7 +134,7 @@ void RbdBackend::NotifyHoldersChanged(const std::string& volume) {
   try {
     notifier_.Notify(CurrentConnection()->cluster, settings_.pool, rbd::kRegistryObject,
                      notify_token_ + std::string(kHoldersChange) + volume);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // called while a lock change unwinds: never throws
     spdlog::warn("cannot tell the other hosts that volume {}'s lock changed: {}", volume, e.what());
   }
 }

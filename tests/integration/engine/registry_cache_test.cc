@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
 
+#include "backends/rbd/lock.h"
 #include "backends/rbd/registry.h"
 #include "common/error.h"
 #include "engine/engine.h"
@@ -105,6 +108,46 @@ TEST(RegistryCacheTest, LockHoldersShowThroughTheLockersNotify) {
   EXPECT_TRUE(host_b.GetCached(name).holders.empty()) << "host-b's own unlock did not show at once";
   EXPECT_TRUE(Within(seconds(10), [&] { return host_a.GetCached(name).holders.empty(); }))
       << "host-b's unlock never showed in host-a's Get";
+}
+
+TEST(RegistryCacheTest, GetsInARowReadEveryLockOnceInTheBackground) {
+  constexpr int kVolumes = 20;
+  engine::Engine host_b(LabConfig("scan-b"));
+  std::vector<std::string> names;
+  Cleanups cleanups;
+  for (int i = 0; i < kVolumes; ++i) {
+    names.push_back(UniqueName("scan"));
+    host_b.Create(names.back(), {{"size", "64M"}});
+    cleanups.Add([&host_b, name = names.back()] { ReleaseAndRemove(host_b, name); });
+  }
+  const std::string& last = names.back();
+  host_b.Mount(last, "b-1");
+  cleanups.Add([&host_b, last] { host_b.Unmount(last, "b-1"); });
+
+  boost::asio::thread_pool pool(2);  // berthd's detach pool: joined before host-a goes
+  {
+    engine::Engine host_a(WithRegistryCache(LabConfig("scan-a"), 60));
+    host_a.set_detach_executor(
+        [&pool](std::function<void()> work) { boost::asio::post(pool, std::move(work)); });
+    // 16 Gets that read their lock (every volume but the last) make a scan of every lock.
+    for (int i = 0; i + 1 < kVolumes; ++i) {
+      EXPECT_TRUE(host_a.GetCached(names[i]).holders.empty()) << names[i];
+    }
+    pool.join();  // the scan has finished
+
+    // The last volume's lock was read by the scan only. Broken by hand with no notify (as an
+    // older berth would), the copy still answers host-b for the bound: it came from the scan.
+    LabCluster lab;
+    const auto io = lab.client()->OpenPool(lab.pool());
+    const auto image = host_b.Get(last).record.spec.image;
+    const auto holders = rbd::ListLockHolders(io, image);
+    ASSERT_EQ(holders.size(), 1u);
+    rbd::BreakLock(io, image, holders.front());
+    const auto seen = host_a.GetCached(last).holders;
+    ASSERT_EQ(seen.size(), 1u) << "the last volume's Get read its lock: the scan did not run";
+    EXPECT_EQ(seen.front().host_id, host_b.config().host_id);
+    EXPECT_TRUE(host_a.Get(last).holders.empty()) << "a Get that decides reads through";
+  }
 }
 
 TEST(RegistryCacheTest, NfsChangesShowThroughTheRegistryDirectorysStamp) {
