@@ -233,9 +233,8 @@ class Engine {
   // kSkip leaves the holders out (Path needs none).
   enum class Holders { kRead, kSkip };
   VolumeInfo GetCached(const std::string& name, Holders holders = Holders::kRead);
-  std::vector<VolumeInfo> ListCached();
-  // ListCached without a copy per volume (dockerd's List at 1000 volumes): `visit` sees each
-  // volume of the backends' copies, with this host's state of it when it is attached here.
+  // dockerd's List, without a copy per volume (1000 of them): `visit` sees each volume of the
+  // backends' copies, with this host's state of it when it is attached here.
   using ListVisitor =
       std::function<void(const VolumeRecord& record, const std::optional<HostVolumeState>& local)>;
   void VisitCached(const ListVisitor& visit);

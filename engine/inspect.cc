@@ -135,14 +135,6 @@ std::vector<VolumeInfo> Engine::List() {
   return out;
 }
 
-std::vector<VolumeInfo> Engine::ListCached() {
-  std::vector<VolumeInfo> out;
-  VisitCached([&](const VolumeRecord& record, const std::optional<HostVolumeState>& local) {
-    out.push_back({record, local, {}});
-  });
-  return out;
-}
-
 void Engine::VisitCached(const ListVisitor& visit) { VisitFrom(/*cached=*/true, visit); }
 
 void Engine::VisitFrom(bool cached, const ListVisitor& visit) {

@@ -35,8 +35,21 @@ class OnScopeExit {
 }  // namespace
 
 bool RbdBackend::TakeLock(const rbd::IoCtx& io, const VolumeSpec& spec) {
-  OnScopeExit notify([&] { NotifyHoldersChanged(spec.name); });
-  return rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
+  bool took = false;
+  try {
+    took = rbd::AcquireLock(io, spec.image, spec.name, Owner(spec.name));
+  } catch (const Error& e) {
+    // kBusy and kConflict are refusals made before anything was locked (a held volume asked
+    // for again and again need not wake every host); any other failure may have locked it.
+    if (e.code() != ErrorCode::kBusy && e.code() != ErrorCode::kConflict) {
+      NotifyHoldersChanged(spec.name);
+    }
+    throw;
+  }
+  if (took) {  // false: held by this installation already, nothing changed
+    NotifyHoldersChanged(spec.name);
+  }
+  return took;
 }
 
 void RbdBackend::ReleaseOwnLock(const rbd::IoCtx& io, const VolumeSpec& spec) {

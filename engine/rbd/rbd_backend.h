@@ -143,7 +143,8 @@ class RbdBackend : public Backend,
   bool TakeOver(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder,
                 const Error& refusal);
   // Every change of a volume's lock goes through these three (rbd::AcquireLock, ReleaseLock,
-  // BreakLock), which then tell every host's copy of the holders, even when they fail part-way.
+  // BreakLock), which then tell every host's copy of the holders, even when they fail part-way
+  // (TakeLock not after a refusal, which changed nothing).
   bool TakeLock(const rbd::IoCtx& io, const VolumeSpec& spec);
   void ReleaseOwnLock(const rbd::IoCtx& io, const VolumeSpec& spec);
   void BreakHolderLock(const rbd::IoCtx& io, const VolumeSpec& spec, const rbd::LockHolder& holder);

@@ -31,9 +31,12 @@ engine::Config WithRegistryCache(engine::Config config, int seconds) {
 }
 
 bool Listed(engine::Engine& engine, const std::string& name) {
-  const auto volumes = engine.ListCached();
-  return std::any_of(volumes.begin(), volumes.end(),
-                     [&](const engine::VolumeInfo& info) { return info.record.spec.name == name; });
+  bool listed = false;
+  engine.VisitCached(
+      [&](const engine::VolumeRecord& record, const std::optional<engine::HostVolumeState>&) {
+        listed = listed || record.spec.name == name;
+      });
+  return listed;
 }
 
 // Polls `done` for up to `limit`; a deadline for a functional property, not a timing claim.
