@@ -5,6 +5,7 @@
 #include <nfsc/libnfs-raw.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -83,12 +84,29 @@ FileAttributes Convert(const fattr3& a) {
     default:
       out.type = FileType::kOther;
   }
+  out.nfs_type = static_cast<uint32_t>(a.type);
   out.fileid = a.fileid;
   out.size = a.size;
+  out.used = a.used;
   out.mode = a.mode & 07777;
+  out.nlink = a.nlink;
   out.uid = a.uid;
   out.gid = a.gid;
+  out.rdev_major = a.rdev.specdata1;
+  out.rdev_minor = a.rdev.specdata2;
+  out.fsid = a.fsid;
+  out.atime = {a.atime.seconds, a.atime.nseconds};
+  out.mtime = {a.mtime.seconds, a.mtime.nseconds};
+  out.ctime = {a.ctime.seconds, a.ctime.nseconds};
   return out;
+}
+
+}  // namespace
+
+namespace {
+
+Error ReplyError(int rc, const std::string& what) {
+  return Error(CodeForErrno(rc), what + ": " + std::strerror(-rc), -rc);
 }
 
 }  // namespace
@@ -137,6 +155,20 @@ int HandleCalls::Send(const std::string& what, const Sender& send,
   return reply_errno;
 }
 
+template <typename Res, typename Args, typename OnOk>
+int HandleCalls::Ask(const std::string& what, int (*op)(rpc_context*, rpc_cb, Args*, void*),
+                     Args& args, OnOk&& on_ok) {
+  return Send(
+      what, [&](rpc_context* rpc, rpc_cb cb, void* call) { return op(rpc, cb, &args, call); },
+      [&](void* reply) {
+        const auto& res = *static_cast<const Res*>(reply);
+        if (res.status == NFS3_OK) {
+          on_ok(res);
+        }
+        return nfsstat3_to_errno(res.status);
+      });
+}
+
 FileHandle HandleCalls::Root() {
   nfsfh* raw = nullptr;
   const int rc = nfs_open(context_.get(), "/", O_RDONLY, &raw);
@@ -152,71 +184,150 @@ FileHandle HandleCalls::Root() {
   return FileHandle{std::string(fh->val, static_cast<size_t>(fh->len))};
 }
 
-namespace {
-
-Error ReplyError(int rc, const std::string& what) {
-  return Error(CodeForErrno(rc), what + ": " + std::strerror(-rc), -rc);
-}
-
-}  // namespace
-
-FileAttributes HandleCalls::GetAttributes(const FileHandle& object) {
+int HandleCalls::Attributes(const FileHandle& object, FileAttributes& out) {
   GETATTR3args args{};
   args.object = Wire(object);
+  return Ask<GETATTR3res>("GETATTR", rpc_nfs3_getattr_async, args, [&](const GETATTR3res& res) {
+    out = Convert(res.GETATTR3res_u.resok.obj_attributes);
+  });
+}
+
+FileAttributes HandleCalls::GetAttributes(const FileHandle& object) {
   FileAttributes out;
-  const int rc = Send(
-      "GETATTR",
-      [&](rpc_context* rpc, rpc_cb cb, void* call) {
-        return rpc_nfs3_getattr_async(rpc, cb, &args, call);
-      },
-      [&](void* reply) {
-        auto* res = static_cast<GETATTR3res*>(reply);
-        if (res->status == NFS3_OK) {
-          out = Convert(res->GETATTR3res_u.resok.obj_attributes);
-        }
-        return nfsstat3_to_errno(res->status);
-      });
+  const int rc = Attributes(object, out);
   if (rc != 0) {
     throw ReplyError(rc, "cannot read the attributes of an NFS object");
   }
   return out;
 }
 
-std::optional<DirectoryEntry> HandleCalls::Lookup(const FileHandle& directory,
-                                                  const std::string& name) {
+int HandleCalls::LookupEntry(const FileHandle& directory, const std::string& name,
+                             DirectoryEntry& out) {
   LOOKUP3args args{};
   args.what.dir = Wire(directory);
   args.what.name = const_cast<char*>(name.c_str());
-  DirectoryEntry entry;
-  entry.name = name;
+  out.name = name;
   bool have_attributes = false;
-  const int rc = Send(
-      "LOOKUP " + name,
-      [&](rpc_context* rpc, rpc_cb cb, void* call) {
-        return rpc_nfs3_lookup_async(rpc, cb, &args, call);
-      },
-      [&](void* reply) {
-        auto* res = static_cast<LOOKUP3res*>(reply);
-        if (res->status == NFS3_OK) {
-          const auto& ok = res->LOOKUP3res_u.resok;
-          entry.handle = Owned(ok.object);
-          if (ok.obj_attributes.attributes_follow) {
-            entry.attributes = Convert(ok.obj_attributes.post_op_attr_u.attributes);
-            have_attributes = true;
-          }
+  const int rc =
+      Ask<LOOKUP3res>("LOOKUP " + name, rpc_nfs3_lookup_async, args, [&](const LOOKUP3res& res) {
+        const auto& ok = res.LOOKUP3res_u.resok;
+        out.handle = Owned(ok.object);
+        if (ok.obj_attributes.attributes_follow) {
+          out.attributes = Convert(ok.obj_attributes.post_op_attr_u.attributes);
+          have_attributes = true;
         }
-        return nfsstat3_to_errno(res->status);
       });
+  if (rc != 0 || have_attributes) {
+    return rc;
+  }
+  return Attributes(out.handle, out.attributes);
+}
+
+std::optional<DirectoryEntry> HandleCalls::Lookup(const FileHandle& directory,
+                                                  const std::string& name) {
+  DirectoryEntry entry;
+  const int rc = LookupEntry(directory, name, entry);
   if (rc == -ENOENT) {
     return std::nullopt;
   }
   if (rc != 0) {
     throw ReplyError(rc, "cannot look up " + name + " on the NFS export");
   }
-  if (!have_attributes) {
-    entry.attributes = GetAttributes(entry.handle);
-  }
   return entry;
+}
+
+int HandleCalls::Access(const FileHandle& object, uint32_t wanted, uint32_t& granted) {
+  ACCESS3args args{};
+  args.object = Wire(object);
+  args.access = wanted;
+  granted = 0;
+  return Ask<ACCESS3res>("ACCESS", rpc_nfs3_access_async, args,
+                         [&](const ACCESS3res& res) { granted = res.ACCESS3res_u.resok.access; });
+}
+
+int HandleCalls::Create(const FileHandle& directory, const std::string& name, uint32_t mode,
+                        CreateMode how, bool truncate, DirectoryEntry& out) {
+  CREATE3args args{};
+  args.where.dir = Wire(directory);
+  args.where.name = const_cast<char*>(name.c_str());
+  args.how.mode = how == CreateMode::kFailIfExists ? GUARDED : UNCHECKED;
+  sattr3& initial = args.how.createhow3_u.obj_attributes;
+  initial.mode.set_it = 1;
+  initial.mode.set_mode3_u.mode = mode & 07777;
+  if (truncate) {
+    initial.size.set_it = 1;
+    initial.size.set_size3_u.size = 0;
+  }
+  out.name = name;
+  bool have_handle = false;
+  bool have_attributes = false;
+  const int rc =
+      Ask<CREATE3res>("CREATE " + name, rpc_nfs3_create_async, args, [&](const CREATE3res& res) {
+        const auto& ok = res.CREATE3res_u.resok;
+        if (ok.obj.handle_follows) {
+          out.handle = Owned(ok.obj.post_op_fh3_u.handle);
+          have_handle = true;
+        }
+        if (ok.obj_attributes.attributes_follow) {
+          out.attributes = Convert(ok.obj_attributes.post_op_attr_u.attributes);
+          have_attributes = true;
+        }
+      });
+  if (rc != 0) {
+    return rc;
+  }
+  // RFC 1813 lets a server leave both out; the entry is there now, so ask for it.
+  if (!have_handle) {
+    return LookupEntry(directory, name, out);
+  }
+  return have_attributes ? 0 : Attributes(out.handle, out.attributes);
+}
+
+int HandleCalls::Resize(const FileHandle& file, uint64_t size) {
+  SETATTR3args args{};
+  args.object = Wire(file);
+  args.new_attributes.size.set_it = 1;
+  args.new_attributes.size.set_size3_u.size = size;
+  return Ask<SETATTR3res>("SETATTR", rpc_nfs3_setattr_async, args, [](const SETATTR3res&) {});
+}
+
+int HandleCalls::ReadInto(const FileHandle& file, uint64_t offset, uint32_t count, char* buffer,
+                          bool& eof) {
+  READ3args args{};
+  args.file = Wire(file);
+  args.offset = offset;
+  args.count = count;
+  uint32_t got = 0;
+  eof = false;
+  const int rc = Ask<READ3res>("READ", rpc_nfs3_read_async, args, [&](const READ3res& res) {
+    const auto& ok = res.READ3res_u.resok;
+    got = std::min<uint32_t>(ok.data.data_len, count);  // never past the caller's buffer
+    std::memcpy(buffer, ok.data.data_val, got);
+    eof = ok.eof != 0;
+  });
+  return rc != 0 ? rc : static_cast<int>(got);
+}
+
+int HandleCalls::Write(const FileHandle& file, uint64_t offset, const char* data, uint32_t count,
+                       bool stable) {
+  WRITE3args args{};
+  args.file = Wire(file);
+  args.offset = offset;
+  args.count = count;
+  args.stable = stable ? FILE_SYNC : UNSTABLE;
+  args.data.data_len = count;
+  args.data.data_val = const_cast<char*>(data);
+  uint32_t written = 0;
+  const int rc = Ask<WRITE3res>("WRITE", rpc_nfs3_write_async, args, [&](const WRITE3res& res) {
+    written = std::min(res.WRITE3res_u.resok.count, count);
+  });
+  return rc != 0 ? rc : static_cast<int>(written);
+}
+
+int HandleCalls::Commit(const FileHandle& file) {
+  COMMIT3args args{};
+  args.file = Wire(file);
+  return Ask<COMMIT3res>("COMMIT", rpc_nfs3_commit_async, args, [](const COMMIT3res&) {});
 }
 
 std::vector<DirectoryEntry> HandleCalls::List(const FileHandle& directory) {
@@ -278,67 +389,37 @@ int HandleCalls::Remove(const FileHandle& directory, const std::string& name) {
   REMOVE3args args{};
   args.object.dir = Wire(directory);
   args.object.name = const_cast<char*>(name.c_str());
-  return Send(
-      "REMOVE " + name,
-      [&](rpc_context* rpc, rpc_cb cb, void* call) {
-        return rpc_nfs3_remove_async(rpc, cb, &args, call);
-      },
-      [](void* reply) { return nfsstat3_to_errno(static_cast<REMOVE3res*>(reply)->status); });
+  return Ask<REMOVE3res>("REMOVE " + name, rpc_nfs3_remove_async, args, [](const REMOVE3res&) {});
 }
 
 int HandleCalls::RemoveDirectory(const FileHandle& directory, const std::string& name) {
   RMDIR3args args{};
   args.object.dir = Wire(directory);
   args.object.name = const_cast<char*>(name.c_str());
-  return Send(
-      "RMDIR " + name,
-      [&](rpc_context* rpc, rpc_cb cb, void* call) {
-        return rpc_nfs3_rmdir_async(rpc, cb, &args, call);
-      },
-      [](void* reply) { return nfsstat3_to_errno(static_cast<RMDIR3res*>(reply)->status); });
+  return Ask<RMDIR3res>("RMDIR " + name, rpc_nfs3_rmdir_async, args, [](const RMDIR3res&) {});
 }
 
 bool HandleCalls::Read(const FileHandle& file, uint64_t offset, uint32_t count, std::string& out) {
-  READ3args args{};
-  args.file = Wire(file);
-  args.offset = offset;
-  args.count = count;
-  bool more = false;
-  const int rc = Send(
-      "READ",
-      [&](rpc_context* rpc, rpc_cb cb, void* call) {
-        return rpc_nfs3_read_async(rpc, cb, &args, call);
-      },
-      [&](void* reply) {
-        auto* res = static_cast<READ3res*>(reply);
-        if (res->status == NFS3_OK) {
-          const auto& ok = res->READ3res_u.resok;
-          out.append(ok.data.data_val, ok.data.data_len);
-          more = ok.eof == 0 && ok.data.data_len > 0;
-        }
-        return nfsstat3_to_errno(res->status);
-      });
-  if (rc != 0) {
+  const size_t before = out.size();
+  out.resize(before + count);
+  bool eof = false;
+  const int rc = ReadInto(file, offset, count, out.data() + before, eof);
+  out.resize(before + static_cast<size_t>(std::max(rc, 0)));
+  if (rc < 0) {
     throw ReplyError(rc, "cannot read a file on the NFS export");
   }
-  return more;
+  return !eof && rc > 0;
 }
 
 std::string HandleCalls::ReadLink(const FileHandle& link) {
   READLINK3args args{};
   args.symlink = Wire(link);
   std::string target;
-  const int rc = Send(
-      "READLINK",
-      [&](rpc_context* rpc, rpc_cb cb, void* call) {
-        return rpc_nfs3_readlink_async(rpc, cb, &args, call);
-      },
-      [&](void* reply) {
-        auto* res = static_cast<READLINK3res*>(reply);
-        if (res->status == NFS3_OK && res->READLINK3res_u.resok.data != nullptr) {
-          target = res->READLINK3res_u.resok.data;
+  const int rc =
+      Ask<READLINK3res>("READLINK", rpc_nfs3_readlink_async, args, [&](const READLINK3res& res) {
+        if (res.READLINK3res_u.resok.data != nullptr) {
+          target = res.READLINK3res_u.resok.data;
         }
-        return nfsstat3_to_errno(res->status);
       });
   if (rc != 0) {
     throw ReplyError(rc, "cannot read a symlink on the NFS export");

@@ -57,34 +57,28 @@ void ContextPool::Lease::Impersonate(const Credentials& credentials) {
 
 int ContextPool::Lease::Check(int rc) {
   if (rc < 0 && IsTransportError(rc)) {
-    spdlog::warn("NFS transport failure ({}); the context will be replaced",
-                 slot_->context().LastError());
-    std::lock_guard lock(pool_->mutex_);
-    slot_->broken_ = true;
+    MarkBroken();
   }
   return rc;
+}
+
+void ContextPool::Lease::MarkBroken() {
+  spdlog::warn("NFS transport failure ({}); the context will be replaced",
+               slot_->context().LastError());
+  std::lock_guard lock(pool_->mutex_);
+  slot_->broken_ = true;
 }
 
 ContextPool::Lease ContextPool::Acquire() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    Slot* best = nullptr;
-    // Broken contexts kept alive for their open files do not count: they must not starve
-    // new requests of a working context.
-    size_t healthy = 0;
     for (const auto& slot : slots_) {
-      healthy += slot->broken_ ? 0 : 1;
-      if (!slot->busy_ && !slot->broken_ && slot->context_ &&
-          (best == nullptr || slot->open_files_ < best->open_files_)) {
-        best = slot.get();
+      if (!slot->busy_ && !slot->broken_ && slot->context_) {
+        slot->busy_ = true;
+        return Lease(this, slot.get());
       }
     }
-    // A context with open files is kept for its files' I/O when the cap allows another one.
-    if (best != nullptr && (best->open_files_ == 0 || healthy >= max_contexts_)) {
-      best->busy_ = true;
-      return Lease(this, best);
-    }
-    if (healthy < max_contexts_) {
+    if (slots_.size() < max_contexts_) {
       Slot* fresh = slots_.emplace_back(std::make_unique<Slot>()).get();
       fresh->busy_ = true;
       lock.unlock();  // mounting takes round trips; others may use the existing contexts
@@ -92,9 +86,11 @@ ContextPool::Lease ContextPool::Acquire() {
         auto context = NfsContext::Connect(options_);
         // The kernel already applied the caller's umask to the modes FUSE passes down.
         nfs_umask(context->get(), 0);
+        auto calls = std::make_unique<HandleCalls>(*context);
         lock.lock();
+        fresh->calls_ = std::move(calls);
         fresh->context_ = std::move(context);
-        spdlog::debug("mounted NFS context {} of at most {}", healthy + 1, max_contexts_);
+        spdlog::debug("mounted NFS context {} of at most {}", slots_.size(), max_contexts_);
         return Lease(this, fresh);
       } catch (...) {
         if (!lock.owns_lock()) {
@@ -109,24 +105,6 @@ ContextPool::Lease ContextPool::Acquire() {
   }
 }
 
-ContextPool::Lease ContextPool::AcquireSlot(Slot* slot) {
-  std::unique_lock lock(mutex_);
-  released_.wait(lock, [slot] { return !slot->busy_; });
-  slot->busy_ = true;
-  return Lease(this, slot);
-}
-
-void ContextPool::AddOpenFile(Slot* slot) {
-  std::lock_guard lock(mutex_);
-  ++slot->open_files_;
-}
-
-void ContextPool::RemoveOpenFile(Slot* slot) {
-  std::lock_guard lock(mutex_);
-  --slot->open_files_;
-  RetireLocked(slot);
-}
-
 void ContextPool::Release(Slot* slot) {
   {
     std::lock_guard lock(mutex_);
@@ -139,7 +117,7 @@ void ContextPool::Release(Slot* slot) {
 void ContextPool::RetireLocked(Slot* slot) {
   // Retiring drops the socket with whatever libnfs left queued on it; the next Acquire mounts
   // a fresh context, which reconnects once the server is back.
-  if (slot->broken_ && !slot->busy_ && slot->open_files_ == 0) {
+  if (slot->broken_ && !slot->busy_) {
     std::erase_if(slots_, [slot](const auto& owned) { return owned.get() == slot; });
   }
 }

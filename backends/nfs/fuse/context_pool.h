@@ -9,21 +9,19 @@
 #include <mutex>
 #include <vector>
 
+#include "backends/nfs/handle_calls.h"
 #include "backends/nfs/nfs_context.h"
 
 namespace berth::nfs {
 
 // Why a pool and not one context: a libnfs sync context is one socket driven by the calling
 // thread, so sharing one would serialize every request. Why not thread_local: libfuse starts
-// and retires worker threads as load changes, and a context dying with its thread would take
-// the files opened on it along. Contexts are created lazily, up to `max_contexts` (the FUSE
-// thread cap, so a request never waits for a context while another one sits unused).
+// and retires worker threads as load changes. Contexts are created lazily, up to
+// `max_contexts` (the FUSE thread cap, so a request never waits for a context while another
+// one sits unused).
 //
-// Open files: an nfsfh belongs to the context that opened it (its readahead and offset state
-// live there and libnfs documents no cross-context use). A file keeps a pointer to its Slot and
-// every I/O on it checks out exactly that slot, waiting while another thread uses it. New opens
-// prefer a context with no open files, so files opened in parallel spread over contexts and
-// readers of different files do not queue behind one socket.
+// Open files are file handles, which name the file on the server whichever connection carries
+// the call: any context serves any file, and readers of one file do not queue behind one socket.
 class ContextPool {
  public:
   struct Credentials {
@@ -40,10 +38,12 @@ class ContextPool {
 
    private:
     friend class ContextPool;
+    // Declared before the context, so it outlives it: libnfs completes calls still in flight
+    // (with an error) when the context is destroyed, and their records live in `calls_`.
+    std::unique_ptr<HandleCalls> calls_;
     std::unique_ptr<NfsContext> context_;  // null while being mounted
     bool busy_ = false;
-    bool broken_ = false;  // a transport failure: replaced once no file depends on it
-    size_t open_files_ = 0;
+    bool broken_ = false;  // a transport failure: replaced once released
     bool has_credentials_ = false;
     Credentials credentials_;
   };
@@ -61,12 +61,15 @@ class ContextPool {
     ~Lease();
 
     nfs_context* get() const { return slot_->get(); }
-    Slot* slot() const { return slot_; }
+    // NFSv3 calls by file handle on this context.
+    HandleCalls& calls() const { return *slot_->calls_; }
     // The RPCs that follow carry these credentials (AUTH_SYS), so the server checks the
     // calling process's permissions, not the mounter's (root's).
     void Impersonate(const Credentials& credentials);
     // Records that `rc` (a libnfs -errno) came back; transport failures retire the context.
     int Check(int rc);
+    // The connection failed (a HandleCalls call threw): the context is retired.
+    void MarkBroken();
 
    private:
     ContextPool* pool_;
@@ -79,11 +82,6 @@ class ContextPool {
 
   // Any idle context, mounting a new one while under the cap. Mount failures throw berth::Error.
   Lease Acquire();
-  // `slot` itself, for I/O on a file it opened.
-  Lease AcquireSlot(Slot* slot);
-  // Pins a slot while a file opened on it is open, so it is never retired under the file.
-  void AddOpenFile(Slot* slot);
-  void RemoveOpenFile(Slot* slot);
 
  private:
   void Release(Slot* slot);

@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <nfsc/libnfs-raw-nfs.h>
+#include <nfsc/libnfs.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -26,15 +30,17 @@ namespace {
 // AUTH_SYS carries at most 16 supplementary groups (RFC 5531); the kernel NFS client also
 // sends only the first 16.
 constexpr int kMaxAuthGroups = 16;
+// What stat(2) reports as the preferred I/O size (libnfs reported the same).
+constexpr blksize_t kBlockSize = 4096;
 
-// What fi->fh points at between open/create and release.
+// What fi->fh points at between open/create and release: the file's handle, which any
+// context can use.
 struct OpenFile {
-  ContextPool::Slot* slot;  // the context that owns `file`; all I/O on it goes there
-  std::unique_ptr<NfsFile> file;
+  FileHandle handle;
   bool append;
-  // libnfs sends WRITE3 as UNSTABLE (unless O_SYNC): the server may hold the data in memory
-  // until a COMMIT. close(2) commits, as the kernel NFS client does, so data a program closed
-  // survives a server restart.
+  bool sync;  // O_SYNC or O_DSYNC: every WRITE is FILE_SYNC
+  // WRITEs go out UNSTABLE: the server may hold the data in memory until a COMMIT. close(2)
+  // commits, as the kernel NFS client does, so data a program closed survives a server restart.
   std::atomic<bool> uncommitted{false};
 };
 
@@ -102,37 +108,75 @@ int WithContext(Op&& op) noexcept {
   }
 }
 
-// Runs `op(context, fh)` on the context that owns the open file.
+// Runs `op(calls)`, NFSv3 calls by handle on any pooled context, as the calling process. A
+// failed connection (the calls throw kUnavailable) retires the context and is EIO.
 template <typename Op>
-int WithFile(const fuse_file_info* fi, Op&& op) noexcept {
+int WithCalls(Op&& op) noexcept {
   try {
-    OpenFile& file = FileOf(fi);
-    auto lease = Fs().pool().AcquireSlot(file.slot);
+    auto lease = Fs().pool().Acquire();
     lease.Impersonate(Caller());
-    return ToFuseResult(lease.Check(op(lease.get(), file.file->get())));
+    try {
+      return ToFuseResult(op(lease.calls(), lease.get()));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnavailable) {
+        throw;
+      }
+      spdlog::warn("{}", e.what());
+      lease.MarkBroken();
+      return -EIO;
+    }
   } catch (...) {
     return FromException();
   }
 }
 
-bool ReadOnly() { return Fs().options().read_only; }
-
-void FillStat(const nfs_stat_64& from, struct stat* to) {
-  *to = {};
-  to->st_dev = from.nfs_dev;
-  to->st_ino = from.nfs_ino;
-  to->st_mode = static_cast<mode_t>(from.nfs_mode);
-  to->st_nlink = from.nfs_nlink;
-  to->st_uid = static_cast<uid_t>(from.nfs_uid);
-  to->st_gid = static_cast<gid_t>(from.nfs_gid);
-  to->st_rdev = from.nfs_rdev;
-  to->st_size = static_cast<off_t>(from.nfs_size);
-  to->st_blksize = static_cast<blksize_t>(from.nfs_blksize);
-  to->st_blocks = static_cast<blkcnt_t>(from.nfs_blocks);
-  to->st_atim = {static_cast<time_t>(from.nfs_atime), static_cast<long>(from.nfs_atime_nsec)};
-  to->st_mtim = {static_cast<time_t>(from.nfs_mtime), static_cast<long>(from.nfs_mtime_nsec)};
-  to->st_ctim = {static_cast<time_t>(from.nfs_ctime), static_cast<long>(from.nfs_ctime_nsec)};
+// The handle of directory `path`, from the cache or by LOOKUPs from the nearest known parent.
+int ResolveDirectory(HandleCalls& calls, const std::string& path, FileHandle& out) {
+  DirectoryHandles& directories = Fs().directories();
+  const auto now = DirectoryHandles::Clock::now();
+  if (auto known = directories.Find(path, now)) {
+    out = std::move(*known);
+    return 0;
+  }
+  const SplitPath split = Split(path);
+  FileHandle parent;
+  if (const int rc = ResolveDirectory(calls, split.parent, parent); rc != 0) {
+    return rc;
+  }
+  DirectoryEntry entry;
+  if (const int rc = calls.LookupEntry(parent, split.name, entry); rc != 0) {
+    return rc;
+  }
+  // FUSE hands over paths the kernel walked: every component but the last is a directory,
+  // unless another host replaced it since.
+  if (entry.attributes.type != FileType::kDirectory) {
+    return -ENOTDIR;
+  }
+  directories.Remember(path, entry.handle, now);
+  out = std::move(entry.handle);
+  return 0;
 }
+
+// Runs `op(calls, parent_handle, name)` for the entry `path` names. A cached parent handle the
+// server calls stale (another host removed or replaced the directory) is forgotten, and the
+// call made once more from handles looked up afresh.
+template <typename Op>
+int InParent(HandleCalls& calls, const char* path, Op&& op) {
+  const SplitPath split = Split(path);
+  for (int attempt = 0;; ++attempt) {
+    FileHandle parent;
+    int rc = ResolveDirectory(calls, split.parent, parent);
+    if (rc == 0) {
+      rc = op(parent, split.name);
+    }
+    if (rc != -ESTALE || attempt > 0) {
+      return rc;
+    }
+    Fs().directories().Forget(split.parent);
+  }
+}
+
+bool ReadOnly() { return Fs().options().read_only; }
 
 mode_t TypeBits(uint32_t nfs_type) {
   switch (nfs_type) {
@@ -155,20 +199,32 @@ mode_t TypeBits(uint32_t nfs_type) {
   }
 }
 
-// The open(2) flags libnfs understands; O_CREAT and O_EXCL are the kernel's business on open
-// (it only sends create for them) and O_LARGEFILE means nothing to NFSv3.
-int OpenFlags(int flags) { return flags & (O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC); }
+void FillStat(const FileAttributes& from, struct stat* to) {
+  *to = {};
+  to->st_dev = static_cast<dev_t>(from.fsid);
+  to->st_ino = from.fileid;
+  to->st_mode = TypeBits(from.nfs_type) | from.mode;
+  to->st_nlink = from.nlink;
+  to->st_uid = from.uid;
+  to->st_gid = from.gid;
+  to->st_rdev = makedev(from.rdev_major, from.rdev_minor);
+  to->st_size = static_cast<off_t>(from.size);
+  to->st_blksize = kBlockSize;
+  to->st_blocks = static_cast<blkcnt_t>((from.used + 511) / 512);
+  to->st_atim = {from.atime.seconds, from.atime.nanoseconds};
+  to->st_mtim = {from.mtime.seconds, from.mtime.nanoseconds};
+  to->st_ctim = {from.ctime.seconds, from.ctime.nanoseconds};
+}
 
 bool Writes(int flags) { return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0; }
 
-// Takes ownership of a freshly opened nfsfh and hands it to FUSE as fi->fh. fi->fh is a bare
-// integer, so the OpenFile is released into it here and adopted back in Release.
-int Adopt(ContextPool::Lease& lease, nfsfh* fh, fuse_file_info* fi) {
+// Hands a file to FUSE as fi->fh. fi->fh is a bare integer, so the OpenFile is released into
+// it here and adopted back in Release.
+int Adopt(FileHandle handle, fuse_file_info* fi) {
   auto file = std::make_unique<OpenFile>();
-  file->file = std::make_unique<NfsFile>(lease.get(), fh);
-  file->slot = lease.slot();
+  file->handle = std::move(handle);
   file->append = (fi->flags & O_APPEND) != 0;
-  Fs().pool().AddOpenFile(lease.slot());
+  file->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
   // keep_cache stays 0: the kernel drops its page cache at every open, which gives the
   // close-to-open consistency NFS users expect when another host changed the file.
   fi->keep_cache = 0;
@@ -176,25 +232,75 @@ int Adopt(ContextPool::Lease& lease, nfsfh* fh, fuse_file_info* fi) {
   return 0;
 }
 
-int OpenOrCreate(const char* path, fuse_file_info* fi, bool create, mode_t mode) noexcept {
-  if (ReadOnly() && (create || Writes(fi->flags))) {
+// The ACCESS3 bits open(2) with `flags` needs: what the kernel NFS client asks for too.
+uint32_t AccessFor(int flags) {
+  uint32_t wanted = 0;
+  switch (flags & O_ACCMODE) {
+    case O_RDONLY:
+      wanted = ACCESS3_READ;
+      break;
+    case O_WRONLY:
+      wanted = ACCESS3_MODIFY;
+      break;
+    default:
+      wanted = ACCESS3_READ | ACCESS3_MODIFY;
+  }
+  if ((flags & O_TRUNC) != 0) {
+    wanted |= ACCESS3_MODIFY;
+  }
+  return wanted;
+}
+
+int Open(const char* path, fuse_file_info* fi) {
+  if (ReadOnly() && Writes(fi->flags)) {
     return -EROFS;
   }
-  try {
-    auto lease = Fs().pool().Acquire();
-    lease.Impersonate(Caller());
-    nfsfh* fh = nullptr;
-    const int rc = create ? nfs_create(lease.get(), path,
-                                       OpenFlags(fi->flags) | O_CREAT | (fi->flags & O_EXCL),
-                                       static_cast<int>(mode), &fh)
-                          : nfs_open(lease.get(), path, OpenFlags(fi->flags), &fh);
-    if (rc < 0) {
-      return ToFuseResult(lease.Check(rc));
-    }
-    return Adopt(lease, fh, fi);
-  } catch (...) {
-    return FromException();
+  FileHandle handle;
+  const int rc = WithCalls([&](HandleCalls& calls, nfs_context*) {
+    return InParent(calls, path, [&](const FileHandle& parent, const std::string& name) {
+      DirectoryEntry entry;
+      if (const int found = calls.LookupEntry(parent, name, entry); found != 0) {
+        return found;
+      }
+      const uint32_t wanted = AccessFor(fi->flags);
+      uint32_t granted = 0;
+      if (const int checked = calls.Access(entry.handle, wanted, granted); checked != 0) {
+        return checked;
+      }
+      if ((granted & wanted) != wanted) {
+        return -EACCES;
+      }
+      if ((fi->flags & O_TRUNC) != 0) {
+        if (const int emptied = calls.Resize(entry.handle, 0); emptied != 0) {
+          return emptied;
+        }
+      }
+      handle = std::move(entry.handle);
+      return 0;
+    });
+  });
+  return rc != 0 ? rc : Adopt(std::move(handle), fi);
+}
+
+int Create(const char* path, mode_t mode, fuse_file_info* fi) {
+  if (ReadOnly()) {
+    return -EROFS;
   }
+  FileHandle handle;
+  const int rc = WithCalls([&](HandleCalls& calls, nfs_context*) {
+    return InParent(calls, path, [&](const FileHandle& parent, const std::string& name) {
+      DirectoryEntry entry;
+      const CreateMode how =
+          (fi->flags & O_EXCL) != 0 ? CreateMode::kFailIfExists : CreateMode::kOpenExisting;
+      const int created = calls.Create(parent, name, static_cast<uint32_t>(mode & 07777), how,
+                                       (fi->flags & O_TRUNC) != 0, entry);
+      if (created == 0) {
+        handle = std::move(entry.handle);
+      }
+      return created;
+    });
+  });
+  return rc != 0 ? rc : Adopt(std::move(handle), fi);
 }
 
 // --- operations -------------------------------------------------------------------------
@@ -215,10 +321,23 @@ void* Init(fuse_conn_info* /*conn*/, fuse_config* config) {
   return &Fs();
 }
 
-int GetAttr(const char* path, struct stat* st, fuse_file_info* /*fi*/) {
-  return WithContext([&](nfs_context* context) {
-    nfs_stat_64 attributes{};
-    const int rc = nfs_lstat64(context, path, &attributes);
+int GetAttr(const char* path, struct stat* st, fuse_file_info* fi) {
+  return WithCalls([&](HandleCalls& calls, nfs_context*) {
+    FileAttributes attributes;
+    int rc = 0;
+    if (fi != nullptr) {
+      rc = calls.Attributes(FileOf(fi).handle, attributes);
+    } else if (std::strcmp(path, "/") == 0) {
+      rc = calls.Attributes(Fs().directories().root(), attributes);
+    } else {
+      // LOOKUP answers with the entry's attributes: one RPC, on the parent's handle.
+      rc = InParent(calls, path, [&](const FileHandle& parent, const std::string& name) {
+        DirectoryEntry entry;
+        const int found = calls.LookupEntry(parent, name, entry);
+        attributes = entry.attributes;
+        return found;
+      });
+    }
     if (rc == 0) {
       FillStat(attributes, st);
     }
@@ -304,7 +423,10 @@ int RmDir(const char* path) {
   if (ReadOnly()) {
     return -EROFS;
   }
-  return WithContext([&](nfs_context* context) { return nfs_rmdir(context, path); });
+  Fs().directories().Forget(path);
+  const int rc = WithContext([&](nfs_context* context) { return nfs_rmdir(context, path); });
+  Fs().directories().Forget(path);  // and what a walk cached while the RMDIR was in flight
+  return rc;
 }
 
 int SymLink(const char* target, const char* link_path) {
@@ -323,7 +445,13 @@ int Rename(const char* from, const char* to, unsigned int flags) {
   if (flags != 0) {
     return -EINVAL;
   }
-  return WithContext([&](nfs_context* context) { return nfs_rename(context, from, to); });
+  // A renamed directory's old path, and a directory it replaced, name nothing cached any more.
+  Fs().directories().Forget(from);
+  Fs().directories().Forget(to);
+  const int rc = WithContext([&](nfs_context* context) { return nfs_rename(context, from, to); });
+  Fs().directories().Forget(from);
+  Fs().directories().Forget(to);
+  return rc;
 }
 
 int Link(const char* from, const char* to) {
@@ -356,8 +484,8 @@ int Truncate(const char* path, off_t size, fuse_file_info* fi) {
     return -EROFS;
   }
   if (fi != nullptr) {
-    return WithFile(fi, [&](nfs_context* context, nfsfh* fh) {
-      return nfs_ftruncate(context, fh, static_cast<uint64_t>(size));
+    return WithCalls([&](HandleCalls& calls, nfs_context*) {
+      return calls.Resize(FileOf(fi).handle, static_cast<uint64_t>(size));
     });
   }
   return WithContext([&](nfs_context* context) {
@@ -402,15 +530,26 @@ int UTimeNs(const char* path, const struct timespec times[2], fuse_file_info* /*
   });
 }
 
-int Open(const char* path, fuse_file_info* fi) { return OpenOrCreate(path, fi, false, 0); }
-
-int Create(const char* path, mode_t mode, fuse_file_info* fi) {
-  return OpenOrCreate(path, fi, true, mode);
-}
-
 int Read(const char* /*path*/, char* buffer, size_t size, off_t offset, fuse_file_info* fi) {
-  return WithFile(fi, [&](nfs_context* context, nfsfh* fh) {
-    return nfs_pread(context, fh, static_cast<uint64_t>(offset), size, buffer);
+  const OpenFile& file = FileOf(fi);
+  return WithCalls([&](HandleCalls& calls, nfs_context* context) {
+    // The kernel asks for up to max_read (1 MiB) at once; the server takes up to its rtmax.
+    const size_t most = std::max<uint64_t>(4096, nfs_get_readmax(context));
+    size_t done = 0;
+    while (done < size) {
+      const auto count = static_cast<uint32_t>(std::min(size - done, most));
+      bool eof = false;
+      const int rc = calls.ReadInto(file.handle, static_cast<uint64_t>(offset) + done, count,
+                                    buffer + done, eof);
+      if (rc < 0) {
+        return done > 0 ? static_cast<int>(done) : rc;
+      }
+      done += static_cast<size_t>(rc);
+      if (eof || rc == 0) {
+        break;
+      }
+    }
+    return static_cast<int>(done);
   });
 }
 
@@ -420,13 +559,31 @@ int Write(const char* /*path*/, const char* buffer, size_t size, off_t offset, f
   }
   OpenFile& file = FileOf(fi);
   file.uncommitted = true;
-  return WithFile(fi, [&](nfs_context* context, nfsfh* fh) {
-    // O_APPEND: the kernel's offset is its cached size, stale when another host appended;
-    // nfs_write on an O_APPEND handle asks the server for the size right before writing.
+  return WithCalls([&](HandleCalls& calls, nfs_context* context) {
+    uint64_t at = static_cast<uint64_t>(offset);
+    // O_APPEND: the kernel's offset is its cached size, stale when another host appended; the
+    // server's size right before the write is as close as NFSv3 gets.
     if (file.append) {
-      return nfs_write(context, fh, size, buffer);
+      FileAttributes attributes;
+      if (const int rc = calls.Attributes(file.handle, attributes); rc != 0) {
+        return rc;
+      }
+      at = attributes.size;
     }
-    return nfs_pwrite(context, fh, static_cast<uint64_t>(offset), size, buffer);
+    const size_t most = std::max<uint64_t>(4096, nfs_get_writemax(context));
+    size_t done = 0;
+    while (done < size) {
+      const auto count = static_cast<uint32_t>(std::min(size - done, most));
+      const int rc = calls.Write(file.handle, at + done, buffer + done, count, file.sync);
+      if (rc < 0) {
+        return done > 0 ? static_cast<int>(done) : rc;
+      }
+      if (rc == 0) {
+        return done > 0 ? static_cast<int>(done) : -EIO;  // no progress: never loop forever
+      }
+      done += static_cast<size_t>(rc);
+    }
+    return static_cast<int>(done);
   });
 }
 
@@ -453,7 +610,8 @@ int StatFs(const char* path, struct statvfs* out) {
 }
 
 int Commit(fuse_file_info* fi) {
-  return WithFile(fi, [&](nfs_context* context, nfsfh* fh) { return nfs_fsync(context, fh); });
+  return WithCalls(
+      [&](HandleCalls& calls, nfs_context*) { return calls.Commit(FileOf(fi).handle); });
 }
 
 int Flush(const char* /*path*/, fuse_file_info* fi) {
@@ -483,19 +641,19 @@ int FSync(const char* /*path*/, int /*datasync*/, fuse_file_info* fi) {
 int FSyncDir(const char* /*path*/, int /*datasync*/, fuse_file_info* /*fi*/) { return 0; }
 
 int Release(const char* /*path*/, fuse_file_info* fi) {
+  // NFSv3 has no open state on the server: there is nothing to close there.
   const std::unique_ptr<OpenFile> file(&FileOf(fi));
-  try {
-    ContextPool& pool = Fs().pool();
-    auto lease = pool.AcquireSlot(file->slot);
-    file->file.reset();  // nfs_close must run on the owning context
-    pool.RemoveOpenFile(file->slot);
-  } catch (...) {
-    return FromException();
-  }
   return 0;
 }
 
 }  // namespace
+
+Filesystem::Filesystem(ContextPool& pool, FileHandle root, FilesystemOptions options)
+    : pool_(pool),
+      options_(options),
+      directories_(std::move(root),
+                   std::chrono::duration_cast<DirectoryHandles::Clock::duration>(
+                       std::chrono::duration<double>(options.attr_timeout_seconds))) {}
 
 fuse_operations Filesystem::Operations() {
   fuse_operations ops = {};

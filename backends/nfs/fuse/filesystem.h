@@ -4,6 +4,7 @@
 #include <fuse.h>
 
 #include "backends/nfs/fuse/context_pool.h"
+#include "backends/nfs/fuse/directory_handles.h"
 
 namespace berth::nfs {
 
@@ -16,20 +17,23 @@ struct FilesystemOptions {
   double attr_timeout_seconds = 1.0;
 };
 
-// Owns nothing but the settings; `pool` must outlive the FUSE session. The operations find
-// the Filesystem through fuse_get_context()->private_data.
+// `pool` must outlive the FUSE session. The operations find the Filesystem through
+// fuse_get_context()->private_data.
 class Filesystem {
  public:
-  Filesystem(ContextPool& pool, FilesystemOptions options) : pool_(pool), options_(options) {}
+  // `root`: the handle of the directory the pool's contexts are mounted on.
+  Filesystem(ContextPool& pool, FileHandle root, FilesystemOptions options);
 
   static fuse_operations Operations();
 
   ContextPool& pool() { return pool_; }
+  DirectoryHandles& directories() { return directories_; }
   const FilesystemOptions& options() const { return options_; }
 
  private:
   ContextPool& pool_;
   FilesystemOptions options_;
+  DirectoryHandles directories_;
 };
 
 }  // namespace berth::nfs

@@ -3,12 +3,18 @@
 // and unmounts and exits on SIGTERM, SIGINT or `fusermount3 -u MOUNTPOINT`.
 #include <fuse.h>
 #include <fuse_lowlevel.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -19,6 +25,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "fsutil/mountinfo.h"
 
 namespace {
 
@@ -26,6 +33,7 @@ struct Options {
   std::string url;
   int timeout_ms = 10000;
   unsigned threads = 4;
+  unsigned readahead_kib = 1024;
   bool read_only = false;
   bool suid = false;
   std::string log_file;
@@ -88,15 +96,57 @@ void SetUpLogging(const Options& options) {
   berth::SetLogLevel(options.log_level);
 }
 
+// The kernel reads ahead of a sequential reader by its bdi's window, 128 KiB unless told
+// otherwise, and FUSE can only lower it, at INIT. One READ of 1 MiB costs about what one of
+// 128 KiB does, so the window is raised through sysfs, for this mount's bdi ("MAJOR:MINOR"),
+// once INIT is done: the kernel answers a stat(2) of the mountpoint only after it, and would
+// lower an earlier setting to what INIT says. Runs beside the FUSE loop, which answers that
+// stat. A failure only costs speed: warned about, not fatal.
+void SetReadahead(const std::string& mountpoint, unsigned kib) {
+  if (kib == 0) {
+    return;
+  }
+  struct stat st = {};
+  if (::stat(mountpoint.c_str(), &st) != 0) {
+    spdlog::warn("readahead left as it is: stat {}: {}", mountpoint, std::strerror(errno));
+    return;
+  }
+  std::error_code error;
+  const std::string target = std::filesystem::canonical(mountpoint, error).string();
+  const auto mount =
+      berth::fsutil::FindMount(berth::fsutil::ReadMountInfo(), error ? mountpoint : target);
+  if (!mount) {
+    spdlog::warn("readahead left as it is: {} is not in /proc/self/mountinfo", mountpoint);
+    return;
+  }
+  const std::string knob = "/sys/class/bdi/" + mount->device_number + "/read_ahead_kb";
+  std::ofstream out(knob);
+  out << kib << '\n';
+  out.flush();
+  if (!out) {
+    spdlog::warn("readahead left as it is: cannot write {}", knob);
+    return;
+  }
+  spdlog::debug("readahead {} KiB ({})", kib, knob);
+}
+
 int Serve(const Options& options) {
   berth::nfs::ContextPool pool(
       {.url = options.url, .timeout = std::chrono::milliseconds(options.timeout_ms)},
       options.threads);
   // Mount one context before the FUSE mount, so a wrong URL or a dead server is a clear
   // start-up error instead of a mountpoint whose every call fails.
-  { auto probe = pool.Acquire(); }
+  berth::nfs::FileHandle root;
+  uint64_t read_max = 0;
+  uint64_t write_max = 0;
+  {
+    auto probe = pool.Acquire();
+    root = probe.calls().Root();
+    read_max = nfs_get_readmax(probe.get());
+    write_max = nfs_get_writemax(probe.get());
+  }
 
-  berth::nfs::Filesystem filesystem(pool, {.read_only = options.read_only});
+  berth::nfs::Filesystem filesystem(pool, std::move(root), {.read_only = options.read_only});
   const fuse_operations ops = berth::nfs::Filesystem::Operations();
 
   // allow_other: berth mounts as root for containers running as any user. No
@@ -138,8 +188,10 @@ int Serve(const Options& options) {
   fuse_loop_cfg_set_max_threads(loop.get(), options.threads);
   fuse_loop_cfg_set_idle_threads(loop.get(), options.threads);
 
-  spdlog::info("serving {} on {} with {} threads{}", FsName(options.url), options.mountpoint,
-               options.threads, options.read_only ? " (read-only)" : "");
+  spdlog::info("serving {} on {} with {} threads, READ up to {} and WRITE up to {} bytes{}",
+               FsName(options.url), options.mountpoint, options.threads, read_max, write_max,
+               options.read_only ? " (read-only)" : "");
+  const std::jthread readahead(SetReadahead, options.mountpoint, options.readahead_kib);
   const int rc = fuse_loop_mt(f.get(), loop.get());
   spdlog::info("unmounting {}", options.mountpoint);
   return rc == 0 ? 0 : 1;
@@ -158,6 +210,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600 * 1000));
   app.add_option("--threads", options.threads, "FUSE worker threads and NFS connections")
       ->check(CLI::Range(1, 64));
+  app.add_option("--readahead-kib", options.readahead_kib,
+                 "the kernel's read-ahead window for this mount, in KiB (0: leave it)")
+      ->check(CLI::Range(0, 65536));
   app.add_flag("--read-only", options.read_only, "mount read-only");
   app.add_flag("--suid", options.suid, "honour set-user-ID bits (mounted nosuid otherwise)");
   app.add_option("--log", options.log_file, "append logs to this file instead of stderr");

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr off_t kGiB = off_t{1} << 30;
+constexpr decltype(statfs::f_type) kFuseSuperMagic = 0x65735546;  // FUSE_SUPER_MAGIC
 
 enum class Target { kLocal, kNfs };
 
@@ -63,6 +65,62 @@ bool Mounted(const std::string& mountpoint) {
   return berth::fsutil::FindMount(berth::fsutil::ReadMountInfo(), mountpoint).has_value();
 }
 
+// One berth-nfs-fuse process and its mount. Stop() runs from TearDown even when a check
+// failed: nothing may stay mounted or running.
+struct FuseMount {
+  std::string mountpoint;
+  std::string log;
+  pid_t pid = -1;
+
+  void Start(const std::string& url, const std::string& where) {
+    mountpoint = where + "/mnt";
+    log = where + "/berth-nfs-fuse.log";
+    ASSERT_EQ(mkdir(where.c_str(), 0755) == 0 || errno == EEXIST, true) << std::strerror(errno);
+    ASSERT_EQ(mkdir(mountpoint.c_str(), 0755), 0) << std::strerror(errno);
+    pid = berth::SpawnDetached({BERTH_NFS_FUSE_PATH, "--url", url, "--timeout-ms", "10000",
+                                "--threads", "4", "--log", log, mountpoint},
+                               log);
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (!Mounted(mountpoint)) {
+      ASSERT_TRUE(berth::ProcessAlive(pid)) << "berth-nfs-fuse exited before mounting; its log:\n"
+                                            << ReadText(log);
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "no mount on " << mountpoint << " after 15 s; log:\n"
+          << ReadText(log);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  void Stop() {
+    if (pid <= 0) {
+      return;
+    }
+    if (Mounted(mountpoint) && umount2(mountpoint.c_str(), 0) != 0) {
+      ADD_FAILURE() << "umount " << mountpoint << ": " << std::strerror(errno);
+      kill(pid, SIGTERM);
+    }
+    // berth-nfs-fuse exits by itself once unmounted; SIGTERM and SIGKILL are the fallbacks.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    bool terminated = false;
+    while (berth::ProcessAlive(pid)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "berth-nfs-fuse did not exit after unmount; killing it";
+        kill(pid, SIGKILL);
+        break;
+      }
+      if (!terminated && std::chrono::steady_clock::now() > deadline - 5s) {
+        kill(pid, SIGTERM);
+        terminated = true;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    if (Mounted(mountpoint)) {
+      umount2(mountpoint.c_str(), MNT_DETACH);
+    }
+    pid = -1;
+  }
+};
+
 class PosixBehaviour : public ::testing::TestWithParam<Target> {
  protected:
   void SetUp() override {
@@ -76,66 +134,53 @@ class PosixBehaviour : public ::testing::TestWithParam<Target> {
                 "(run the tests through scripts/lab, which exports it), e.g. "
                 "nfs://127.0.0.1/export?nfsport=P&mountport=Q";
     }
+    url_ = url;
     work_ = MakeTempDir("berth-posix-nfs-");
     ASSERT_FALSE(work_.empty());
-    mountpoint_ = work_ + "/mnt";
-    ASSERT_EQ(mkdir(mountpoint_.c_str(), 0755), 0) << std::strerror(errno);
-    log_ = work_ + "/berth-nfs-fuse.log";
-    pid_ = berth::SpawnDetached({BERTH_NFS_FUSE_PATH, "--url", url, "--timeout-ms", "10000",
-                                 "--threads", "4", "--log", log_, mountpoint_},
-                                log_);
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (!Mounted(mountpoint_)) {
-      ASSERT_TRUE(berth::ProcessAlive(pid_)) << "berth-nfs-fuse exited before mounting; its log:\n"
-                                             << ReadText(log_);
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
-          << "no mount on " << mountpoint_ << " after 15 s; log:\n"
-          << ReadText(log_);
-      std::this_thread::sleep_for(20ms);
-    }
-    // A directory of our own on the shared export, so concurrent runs do not collide.
-    root_ = mountpoint_ + "/posix-" + std::to_string(getpid()) + "-" +
+    ASSERT_NO_FATAL_FAILURE(mount_.Start(url_, work_ + "/this-host"));
+    // A directory of our own on the shared export, so concurrent runs do not collide. The
+    // test's name has a '/' (".../BerthNfsFuse"): flattened, or the directory would not be in
+    // the mount at all.
+    name_ = "posix-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::replace(root_.begin() + static_cast<long>(mountpoint_.size()), root_.end(), '/', '_');
+    std::replace(name_.begin(), name_.end(), '/', '_');
+    root_ = mount_.mountpoint + "/" + name_;
     fs::remove_all(root_);
     ASSERT_EQ(mkdir(root_.c_str(), 0755), 0) << root_ << ": " << std::strerror(errno);
+    // Checked, not assumed: the checks below are worth nothing on the local disk.
+    struct statfs where = {};
+    ASSERT_EQ(statfs(root_.c_str(), &where), 0) << std::strerror(errno);
+    ASSERT_EQ(where.f_type, kFuseSuperMagic) << root_ << " is not in the berth-nfs-fuse mount";
   }
 
-  // Runs even when a check failed: nothing may stay mounted or running.
   void TearDown() override {
     std::error_code ignored;
     if (!root_.empty()) {
       fs::remove_all(root_, ignored);
     }
-    if (pid_ > 0) {
-      if (Mounted(mountpoint_) && umount2(mountpoint_.c_str(), 0) != 0) {
-        ADD_FAILURE() << "umount " << mountpoint_ << ": " << std::strerror(errno);
-        kill(pid_, SIGTERM);
-      }
-      // berth-nfs-fuse exits by itself once unmounted; SIGTERM and SIGKILL are the fallbacks.
-      const auto deadline = std::chrono::steady_clock::now() + 10s;
-      bool terminated = false;
-      while (berth::ProcessAlive(pid_)) {
-        if (std::chrono::steady_clock::now() > deadline) {
-          ADD_FAILURE() << "berth-nfs-fuse did not exit after unmount; killing it";
-          kill(pid_, SIGKILL);
-          break;
-        }
-        if (!terminated && std::chrono::steady_clock::now() > deadline - 5s) {
-          kill(pid_, SIGTERM);
-          terminated = true;
-        }
-        std::this_thread::sleep_for(20ms);
-      }
-      if (Mounted(mountpoint_)) {
-        umount2(mountpoint_.c_str(), MNT_DETACH);
-      }
-    }
+    other_host_.Stop();
+    mount_.Stop();
     if (!work_.empty()) {
-      fs::remove_all(work_, ignored);
+      if (!Mounted(mount_.mountpoint) && !Mounted(other_host_.mountpoint)) {
+        fs::remove_all(work_, ignored);
+      }
     } else if (!root_.empty()) {
       fs::remove_all(root_, ignored);
     }
+  }
+
+  // The same entry as another host sees it: through a second berth-nfs-fuse mount of the
+  // export (its own process, contexts and caches, as on another machine), or the reference
+  // directory itself for the local instance.
+  std::string OtherHostPath(const std::string& name) {
+    if (GetParam() == Target::kLocal) {
+      return Path(name);
+    }
+    if (other_host_.pid <= 0) {
+      other_host_.Start(url_, work_ + "/other-host");
+      EXPECT_FALSE(::testing::Test::HasFatalFailure()) << "the second mount did not start";
+    }
+    return other_host_.mountpoint + "/" + name_ + "/" + name;
   }
 
   std::string Path(const std::string& name) const { return root_ + "/" + name; }
@@ -157,11 +202,12 @@ class PosixBehaviour : public ::testing::TestWithParam<Target> {
 
   int ErrnoOf(int rc) const { return rc == 0 ? 0 : errno; }
 
+  std::string url_;
+  std::string name_;
   std::string root_;
   std::string work_;
-  std::string mountpoint_;
-  std::string log_;
-  pid_t pid_ = -1;
+  FuseMount mount_;
+  FuseMount other_host_;
 };
 
 TEST_P(PosixBehaviour, RenameReplacesAnExistingFile) {
@@ -370,6 +416,57 @@ TEST_P(PosixBehaviour, FsyncSucceedsAndDataIsThere) {
   EXPECT_EQ(fsync(dir.get()), 0) << std::strerror(errno);
   fd.Reset();
   EXPECT_EQ(Contents("synced"), data);
+}
+
+// berth-nfs-fuse remembers directory handles by path: its own rename must send later calls on
+// the old path to the directory now there, not to the renamed one.
+TEST_P(PosixBehaviour, ARenamedDirectorysOldPathNamesTheNewDirectory) {
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d/first", "1");
+  ASSERT_EQ(rename(Path("d").c_str(), Path("moved").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d/second", "2");
+  EXPECT_EQ(Contents("moved/first"), "1");
+  EXPECT_EQ(Contents("d/second"), "2");
+  struct stat st = {};
+  EXPECT_EQ(lstat(Path("moved/second").c_str(), &st), -1) << "created in the renamed directory";
+  EXPECT_EQ(lstat(Path("d/first").c_str(), &st), -1);
+  // rmdir, then a directory of the same name: the same.
+  ASSERT_EQ(unlink(Path("d/second").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(rmdir(Path("d").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d/third", "3");
+  EXPECT_EQ(Contents("d/third"), "3");
+}
+
+// Another host replaced a directory this mount had just used: the handle remembered for its
+// path is stale on the server. The next create in it must land in the new directory, at once
+// (a stale handle is dropped and the path looked up again), not fail with ESTALE.
+TEST_P(PosixBehaviour, ADirectoryAnotherHostReplacedIsFoundAgain) {
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d/before", "1");
+  fs::remove_all(OtherHostPath("d"));
+  ASSERT_EQ(mkdir(OtherHostPath("d").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d/after", "2");
+  EXPECT_EQ(ReadText(OtherHostPath("d/after")), "2") << "not in the directory now at d";
+  EXPECT_EQ(Contents("d/after"), "2");
+}
+
+// A directory another host renamed away, with a new one at its old path: within the entry
+// timeout (1 s, as long as the kernel trusts its own name cache) the mount may still use the
+// old one; after it, every create lands in the new one.
+TEST_P(PosixBehaviour, ADirectoryAnotherHostRenamedShowsWithinTheEntryTimeout) {
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d/before", "1");
+  ASSERT_EQ(rename(OtherHostPath("d").c_str(), OtherHostPath("moved").c_str()), 0)
+      << std::strerror(errno);
+  ASSERT_EQ(mkdir(OtherHostPath("d").c_str(), 0755), 0) << std::strerror(errno);
+  std::this_thread::sleep_for(1100ms);
+  WriteFile("d/after", "2");
+  EXPECT_EQ(ReadText(OtherHostPath("d/after")), "2") << "not in the directory now at d";
+  struct stat st = {};
+  EXPECT_EQ(lstat(OtherHostPath("moved/after").c_str(), &st), -1)
+      << "created in the directory another host renamed away";
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, PosixBehaviour, ::testing::Values(Target::kLocal, Target::kNfs),
