@@ -38,7 +38,8 @@ constexpr blksize_t kBlockSize = 4096;
 struct OpenFile {
   FileHandle handle;
   bool append;
-  bool sync;  // O_SYNC or O_DSYNC: every WRITE is FILE_SYNC
+  bool sync;  // O_SYNC or O_DSYNC: every WRITE is FILE_SYNC, sent before write(2) returns
+  std::shared_ptr<WriteBehind::Stream> stream;
   // WRITEs go out UNSTABLE: the server may hold the data in memory until a COMMIT. close(2)
   // commits, as the kernel NFS client does, so data a program closed survives a server restart.
   std::atomic<bool> uncommitted{false};
@@ -95,11 +96,12 @@ int FromException() {
   }
 }
 
-// Runs `op(context)` on any pooled context as the calling process. FUSE callbacks are C:
-// nothing may escape them.
+// Runs `op(context)` on any pooled context as the calling process, once the writes queued
+// so far reached the server (WriteBehind). FUSE callbacks are C: nothing may escape them.
 template <typename Op>
 int WithContext(Op&& op) noexcept {
   try {
+    Fs().write_behind().DrainAll();
     auto lease = Fs().pool().Acquire();
     lease.Impersonate(Caller());
     return ToFuseResult(lease.Check(op(lease.get())));
@@ -108,15 +110,15 @@ int WithContext(Op&& op) noexcept {
   }
 }
 
-// Runs `op(calls)`, NFSv3 calls by handle on any pooled context, as the calling process. A
-// failed connection (the calls throw kUnavailable) retires the context and is EIO.
+// Runs `op(calls, context)`, NFSv3 calls by handle on any context of `pool`, as `who`. A failed
+// connection (the calls throw kUnavailable) retires the context and is EIO. Safe on any thread.
 template <typename Op>
-int WithCalls(Op&& op) noexcept {
+int OnLease(ContextPool& pool, const ContextPool::Credentials& who, Op&& op) noexcept {
   try {
-    auto lease = Fs().pool().Acquire();
-    lease.Impersonate(Caller());
+    auto lease = pool.Acquire();
+    lease.Impersonate(who);
     try {
-      return ToFuseResult(op(lease.calls(), lease.get()));
+      return ToFuseResult(lease.Check(op(lease.calls(), lease.get())));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kUnavailable) {
         throw;
@@ -128,6 +130,36 @@ int WithCalls(Op&& op) noexcept {
   } catch (...) {
     return FromException();
   }
+}
+
+// OnLease as the calling process, once the writes queued so far reached the server.
+template <typename Op>
+int WithCalls(Op&& op) noexcept {
+  try {
+    Fs().write_behind().DrainAll();
+    return OnLease(Fs().pool(), Caller(), std::forward<Op>(op));
+  } catch (...) {
+    return FromException();
+  }
+}
+
+// `size` bytes at `at`, in WRITEs of at most the server's wtmax: the bytes written. `error`
+// gets why it stopped short: a negative errno (-EIO when the server took nothing).
+size_t WriteAll(HandleCalls& calls, nfs_context* context, const FileHandle& file, uint64_t at,
+                const char* data, size_t size, bool stable, int& error) {
+  const size_t most = std::max<uint64_t>(4096, nfs_get_writemax(context));
+  size_t done = 0;
+  error = 0;
+  while (done < size) {
+    const auto count = static_cast<uint32_t>(std::min(size - done, most));
+    const int rc = calls.Write(file, at + done, data + done, count, stable);
+    if (rc <= 0) {
+      error = rc < 0 ? rc : -EIO;  // no progress: never loop forever
+      break;
+    }
+    done += static_cast<size_t>(rc);
+  }
+  return done;
 }
 
 // The handle of directory `path`, from the cache or by LOOKUPs from the nearest known parent.
@@ -225,6 +257,7 @@ int Adopt(FileHandle handle, fuse_file_info* fi) {
   file->handle = std::move(handle);
   file->append = (fi->flags & O_APPEND) != 0;
   file->sync = (fi->flags & (O_SYNC | O_DSYNC)) != 0;
+  file->stream = Fs().write_behind().Open(file.get());
   // keep_cache stays 0: the kernel drops its page cache at every open, which gives the
   // close-to-open consistency NFS users expect when another host changed the file.
   fi->keep_cache = 0;
@@ -322,6 +355,7 @@ void* Init(fuse_conn_info* /*conn*/, fuse_config* config) {
 }
 
 int GetAttr(const char* path, struct stat* st, fuse_file_info* fi) {
+  Fs().OnFirstRequest();  // every path the kernel reaches starts with a getattr or a lookup
   return WithCalls([&](HandleCalls& calls, nfs_context*) {
     FileAttributes attributes;
     int rc = 0;
@@ -559,6 +593,19 @@ int Write(const char* /*path*/, const char* buffer, size_t size, off_t offset, f
   }
   OpenFile& file = FileOf(fi);
   file.uncommitted = true;
+  WriteBehind& behind = Fs().write_behind();
+  if (!file.append && !file.sync && Fs().options().write_behind_bytes > 0) {
+    try {
+      const int rc = behind.Submit(file.stream, static_cast<uint64_t>(offset), buffer, size,
+                                   std::make_shared<const ContextPool::Credentials>(Caller()));
+      return rc != 0 ? rc : static_cast<int>(size);
+    } catch (...) {
+      return FromException();
+    }
+  }
+  if (const int rc = behind.Drain(*file.stream); rc != 0) {
+    return rc;
+  }
   return WithCalls([&](HandleCalls& calls, nfs_context* context) {
     uint64_t at = static_cast<uint64_t>(offset);
     // O_APPEND: the kernel's offset is its cached size, stale when another host appended; the
@@ -570,20 +617,9 @@ int Write(const char* /*path*/, const char* buffer, size_t size, off_t offset, f
       }
       at = attributes.size;
     }
-    const size_t most = std::max<uint64_t>(4096, nfs_get_writemax(context));
-    size_t done = 0;
-    while (done < size) {
-      const auto count = static_cast<uint32_t>(std::min(size - done, most));
-      const int rc = calls.Write(file.handle, at + done, buffer + done, count, file.sync);
-      if (rc < 0) {
-        return done > 0 ? static_cast<int>(done) : rc;
-      }
-      if (rc == 0) {
-        return done > 0 ? static_cast<int>(done) : -EIO;  // no progress: never loop forever
-      }
-      done += static_cast<size_t>(rc);
-    }
-    return static_cast<int>(done);
+    int error = 0;
+    const size_t done = WriteAll(calls, context, file.handle, at, buffer, size, file.sync, error);
+    return done > 0 ? static_cast<int>(done) : error;  // write(2): a short count, else the error
   });
 }
 
@@ -609,9 +645,18 @@ int StatFs(const char* path, struct statvfs* out) {
   });
 }
 
+// Sends the file's queued writes, then COMMITs it. Waits for no other file's writes.
 int Commit(fuse_file_info* fi) {
-  return WithCalls(
-      [&](HandleCalls& calls, nfs_context*) { return calls.Commit(FileOf(fi).handle); });
+  OpenFile& file = FileOf(fi);
+  if (const int rc = Fs().write_behind().Drain(*file.stream); rc != 0) {
+    return rc;
+  }
+  try {
+    return OnLease(Fs().pool(), Caller(),
+                   [&](HandleCalls& calls, nfs_context*) { return calls.Commit(file.handle); });
+  } catch (...) {
+    return FromException();
+  }
 }
 
 int Flush(const char* /*path*/, fuse_file_info* fi) {
@@ -641,8 +686,13 @@ int FSync(const char* /*path*/, int /*datasync*/, fuse_file_info* fi) {
 int FSyncDir(const char* /*path*/, int /*datasync*/, fuse_file_info* /*fi*/) { return 0; }
 
 int Release(const char* /*path*/, fuse_file_info* fi) {
-  // NFSv3 has no open state on the server: there is nothing to close there.
   const std::unique_ptr<OpenFile> file(&FileOf(fi));
+  // NFSv3 has no open state on the server: nothing to close there, only queued writes to send
+  // (flush, at every close(2), sent and reported them; these came after it, e.g. through mmap).
+  if (const int rc = Fs().write_behind().Drain(*file->stream); rc != 0) {
+    spdlog::error("a write after the last flush failed: {}", std::strerror(-rc));
+    return rc;
+  }
   return 0;
 }
 
@@ -650,10 +700,34 @@ int Release(const char* /*path*/, fuse_file_info* fi) {
 
 Filesystem::Filesystem(ContextPool& pool, FileHandle root, FilesystemOptions options)
     : pool_(pool),
-      options_(options),
+      options_(std::move(options)),
       directories_(std::move(root),
                    std::chrono::duration_cast<DirectoryHandles::Clock::duration>(
-                       std::chrono::duration<double>(options.attr_timeout_seconds))) {}
+                       std::chrono::duration<double>(options_.attr_timeout_seconds))) {
+  // Runs on WriteBehind's workers, outside any FUSE request: no Fs(), no Caller().
+  auto send = [this](const void* file, const WriteBehind::Job& job) {
+    const auto& open_file = *static_cast<const OpenFile*>(file);
+    const auto& who = *static_cast<const ContextPool::Credentials*>(job.context.get());
+    return OnLease(pool_, who, [&](HandleCalls& calls, nfs_context* context) {
+      int error = 0;
+      WriteAll(calls, context, open_file.handle, job.offset, job.data.data(), job.data.size(),
+               false, error);
+      return error;  // all of it, or why not
+    });
+  };
+  const size_t per_file = std::max<size_t>(options_.write_behind_bytes, 1);
+  write_behind_ = std::make_unique<WriteBehind>(
+      send,
+      WriteBehind::Limits{.workers = 2, .bytes_per_file = per_file, .bytes_in_all = 16 * per_file});
+}
+
+void Filesystem::OnFirstRequest() {
+  std::call_once(first_request_, [this] {
+    if (options_.on_first_request) {
+      options_.on_first_request();
+    }
+  });
+}
 
 fuse_operations Filesystem::Operations() {
   fuse_operations ops = {};

@@ -3,18 +3,14 @@
 // and unmounts and exits on SIGTERM, SIGINT or `fusermount3 -u MOUNTPOINT`.
 #include <fuse.h>
 #include <fuse_lowlevel.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -34,6 +30,7 @@ struct Options {
   int timeout_ms = 10000;
   unsigned threads = 4;
   unsigned readahead_kib = 1024;
+  unsigned write_behind_kib = 4096;
   bool read_only = false;
   bool suid = false;
   std::string log_file;
@@ -99,16 +96,11 @@ void SetUpLogging(const Options& options) {
 // The kernel reads ahead of a sequential reader by its bdi's window, 128 KiB unless told
 // otherwise, and FUSE can only lower it, at INIT. One READ of 1 MiB costs about what one of
 // 128 KiB does, so the window is raised through sysfs, for this mount's bdi ("MAJOR:MINOR"),
-// once INIT is done: the kernel answers a stat(2) of the mountpoint only after it, and would
-// lower an earlier setting to what INIT says. Runs beside the FUSE loop, which answers that
-// stat. A failure only costs speed: warned about, not fatal.
+// once INIT is done (an earlier setting would be lowered again by INIT): Filesystem runs this
+// in the first request it serves. It reads mountinfo, never the mount itself, which would be a
+// request to this very process. A failure only costs speed: warned about, not fatal.
 void SetReadahead(const std::string& mountpoint, unsigned kib) {
   if (kib == 0) {
-    return;
-  }
-  struct stat st = {};
-  if (::stat(mountpoint.c_str(), &st) != 0) {
-    spdlog::warn("readahead left as it is: stat {}: {}", mountpoint, std::strerror(errno));
     return;
   }
   std::error_code error;
@@ -146,7 +138,12 @@ int Serve(const Options& options) {
     write_max = nfs_get_writemax(probe.get());
   }
 
-  berth::nfs::Filesystem filesystem(pool, std::move(root), {.read_only = options.read_only});
+  berth::nfs::Filesystem filesystem(pool, std::move(root),
+                                    {.read_only = options.read_only,
+                                     .write_behind_bytes = size_t{options.write_behind_kib} << 10,
+                                     .on_first_request = [&options] {
+                                       SetReadahead(options.mountpoint, options.readahead_kib);
+                                     }});
   const fuse_operations ops = berth::nfs::Filesystem::Operations();
 
   // allow_other: berth mounts as root for containers running as any user. No
@@ -191,7 +188,6 @@ int Serve(const Options& options) {
   spdlog::info("serving {} on {} with {} threads, READ up to {} and WRITE up to {} bytes{}",
                FsName(options.url), options.mountpoint, options.threads, read_max, write_max,
                options.read_only ? " (read-only)" : "");
-  const std::jthread readahead(SetReadahead, options.mountpoint, options.readahead_kib);
   const int rc = fuse_loop_mt(f.get(), loop.get());
   spdlog::info("unmounting {}", options.mountpoint);
   return rc == 0 ? 0 : 1;
@@ -213,6 +209,10 @@ int main(int argc, char** argv) {
   app.add_option("--readahead-kib", options.readahead_kib,
                  "the kernel's read-ahead window for this mount, in KiB (0: leave it)")
       ->check(CLI::Range(0, 65536));
+  app.add_option("--write-behind-kib", options.write_behind_kib,
+                 "per open file, how much written data may wait to be sent, in KiB (0: every "
+                 "write waits for the server; close and fsync always wait)")
+      ->check(CLI::Range(0, 262144));
   app.add_flag("--read-only", options.read_only, "mount read-only");
   app.add_flag("--suid", options.suid, "honour set-user-ID bits (mounted nosuid otherwise)");
   app.add_option("--log", options.log_file, "append logs to this file instead of stderr");

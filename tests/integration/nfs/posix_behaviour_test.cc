@@ -469,6 +469,34 @@ TEST_P(PosixBehaviour, ADirectoryAnotherHostRenamedShowsWithinTheEntryTimeout) {
       << "created in the directory another host renamed away";
 }
 
+// Writes are answered before the server has them (write-behind, as the kernel NFS client
+// answers from its page cache), so an error the server returns later must still reach the
+// program: at its next write, fsync or close. Here the file is removed by another host, which
+// NFSv3 turns into ESTALE for this one (docs/user-guide.md); locally, an open file outlives its
+// name and both calls succeed.
+TEST_P(PosixBehaviour, AWriteTheServerRefusesLaterFailsTheCloseAtTheLatest) {
+  berth::UniqueFd fd(open(Path("victim").c_str(), O_WRONLY | O_CREAT, 0644));
+  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
+  ASSERT_EQ(write(fd.get(), "a", 1), 1) << std::strerror(errno);
+  ASSERT_EQ(fsync(fd.get()), 0) << std::strerror(errno);
+  ASSERT_EQ(unlink(OtherHostPath("victim").c_str()), 0) << std::strerror(errno);
+  const ssize_t written = write(fd.get(), "b", 1);
+  const int write_errno = written < 0 ? errno : 0;
+  const int closed = close(fd.Release());
+  const int close_errno = closed != 0 ? errno : 0;
+  if (GetParam() == Target::kLocal) {
+    EXPECT_EQ(written, 1) << std::strerror(write_errno);
+    EXPECT_EQ(closed, 0) << std::strerror(close_errno);
+    return;
+  }
+  if (written < 0) {
+    EXPECT_EQ(write_errno, ESTALE) << std::strerror(write_errno);
+  } else {
+    EXPECT_EQ(closed, -1) << "a write the server refused was reported by nothing";
+    EXPECT_EQ(close_errno, ESTALE) << std::strerror(close_errno);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Targets, PosixBehaviour, ::testing::Values(Target::kLocal, Target::kNfs),
                          [](const ::testing::TestParamInfo<Target>& info) {
                            return info.param == Target::kLocal ? "LocalReference" : "BerthNfsFuse";
