@@ -8,14 +8,20 @@
 #    vs `nfs-cp` back, each read after `sync` + `echo 3 > /proc/sys/vm/drop_caches` (buffered
 #    reads, cold on the client and on the server's disk alike). Source and read destinations live
 #    on a private tmpfs, which drop_caches leaves alone.
-# 2. 1000 files of 1 KiB, one bash `for` loop with `printf >`, into the mount vs into that tmpfs.
+# 2. 1000 files of 1 KiB, one bash `for` loop with `printf >`, into the mount vs into that tmpfs,
+#    and vs the libnfs small-file floor (berth_bench_nfs_small_files: create, write and close per
+#    file over one connection; once more with a COMMIT before each close, as close(2) through
+#    the mount does).
 # Own lab (`scripts/lab up --no-docker`: Ceph + nfs-ganesha). BERTH_BIN_DIR: where
 # berth-nfs-fuse is (default build/bin).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 fuse_bin=${BERTH_BIN_DIR:-$root/build/bin}/berth-nfs-fuse
+floor_bin=${BERTH_BIN_DIR:-$root/build/bin}/berth_bench_nfs_small_files
 rounds=${1:-5}
-[ -x "$fuse_bin" ] || { echo "bench: no $fuse_bin (build first: scripts/build)" >&2; exit 1; }
+for b in "$fuse_bin" "$floor_bin"; do
+  [ -x "$b" ] || { echo "bench: no $b (build first: scripts/build)" >&2; exit 1; }
+done
 for t in nfs-cp fusermount3 mountpoint; do
   command -v "$t" >/dev/null || { echo "bench: no $t (scripts/deps)" >&2; exit 1; }
 done
@@ -102,25 +108,40 @@ make_files() { # DIR
   mkdir "$1"
   for ((i = 0; i < 1000; i++)); do printf '%s' "$kib" >"$1/f$i"; done
 }
+floor() { # NAME [--commit]: the floor program's own time, in microseconds
+  "$floor_bin" "$BERTH_NFS_URL" "$1" 1000 1024 "${@:2}"
+}
 say "1000 files of 1 KiB, $rounds interleaved rounds"
-: >"$lab/s_fuse"; : >"$lab/s_tmpfs"
+: >"$lab/s_fuse"; : >"$lab/s_tmpfs"; : >"$lab/s_floor"; : >"$lab/s_commit"
 for i in $(seq "$rounds"); do
   if ((i % 2)); then
     timed "$lab/s_fuse" make_files "$mnt/small$i"; timed "$lab/s_tmpfs" make_files "$tmp/small$i"
+    floor "floor$i" >>"$lab/s_floor"; floor "commit$i" --commit >>"$lab/s_commit"
   else
+    floor "commit$i" --commit >>"$lab/s_commit"; floor "floor$i" >>"$lab/s_floor"
     timed "$lab/s_tmpfs" make_files "$tmp/small$i"; timed "$lab/s_fuse" make_files "$mnt/small$i"
   fi
-  [ "$(find "$BERTH_NFS_EXPORT_DIR/small$i" -type f -size 1k | wc -l)" = 1000 ] ||
-    { say "the mount did not create 1000 files of 1 KiB"; exit 1; }
-  rm -rf -- "${mnt:?}/small$i" "${tmp:?}/small$i"
+  for d in "small$i" "floor$i" "commit$i"; do
+    [ "$(find "$BERTH_NFS_EXPORT_DIR/$d" -type f -size 1k | wc -l)" = 1000 ] ||
+      { say "$d: not 1000 files of 1 KiB on the export"; exit 1; }
+  done
+  rm -rf -- "${mnt:?}/small$i" "${tmp:?}/small$i" "${mnt:?}/floor$i" "${mnt:?}/commit$i"
 done
-f=$(median <"$lab/s_fuse") l=$(median <"$lab/s_tmpfs")
-table+=("$(row "create 1000 x 1 KiB, ms (vs tmpfs)" "$(ms "$f")" "$(ms "$l")" "$(ratio "$f" "$l")")")
+f=$(median <"$lab/s_fuse")
+for base in tmpfs floor commit; do
+  b=$(median <"$lab/s_$base")
+  case $base in
+    tmpfs) label="create 1000 x 1 KiB, ms (vs tmpfs)" ;;
+    floor) label="create 1000 x 1 KiB, ms (vs libnfs floor)" ;;
+    commit) label="create 1000 x 1 KiB, ms (vs floor + COMMIT)" ;;
+  esac
+  table+=("$(row "$label" "$(ms "$f")" "$(ms "$b")" "$(ratio "$f" "$b")")")
+done
 
 echo "berth NFS benchmarks, $(date -u +%F), $(nproc) cores, rounds: $rounds (medians)," \
   "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 row benchmark berth-fuse baseline ratio
 printf '%s\n' "${table[@]}"
-for s in w_fuse w_cp r_fuse r_cp s_fuse s_tmpfs; do # every round, for the spread
+for s in w_fuse w_cp r_fuse r_cp s_fuse s_tmpfs s_floor s_commit; do # every round, for the spread
   printf '  %-8s ms: %s\n' "$s" "$(awk '{printf "%.0f ", $1 / 1000}' "$lab/$s")"
 done
