@@ -77,62 +77,54 @@ ObjectWatch::~ObjectWatch() {
 
 bool ObjectWatch::alive() const { return state_->alive; }
 
-struct Notifier::InFlight {
-  std::shared_ptr<Cluster> cluster;
-  IoCtx io;
-  std::string payload;
-  rados_completion_t completion = nullptr;
-  bool started = false;  // only a notify that was sent completes
-  char* reply = nullptr;
-  size_t reply_len = 0;
-
-  InFlight(std::shared_ptr<Cluster> c, IoCtx i, std::string p)
-      : cluster(std::move(c)), io(std::move(i)), payload(std::move(p)) {}
-  ~InFlight() {
-    if (completion != nullptr) {
-      if (started) {
-        rados_aio_wait_for_complete(completion);
-      }
-      rados_aio_release(completion);
-    }
-    if (reply != nullptr) {
-      rados_buffer_free(reply);
-    }
-  }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-};
-
-Notifier::Notifier(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+Notifier::Notifier(std::chrono::milliseconds timeout)
+    : timeout_(timeout), worker_([this](const std::stop_token& stop) { Work(stop); }) {}
 
 Notifier::~Notifier() {
-  std::lock_guard lock(mu_);
-  in_flight_.clear();  // each waits for its notify
-}
-
-void Notifier::ReapCompleted() {
-  in_flight_.remove_if(
-      [](const auto& notify) { return rados_aio_is_complete(notify->completion) != 0; });
+  worker_.request_stop();  // it sends what is queued first
+  worker_.join();
 }
 
 void Notifier::Notify(const std::shared_ptr<Cluster>& cluster, const std::string& pool,
                       const std::string& object, const std::string& payload) {
-  try {
-    auto notify = std::make_unique<InFlight>(cluster, cluster->OpenPool(pool), payload);
-    if (const int r = rados_aio_create_completion2(nullptr, nullptr, &notify->completion); r < 0) {
-      throw ErrnoError(r, "cannot make a completion");
-    }
-    const int r = rados_aio_notify(notify->io.get(), object.c_str(), notify->completion,
-                                   notify->payload.data(), static_cast<int>(notify->payload.size()),
-                                   static_cast<uint64_t>(timeout_.count()), &notify->reply,
-                                   &notify->reply_len);
-    if (r < 0) {
-      throw ErrnoError(r, "cannot notify the watchers of " + object);
-    }
-    notify->started = true;
+  {
     std::lock_guard lock(mu_);
-    ReapCompleted();
-    in_flight_.push_back(std::move(notify));
+    queue_.push_back({cluster, pool, object, payload});
+  }
+  queued_.notify_one();
+}
+
+void Notifier::Work(const std::stop_token& stop) {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    queued_.wait(lock, stop, [&] { return !queue_.empty(); });
+    if (queue_.empty()) {
+      return;  // stopped, and nothing left to send
+    }
+    const Pending notify = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    Send(notify);
+    lock.lock();
+  }
+}
+
+void Notifier::Send(const Pending& notify) const {
+  try {
+    const IoCtx io = notify.cluster->OpenPool(notify.pool);
+    char* reply = nullptr;
+    size_t reply_len = 0;
+    const int r = rados_notify2(io.get(), notify.object.c_str(), notify.payload.data(),
+                                static_cast<int>(notify.payload.size()),
+                                static_cast<uint64_t>(timeout_.count()), &reply, &reply_len);
+    if (reply != nullptr) {
+      rados_buffer_free(reply);
+    }
+    // -ETIMEDOUT: a watcher did not answer in time (a dead one, until Ceph drops its watch);
+    // the others got the notify.
+    if (r < 0 && r != -ETIMEDOUT) {
+      throw ErrnoError(r, "cannot notify the watchers of " + notify.object);
+    }
   } catch (const Error& e) {
     spdlog::warn("{}; they see the change within their bound instead", e.what());
   }
