@@ -291,6 +291,41 @@ int HandleCalls::Resize(const FileHandle& file, uint64_t size) {
   return Ask<SETATTR3res>("SETATTR", rpc_nfs3_setattr_async, args, [](const SETATTR3res&) {});
 }
 
+namespace {
+
+time_how How(const TimeChange& change) {
+  switch (change.kind) {
+    case TimeChange::Kind::kServerNow:
+      return SET_TO_SERVER_TIME;
+    case TimeChange::Kind::kSet:
+      return SET_TO_CLIENT_TIME;
+    case TimeChange::Kind::kKeep:
+      break;
+  }
+  return DONT_CHANGE;
+}
+
+}  // namespace
+
+int HandleCalls::SetMode(const FileHandle& object, uint32_t mode) {
+  SETATTR3args args{};
+  args.object = Wire(object);
+  args.new_attributes.mode.set_it = 1;
+  args.new_attributes.mode.set_mode3_u.mode = mode & 07777;
+  return Ask<SETATTR3res>("SETATTR", rpc_nfs3_setattr_async, args, [](const SETATTR3res&) {});
+}
+
+int HandleCalls::SetTimes(const FileHandle& object, const TimeChange& atime,
+                          const TimeChange& mtime) {
+  SETATTR3args args{};
+  args.object = Wire(object);
+  args.new_attributes.atime.set_it = How(atime);
+  args.new_attributes.atime.set_atime_u.atime = {atime.time.seconds, atime.time.nanoseconds};
+  args.new_attributes.mtime.set_it = How(mtime);
+  args.new_attributes.mtime.set_mtime_u.mtime = {mtime.time.seconds, mtime.time.nanoseconds};
+  return Ask<SETATTR3res>("SETATTR", rpc_nfs3_setattr_async, args, [](const SETATTR3res&) {});
+}
+
 int HandleCalls::ReadInto(const FileHandle& file, uint64_t offset, uint32_t count, char* buffer,
                           bool& eof) {
   READ3args args{};

@@ -48,6 +48,13 @@ struct FileAttributes {
   FileTime ctime;
 };
 
+// One timestamp in a SETATTR: left alone, set to the server's clock, or set to `time`.
+struct TimeChange {
+  enum class Kind { kKeep, kServerNow, kSet };
+  Kind kind = Kind::kKeep;
+  FileTime time;
+};
+
 // How CREATE treats an existing entry of the same name.
 enum class CreateMode {
   kOpenExisting,  // UNCHECKED: the existing file is used (and truncated if asked)
@@ -86,6 +93,11 @@ class HandleCalls {
              bool truncate, DirectoryEntry& out);
   // SETATTR3 of the size alone.
   int Resize(const FileHandle& file, uint64_t size);
+  // SETATTR3 of the permission bits alone.
+  int SetMode(const FileHandle& object, uint32_t mode);
+  // SETATTR3 of the access and modification times alone. The server applies utimensat(2)'s
+  // rules: the owner may set any time; whoever may write the file, only "now".
+  int SetTimes(const FileHandle& object, const TimeChange& atime, const TimeChange& mtime);
   // One READ3 of at most `count` bytes into `buffer`: the byte count, or a negative errno;
   // `eof` tells whether the file ends there.
   int ReadInto(const FileHandle& file, uint64_t offset, uint32_t count, char* buffer, bool& eof);

@@ -6,18 +6,20 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -189,12 +191,18 @@ int ResolveDirectory(HandleCalls& calls, const std::string& path, FileHandle& ou
   return 0;
 }
 
-// Runs `op(calls, parent_handle, name)` for the entry `path` names. A cached parent handle the
-// server calls stale (another host removed or replaced the directory) is forgotten, and the
-// call made once more from handles looked up afresh.
+// Runs `op(calls, parent_handle, name)` for the entry `path` names. When the server calls a
+// handle stale (another host removed or replaced a directory on the way), every remembered
+// handle is forgotten (the stale one may be any ancestor; this is rare) and the call made once
+// more from handles looked up afresh.
 template <typename Op>
 int InParent(HandleCalls& calls, const char* path, Op&& op) {
   const SplitPath split = Split(path);
+  // FUSE lets names up to 1024 bytes through; a local filesystem refuses more than NAME_MAX,
+  // and so does this one, whatever the server would do with them.
+  if (split.name.size() > NAME_MAX) {
+    return -ENAMETOOLONG;
+  }
   for (int attempt = 0;; ++attempt) {
     FileHandle parent;
     int rc = ResolveDirectory(calls, split.parent, parent);
@@ -204,8 +212,25 @@ int InParent(HandleCalls& calls, const char* path, Op&& op) {
     if (rc != -ESTALE || attempt > 0) {
       return rc;
     }
-    Fs().directories().Forget(split.parent);
+    Fs().directories().Forget("/");
   }
+}
+
+// The object `path` names ("/" included), or the open file `fi`, with its attributes: the
+// object itself, never what a symlink points to (lutimes, lchown).
+int FindObject(HandleCalls& calls, const char* path, const fuse_file_info* fi, FileHandle& handle,
+               FileAttributes& attributes) {
+  if (fi != nullptr || std::strcmp(path, "/") == 0) {
+    handle = fi != nullptr ? FileOf(fi).handle : Fs().directories().root();
+    return calls.Attributes(handle, attributes);
+  }
+  return InParent(calls, path, [&](const FileHandle& parent, const std::string& name) {
+    DirectoryEntry entry;
+    const int rc = calls.LookupEntry(parent, name, entry);
+    handle = std::move(entry.handle);
+    attributes = entry.attributes;
+    return rc;
+  });
 }
 
 bool ReadOnly() { return Fs().options().read_only; }
@@ -374,6 +399,9 @@ int GetAttr(const char* path, struct stat* st, fuse_file_info* fi) {
     }
     if (rc == 0) {
       FillStat(attributes, st);
+      if (fi == nullptr) {
+        Fs().aliases().Note(attributes.fileid, attributes.nlink, path);
+      }
     }
     return rc;
   });
@@ -433,6 +461,17 @@ int MkNod(const char* path, mode_t mode, dev_t rdev) {
   if (ReadOnly()) {
     return -EROFS;
   }
+  if (S_ISREG(mode)) {
+    // MKNOD3 makes devices, sockets and FIFOs; a regular file is a CREATE that fails if the
+    // name exists, as mknod(2) does.
+    return WithCalls([&](HandleCalls& calls, nfs_context*) {
+      return InParent(calls, path, [&](const FileHandle& parent, const std::string& name) {
+        DirectoryEntry entry;
+        return calls.Create(parent, name, static_cast<uint32_t>(mode & 07777),
+                            CreateMode::kFailIfExists, false, entry);
+      });
+    });
+  }
   return WithContext([&](nfs_context* context) {
     return nfs_mknod(context, path, static_cast<int>(mode), static_cast<int>(rdev));
   });
@@ -446,11 +485,51 @@ int MkDir(const char* path, mode_t mode) {
       [&](nfs_context* context) { return nfs_mkdir2(context, path, static_cast<int>(mode)); });
 }
 
+// The file id of what `path` names, when it has more than one link and this mount handed out
+// names for such files at all (else no RPC): its other names' cached attributes go stale.
+std::optional<uint64_t> HardLinkedFileId(const char* path) {
+  if (Fs().aliases().empty()) {
+    return std::nullopt;
+  }
+  std::optional<uint64_t> fileid;
+  WithCalls([&](HandleCalls& calls, nfs_context*) {
+    FileHandle handle;
+    FileAttributes attributes;
+    const int rc = FindObject(calls, path, nullptr, handle, attributes);
+    if (rc == 0 && attributes.nlink > 1) {
+      fileid = attributes.fileid;
+    }
+    return rc;
+  });
+  return fileid;
+}
+
+// Drops the kernel's cached attributes of every name noted for `fileid` (link count, ctime),
+// and of `also`. Only attributes: safe inside the request that changed them.
+void DropCachedAttributes(std::optional<uint64_t> fileid, const char* also = nullptr) {
+  std::vector<std::string> names;
+  if (fileid) {
+    names = Fs().aliases().Take(*fileid);
+  }
+  if (also != nullptr) {
+    names.emplace_back(also);
+  }
+  fuse* session = fuse_get_context()->fuse;
+  for (const auto& name : names) {
+    fuse_invalidate_path(session, name.c_str());  // -ENOENT: the kernel forgot it already
+  }
+}
+
 int Unlink(const char* path) {
   if (ReadOnly()) {
     return -EROFS;
   }
-  return WithContext([&](nfs_context* context) { return nfs_unlink(context, path); });
+  const std::optional<uint64_t> fileid = HardLinkedFileId(path);
+  const int rc = WithContext([&](nfs_context* context) { return nfs_unlink(context, path); });
+  if (rc == 0) {
+    DropCachedAttributes(fileid);
+  }
+  return rc;
 }
 
 int RmDir(const char* path) {
@@ -482,9 +561,16 @@ int Rename(const char* from, const char* to, unsigned int flags) {
   // A renamed directory's old path, and a directory it replaced, name nothing cached any more.
   Fs().directories().Forget(from);
   Fs().directories().Forget(to);
+  // Other names of the renamed file (its ctime) and of a file it replaces (its link count).
+  const std::optional<uint64_t> moved = HardLinkedFileId(from);
+  const std::optional<uint64_t> replaced = HardLinkedFileId(to);
   const int rc = WithContext([&](nfs_context* context) { return nfs_rename(context, from, to); });
   Fs().directories().Forget(from);
   Fs().directories().Forget(to);
+  if (rc == 0) {
+    DropCachedAttributes(moved);
+    DropCachedAttributes(replaced);
+  }
   return rc;
 }
 
@@ -492,15 +578,36 @@ int Link(const char* from, const char* to) {
   if (ReadOnly()) {
     return -EROFS;
   }
-  return WithContext([&](nfs_context* context) { return nfs_link(context, from, to); });
+  const int rc = WithContext([&](nfs_context* context) { return nfs_link(context, from, to); });
+  if (rc == 0) {
+    // The file has two names now: the one linked from keeps a link count of one in the
+    // kernel's cache, and so would any other.
+    DropCachedAttributes(HardLinkedFileId(from), from);
+  }
+  return rc;
 }
 
-int ChMod(const char* path, mode_t mode, fuse_file_info* /*fi*/) {
+int ChMod(const char* path, mode_t mode, fuse_file_info* fi) {
   if (ReadOnly()) {
     return -EROFS;
   }
-  return WithContext(
-      [&](nfs_context* context) { return nfs_chmod(context, path, static_cast<int>(mode)); });
+  return WithCalls([&](HandleCalls& calls, nfs_context*) {
+    FileHandle handle;
+    FileAttributes attributes;
+    if (const int rc = FindObject(calls, path, fi, handle, attributes); rc != 0) {
+      return rc;
+    }
+    // chmod(2) drops set-group-ID for a caller outside the file's group (unless root), as
+    // every local filesystem does; the server sees only the mode it is sent.
+    auto wanted = static_cast<uint32_t>(mode & 07777);
+    const ContextPool::Credentials caller = Caller();
+    if ((wanted & S_ISGID) != 0 && caller.uid != 0 && caller.gid != attributes.gid &&
+        std::find(caller.groups.begin(), caller.groups.end(), attributes.gid) ==
+            caller.groups.end()) {
+      wanted &= ~static_cast<uint32_t>(S_ISGID);
+    }
+    return calls.SetMode(handle, wanted);
+  });
 }
 
 int ChOwn(const char* path, uid_t uid, gid_t gid, fuse_file_info* /*fi*/) {
@@ -527,40 +634,45 @@ int Truncate(const char* path, off_t size, fuse_file_info* fi) {
   });
 }
 
-int UTimeNs(const char* path, const struct timespec times[2], fuse_file_info* /*fi*/) {
+TimeChange ToTimeChange(const struct timespec* times, int which) {
+  if (times == nullptr || times[which].tv_nsec == UTIME_NOW) {
+    return {.kind = TimeChange::Kind::kServerNow, .time = {}};
+  }
+  if (times[which].tv_nsec == UTIME_OMIT) {
+    return {};
+  }
+  return {.kind = TimeChange::Kind::kSet,
+          .time = {static_cast<uint32_t>(times[which].tv_sec),
+                   static_cast<uint32_t>(times[which].tv_nsec)}};
+}
+
+int UTimeNs(const char* path, const struct timespec times[2], fuse_file_info* fi) {
   if (ReadOnly()) {
     return -EROFS;
   }
-  return WithContext([&](nfs_context* context) {
-    // Both "now": let the server stamp its own clock (SET_TO_SERVER_TIME), as NFS clients do.
-    if (times == nullptr || (times[0].tv_nsec == UTIME_NOW && times[1].tv_nsec == UTIME_NOW)) {
-      return nfs_lutimes(context, path, nullptr);
+  // One SETATTR with each time as asked: "now" is the server's clock and an omitted time is
+  // left out.
+  const TimeChange atime = ToTimeChange(times, 0);
+  const TimeChange mtime = ToTimeChange(times, 1);
+  if (atime.kind == TimeChange::Kind::kKeep && mtime.kind == TimeChange::Kind::kKeep) {
+    return 0;  // nothing asked, nothing checked (utimensat(2))
+  }
+  const bool touch =
+      atime.kind == TimeChange::Kind::kServerNow && mtime.kind == TimeChange::Kind::kServerNow;
+  const uid_t caller = fuse_get_context()->uid;
+  return WithCalls([&](HandleCalls& calls, nfs_context*) {
+    FileHandle handle;
+    FileAttributes attributes;
+    if (const int rc = FindObject(calls, path, fi, handle, attributes); rc != 0) {
+      return rc;
     }
-    // libnfs only takes explicit times for both, in microseconds: fill in the omitted one
-    // from the current attributes and "now" from our clock.
-    nfs_stat_64 current{};
-    if (times[0].tv_nsec == UTIME_OMIT || times[1].tv_nsec == UTIME_OMIT) {
-      const int rc = nfs_lstat64(context, path, &current);
-      if (rc != 0) {
-        return rc;
-      }
+    // utimensat(2): touching both times to "now" is for whoever may write the file (the
+    // server checks that); anything else, even one "now" beside an omitted time, is the
+    // owner's (or root's) call.
+    if (!touch && caller != 0 && caller != attributes.uid) {
+      return -EPERM;
     }
-    timeval now{};
-    gettimeofday(&now, nullptr);
-    timeval values[2];
-    const uint64_t current_sec[2] = {current.nfs_atime, current.nfs_mtime};
-    const uint64_t current_nsec[2] = {current.nfs_atime_nsec, current.nfs_mtime_nsec};
-    for (int i = 0; i < 2; ++i) {
-      if (times[i].tv_nsec == UTIME_NOW) {
-        values[i] = now;
-      } else if (times[i].tv_nsec == UTIME_OMIT) {
-        values[i] = {static_cast<time_t>(current_sec[i]),
-                     static_cast<suseconds_t>(current_nsec[i] / 1000)};
-      } else {
-        values[i] = {times[i].tv_sec, static_cast<suseconds_t>(times[i].tv_nsec / 1000)};
-      }
-    }
-    return nfs_lutimes(context, path, values);
+    return calls.SetTimes(handle, atime, mtime);
   });
 }
 

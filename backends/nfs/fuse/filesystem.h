@@ -10,6 +10,7 @@
 
 #include "backends/nfs/fuse/context_pool.h"
 #include "backends/nfs/fuse/directory_handles.h"
+#include "backends/nfs/fuse/link_aliases.h"
 #include "backends/nfs/fuse/write_behind.h"
 
 namespace berth::nfs {
@@ -40,6 +41,7 @@ class Filesystem {
   ContextPool& pool() { return pool_; }
   DirectoryHandles& directories() { return directories_; }
   WriteBehind& write_behind() { return *write_behind_; }
+  LinkAliases& aliases() { return aliases_; }
   void OnFirstRequest();
   const FilesystemOptions& options() const { return options_; }
 
@@ -47,6 +49,7 @@ class Filesystem {
   ContextPool& pool_;
   FilesystemOptions options_;
   DirectoryHandles directories_;
+  LinkAliases aliases_;
   std::once_flag first_request_;
   std::unique_ptr<WriteBehind> write_behind_;  // last: its workers use the members above
 };

@@ -3,12 +3,14 @@
 // documented NFS limit). The NFS instance needs the lab's ganesha: BERTH_NFS_URL.
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -16,10 +18,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -38,6 +42,50 @@ using namespace std::chrono_literals;
 
 constexpr off_t kGiB = off_t{1} << 30;
 constexpr decltype(statfs::f_type) kFuseSuperMagic = 0x65735546;  // FUSE_SUPER_MAGIC
+constexpr uid_t kOtherUser = 65534;  // nobody: neither root nor the files' owner
+constexpr gid_t kOtherGroup = 65534;
+
+// Runs `step` in a child process as kOtherUser/kOtherGroup with no supplementary groups, and
+// returns what it returned (an errno, 0 for success).
+int AsOtherUser(const std::function<int()>& step) {
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(kOtherGroup) != 0 || setuid(kOtherUser) != 0) {
+      _exit(255);
+    }
+    _exit(step());
+  }
+  int status = 0;
+  if (child < 0 || waitpid(child, &status, 0) != child || !WIFEXITED(status)) {
+    ADD_FAILURE() << "the child as uid " << kOtherUser << " did not finish";
+    return -1;
+  }
+  EXPECT_NE(WEXITSTATUS(status), 255) << "the child could not become uid " << kOtherUser;
+  return WEXITSTATUS(status);
+}
+
+int OpenErrno(const std::string& path, int flags) {
+  const int fd = open(path.c_str(), flags);
+  if (fd < 0) {
+    return errno;
+  }
+  close(fd);
+  return 0;
+}
+
+int UtimensErrno(const std::string& path, const timespec* times) {
+  return utimensat(AT_FDCWD, path.c_str(), times, 0) == 0 ? 0 : errno;
+}
+
+timespec Ctime(const std::string& path) {
+  struct stat st = {};
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
+  return st.st_ctim;
+}
+
+bool Later(const timespec& a, const timespec& b) {
+  return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
 
 enum class Target { kLocal, kNfs };
 
@@ -184,6 +232,15 @@ class PosixBehaviour : public ::testing::TestWithParam<Target> {
   }
 
   std::string Path(const std::string& name) const { return root_ + "/" + name; }
+
+  // Lets kOtherUser reach root_: mkdtemp made the directories on the way 0700.
+  void OpenTheWayForOtherUsers() {
+    for (const std::string& dir : {work_, work_ + "/this-host", root_}) {
+      if (!dir.empty() && dir != "/this-host") {
+        ASSERT_EQ(chmod(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+      }
+    }
+  }
 
   void WriteFile(const std::string& name, const std::string& data, mode_t mode = 0644) {
     berth::UniqueFd fd(open(Path(name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode));
@@ -450,6 +507,14 @@ TEST_P(PosixBehaviour, ADirectoryAnotherHostReplacedIsFoundAgain) {
   WriteFile("d/after", "2");
   EXPECT_EQ(ReadText(OtherHostPath("d/after")), "2") << "not in the directory now at d";
   EXPECT_EQ(Contents("d/after"), "2");
+  // Two levels: the stale handle is the parent's parent, remembered on the way to d2/sub.
+  ASSERT_EQ(mkdir(Path("d2").c_str(), 0755), 0) << std::strerror(errno);
+  ASSERT_EQ(mkdir(Path("d2/sub").c_str(), 0755), 0) << std::strerror(errno);
+  WriteFile("d2/sub/before", "1");
+  fs::remove_all(OtherHostPath("d2"));
+  ASSERT_TRUE(fs::create_directories(OtherHostPath("d2/sub")));
+  WriteFile("d2/sub/after", "2");
+  EXPECT_EQ(ReadText(OtherHostPath("d2/sub/after")), "2");
 }
 
 // A directory another host renamed away, with a new one at its old path: within the entry
@@ -495,6 +560,151 @@ TEST_P(PosixBehaviour, AWriteTheServerRefusesLaterFailsTheCloseAtTheLatest) {
     EXPECT_EQ(closed, -1) << "a write the server refused was reported by nothing";
     EXPECT_EQ(close_errno, ESTALE) << std::strerror(close_errno);
   }
+}
+
+// Link counts and ctime right after link, unlink and rename, within the attribute cache's
+// second: the mount's own changes must show at once.
+TEST_P(PosixBehaviour, LinkCountsAndCtimeFollowLinkUnlinkAndRename) {
+  WriteFile("f", "x");
+  const ino_t inode = Stat("f").st_ino;
+  timespec before = Ctime(Path("f"));
+  // Timestamps come from a coarse clock (a few ms): let it tick between steps.
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(link(Path("f").c_str(), Path("g").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("f").st_nlink, 2U);
+  EXPECT_EQ(Stat("g").st_nlink, 2U);
+  EXPECT_EQ(Stat("g").st_ino, inode);
+  EXPECT_TRUE(Later(Ctime(Path("f")), before)) << "link did not change ctime";
+  before = Ctime(Path("f"));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(unlink(Path("g").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("f").st_nlink, 1U);
+  EXPECT_TRUE(Later(Ctime(Path("f")), before)) << "unlink did not change the file's ctime";
+  before = Ctime(Path("f"));
+  std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(rename(Path("f").c_str(), Path("h").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("h").st_nlink, 1U);
+  EXPECT_TRUE(Later(Ctime(Path("h")), before)) << "rename did not change ctime";
+  ASSERT_EQ(mkdir(Path("d").c_str(), 0755), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("d").st_nlink, 2U);
+  ASSERT_EQ(mkdir(Path("d/sub").c_str(), 0755), 0) << std::strerror(errno);
+  EXPECT_EQ(Stat("d").st_nlink, 3U) << "a subdirectory's \"..\" counts";
+}
+
+// NAME_MAX (255) per component and PATH_MAX (4096) per path, in every call family.
+TEST_P(PosixBehaviour, NamesAndPathsOverTheLimitsFailWithENAMETOOLONG) {
+  const std::string longest(255, 'n');
+  const std::string too_long(256, 'n');
+  WriteFile(longest, "x");
+  EXPECT_EQ(Contents(longest), "x");
+  struct stat st = {};
+  errno = 0;
+  EXPECT_EQ(lstat(Path(too_long).c_str(), &st), -1);
+  EXPECT_EQ(errno, ENAMETOOLONG) << std::strerror(errno);
+  EXPECT_EQ(OpenErrno(Path(too_long), O_WRONLY | O_CREAT), ENAMETOOLONG);
+  EXPECT_EQ(mkdir(Path(too_long).c_str(), 0755) == 0 ? 0 : errno, ENAMETOOLONG);
+  EXPECT_EQ(symlink("x", Path(too_long).c_str()) == 0 ? 0 : errno, ENAMETOOLONG);
+  EXPECT_EQ(link(Path(longest).c_str(), Path(too_long).c_str()) == 0 ? 0 : errno, ENAMETOOLONG);
+  EXPECT_EQ(rename(Path(longest).c_str(), Path(too_long).c_str()) == 0 ? 0 : errno, ENAMETOOLONG);
+  EXPECT_EQ(mkfifo(Path(too_long).c_str(), 0644) == 0 ? 0 : errno, ENAMETOOLONG);
+  EXPECT_EQ(unlink(Path(too_long).c_str()) == 0 ? 0 : errno, ENAMETOOLONG);
+  std::string deep = root_;
+  while (deep.size() <= PATH_MAX) {
+    deep += "/" + longest;
+  }
+  EXPECT_EQ(OpenErrno(deep, O_RDONLY), ENAMETOOLONG);
+  EXPECT_EQ(mkdir(deep.c_str(), 0755) == 0 ? 0 : errno, ENAMETOOLONG);
+}
+
+// open(2) by a user who is neither root nor the owner: the mode's other and owner classes.
+TEST_P(PosixBehaviour, OpenByAnotherUserFollowsTheModeBits) {
+  ASSERT_NO_FATAL_FAILURE(OpenTheWayForOtherUsers());
+  WriteFile("r644", "x", 0644);
+  WriteFile("p600", "x", 0600);
+  WriteFile("w646", "x", 0646);
+  WriteFile("o204", "x", 0644);
+  ASSERT_EQ(chmod(Path("r644").c_str(), 0644), 0);  // the creation modes met root's umask
+  ASSERT_EQ(chmod(Path("w646").c_str(), 0646), 0);
+  ASSERT_EQ(chown(Path("o204").c_str(), kOtherUser, 0), 0) << std::strerror(errno);
+  ASSERT_EQ(chmod(Path("o204").c_str(), 0204), 0);
+  const struct {
+    const char* name;
+    int flags;
+    int expected;
+  } cases[] = {
+      {"r644", O_RDONLY, 0},
+      {"r644", O_WRONLY, EACCES},
+      {"r644", O_RDWR, EACCES},
+      {"r644", O_RDONLY | O_TRUNC, EACCES},
+      {"p600", O_RDONLY, EACCES},
+      {"p600", O_WRONLY, EACCES},
+      {"w646", O_RDONLY, 0},
+      {"w646", O_WRONLY, 0},
+      {"w646", O_RDWR, 0},
+      // The owner class decides for the owner, even where others may read.
+      {"o204", O_RDONLY, EACCES},
+      {"o204", O_WRONLY, 0},
+      {"o204", O_RDWR, EACCES},
+  };
+  for (const auto& c : cases) {
+    const std::string path = Path(c.name);
+    EXPECT_EQ(AsOtherUser([&] { return OpenErrno(path, c.flags); }), c.expected)
+        << c.name << " flags " << c.flags;
+  }
+  EXPECT_EQ(Contents("r644"), "x") << "a refused O_TRUNC emptied the file";
+}
+
+// mkfifo makes a FIFO, mknod a regular file (and refuses an existing name).
+TEST_P(PosixBehaviour, MkfifoAndMknodMakeWhatTheyAskFor) {
+  ASSERT_EQ(mkfifo(Path("fifo").c_str(), 0640), 0) << std::strerror(errno);
+  EXPECT_TRUE(S_ISFIFO(Stat("fifo").st_mode));
+  EXPECT_EQ(Stat("fifo").st_mode & 07777, 0640U);
+  ASSERT_EQ(mknod(Path("plain").c_str(), S_IFREG | 0640, 0), 0) << std::strerror(errno);
+  EXPECT_TRUE(S_ISREG(Stat("plain").st_mode));
+  EXPECT_EQ(Stat("plain").st_mode & 07777, 0640U);
+  EXPECT_EQ(Stat("plain").st_size, 0);
+  EXPECT_EQ(mknod(Path("plain").c_str(), S_IFREG | 0640, 0) == 0 ? 0 : errno, EEXIST);
+  EXPECT_EQ(mkfifo(Path("fifo").c_str(), 0640) == 0 ? 0 : errno, EEXIST);
+}
+
+// utimensat(2): UTIME_NOW and UTIME_OMIT, and who may do what. The owner may set any time;
+// another user who may write the file may only touch both to "now".
+TEST_P(PosixBehaviour, UtimensatNowOmitAndWhoMaySetWhat) {
+  ASSERT_NO_FATAL_FAILURE(OpenTheWayForOtherUsers());
+  WriteFile("f", "x");
+  const timespec past[2] = {{1'600'000'000, 0}, {1'600'000'100, 0}};
+  ASSERT_EQ(UtimensErrno(Path("f"), past), 0);
+  const timespec now_mtime_only[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+  ASSERT_EQ(UtimensErrno(Path("f"), now_mtime_only), 0);
+  struct stat st = Stat("f");
+  EXPECT_EQ(st.st_atim.tv_sec, 1'600'000'000) << "UTIME_OMIT changed atime";
+  EXPECT_LT(std::abs(st.st_mtim.tv_sec - time(nullptr)), 60) << "UTIME_NOW is not now";
+
+  WriteFile("shared", "x");
+  ASSERT_EQ(chmod(Path("shared").c_str(), 0666), 0);
+  const std::string shared = Path("shared");
+  const std::string mine_only = Path("f");  // 0644: others may not write
+  const timespec now_both[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  const timespec now_and_omit[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+  EXPECT_EQ(AsOtherUser([&] { return UtimensErrno(shared, now_both); }), 0);
+  EXPECT_EQ(AsOtherUser([&] { return UtimensErrno(shared, nullptr); }), 0);
+  EXPECT_EQ(AsOtherUser([&] { return UtimensErrno(shared, past); }), EPERM);
+  EXPECT_EQ(AsOtherUser([&] { return UtimensErrno(shared, now_and_omit); }), EPERM);
+  EXPECT_EQ(AsOtherUser([&] { return UtimensErrno(mine_only, now_both); }), EACCES);
+  EXPECT_EQ(Stat("shared").st_mtim.tv_sec == 1'600'000'100, false);
+}
+
+// chmod(2) by an owner outside the file's group cannot set set-group-ID: the bit is dropped.
+TEST_P(PosixBehaviour, ChmodBySomeoneOutsideTheGroupDropsSetgid) {
+  ASSERT_NO_FATAL_FAILURE(OpenTheWayForOtherUsers());
+  WriteFile("f", "x");
+  ASSERT_EQ(chown(Path("f").c_str(), kOtherUser, 0), 0) << std::strerror(errno);
+  const std::string path = Path("f");
+  EXPECT_EQ(AsOtherUser([&] { return chmod(path.c_str(), 02755) == 0 ? 0 : errno; }), 0);
+  EXPECT_EQ(Stat("f").st_mode & 07777, 0755U) << "set-group-ID kept";
+  // Root may, and the owner inside the group may.
+  ASSERT_EQ(chmod(path.c_str(), 02755), 0);
+  EXPECT_EQ(Stat("f").st_mode & 07777, 02755U);
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, PosixBehaviour, ::testing::Values(Target::kLocal, Target::kNfs),
