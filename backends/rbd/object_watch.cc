@@ -1,9 +1,11 @@
 #include "backends/rbd/object_watch.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 
 #include "common/error.h"
 
@@ -77,8 +79,18 @@ ObjectWatch::~ObjectWatch() {
 
 bool ObjectWatch::alive() const { return state_->alive; }
 
-Notifier::Notifier(std::chrono::milliseconds timeout)
-    : timeout_(timeout), worker_([this](const std::stop_token& stop) { Work(stop); }) {}
+Notifier::Notifier(std::chrono::milliseconds timeout) : timeout_(timeout) {
+  // The worker is the library's, not the program's: it must never be the thread a SIGTERM or
+  // SIGINT lands on (berth-csi waits for those with sigwait, blocked everywhere else; an
+  // unblocked worker would take the default action and kill it). It starts with every signal
+  // blocked, as Ceph's own threads do.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  worker_ = std::jthread([this](const std::stop_token& stop) { Work(stop); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
 
 Notifier::~Notifier() {
   worker_.request_stop();  // it sends what is queued first

@@ -109,6 +109,13 @@ int main(int argc, char** argv) {
     if (!cgroup_namespace.empty()) {
       spdlog::info("start: {}", cgroup_namespace);
     }
+    // SIGTERM and SIGINT end the server; a thread waits for them so the handler does nothing.
+    // Blocked before the engine starts any thread, so every thread inherits the block.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     berth::engine::Engine engine(config);
     const bool serve_controller = mode != "node";
     const bool serve_node = mode != "controller";
@@ -122,13 +129,6 @@ int main(int argc, char** argv) {
     berth::csi::IdentityService identity(engine, serve_controller);
     berth::csi::ControllerService controller(engine);
     berth::csi::NodeService node(engine, node_settings);
-
-    // SIGTERM and SIGINT end the server; a thread waits for them so the handler does nothing.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     std::filesystem::create_directories(std::filesystem::path(socket_path).parent_path());
     ClearStaleSocket(socket_path);
