@@ -98,20 +98,6 @@ int FromException() {
   }
 }
 
-// Runs `op(context)` on any pooled context as the calling process, once the writes queued
-// so far reached the server (WriteBehind). FUSE callbacks are C: nothing may escape them.
-template <typename Op>
-int WithContext(Op&& op) noexcept {
-  try {
-    Fs().write_behind().DrainAll();
-    auto lease = Fs().pool().Acquire();
-    lease.Impersonate(Caller());
-    return ToFuseResult(lease.Check(op(lease.get())));
-  } catch (...) {
-    return FromException();
-  }
-}
-
 // Runs `op(calls, context)`, NFSv3 calls by handle on any context of `pool`, as `who`. A failed
 // connection (the calls throw kUnavailable) retires the context and is EIO. Safe on any thread.
 template <typename Op>
@@ -143,6 +129,12 @@ int WithCalls(Op&& op) noexcept {
   } catch (...) {
     return FromException();
   }
+}
+
+// WithCalls for a libnfs path call: `op(context)`.
+template <typename Op>
+int WithContext(Op&& op) noexcept {
+  return WithCalls([&](HandleCalls& /*calls*/, nfs_context* context) { return op(context); });
 }
 
 // `size` bytes at `at`, in WRITEs of at most the server's wtmax: the bytes written. `error`
