@@ -1,5 +1,6 @@
 #include "common/subprocess.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -110,6 +111,39 @@ TEST(RunCommand, MissingBinaryIsUnavailable) {
         RunCommand({"/nonexistent/bin/tool", "x"});
       },
       ErrorCode::kUnavailable, {"/nonexistent/bin/tool"});
+}
+
+TEST(RunCommand, StartsWithNoSignalBlockedOrIgnoredAndNoFdOfOurs) {
+  // berthd ignores SIGPIPE and blocks signals in some threads; e2fsck and mkfs must not inherit
+  // either, nor any descriptor that is not close-on-exec.
+  struct sigaction ignore {
+  }, old_usr1{};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGUSR1, &ignore, &old_usr1), 0);
+  sigset_t usr2, old_mask;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask), 0);
+  const int opened = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(opened, 0);
+  const int inheritable = ::fcntl(opened, F_DUPFD, 100);  // a duplicate is not close-on-exec
+  ::close(opened);
+  ASSERT_GE(inheritable, 100);
+  const std::string fd = "/proc/$$/fd/" + std::to_string(inheritable);
+  const CommandResult result =
+      RunCommand({"/bin/sh", "-c",
+                  "grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d ' \\t'; test -e " + fd +
+                      " && echo fd:kept || echo fd:closed"});
+  ::close(inheritable);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGUSR1, &old_usr1, nullptr);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("SigBlk:0000000000000000"), std::string::npos) << result.out;
+  const auto ign = result.out.find("SigIgn:");
+  ASSERT_NE(ign, std::string::npos) << result.out;
+  const uint64_t ignored = std::stoull(result.out.substr(ign + 7, 16), nullptr, 16);
+  EXPECT_EQ(ignored & (uint64_t{1} << (SIGUSR1 - 1)), 0u) << result.out;
+  EXPECT_NE(result.out.find("fd:closed"), std::string::npos) << result.out;
 }
 
 TEST(RunCommand, EmptyArgvIsInternal) {
