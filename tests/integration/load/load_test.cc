@@ -1,7 +1,9 @@
 // berthd under load (issue 7): 64 clients send List, Get, Capabilities and Path for
 // BERTH_LOAD_SECONDS while 8 volumes are mounted and unmounted in a loop, each Mount with a new
 // ID. Every reply must be HTTP 200 with an empty Err, and Get and Path of a volume in the middle
-// of its unmount must still answer correctly. Latencies are printed, never asserted.
+// of its unmount must still answer correctly. Latencies are printed, never asserted, beside the
+// same calls' latencies from one client before the load starts (issue 19). The clients run
+// closed loop, or BERTH_LOAD_RATE requests a second each.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -48,6 +50,22 @@ int LoadSeconds() {
     return seconds;
   }
   return BERTH_LOAD_DEFAULT_SECONDS;
+}
+
+// Requests a second each reader sends (BERTH_LOAD_RATE); 0, the default, is closed loop: each
+// reader sends its next request as soon as the last reply arrives.
+double LoadRate() {
+  const char* env = std::getenv("BERTH_LOAD_RATE");
+  if (env == nullptr || *env == '\0') {
+    return 0;
+  }
+  char* end = nullptr;
+  const double rate = std::strtod(env, &end);
+  if (*end != '\0' || rate < 0 || rate > 10000) {
+    throw std::invalid_argument(std::string("BERTH_LOAD_RATE='") + env +
+                                "' is not a number of requests a second from 0 to 10000");
+  }
+  return rate;
 }
 
 double MsSince(Clock::time_point start) {
@@ -139,19 +157,34 @@ class LoadTest : public ::testing::Test {
   }
   std::string MountPath(const std::string& name) const { return config_.mount_root + "/" + name; }
 
+  // How a reader sends: closed loop (interval 0) or on a schedule, one request every `interval`
+  // from `begin` on; and at most `limit` requests.
+  struct Pace {
+    Clock::duration interval{0};
+    Clock::time_point begin;
+    long limit = -1;
+  };
+
   // One reader: the four endpoints in turn, Get and Path of the volumes in turn; checks every
-  // answer, not just its status.
-  std::map<std::string, Stats> Read(int reader, const std::atomic<bool>& stop,
+  // answer, not just its status. On a schedule, a request's latency counts from the time it was
+  // due, so a late send (a reply that came back late) is not hidden.
+  std::map<std::string, Stats> Read(int reader, const std::atomic<bool>& stop, const Pace& pace,
                                     std::atomic<long>& path_mounted,
                                     std::atomic<long>& path_unmounted) {
     std::map<std::string, Stats> stats;
     PluginClient client(berthd_->socket());
-    for (long i = reader; !stop; ++i) {
+    // Readers on a schedule are spread evenly over the interval.
+    const auto offset = pace.interval * reader / kReaders;
+    for (long i = reader, sent = 0; !stop && sent != pace.limit; ++i, ++sent) {
       const std::string& endpoint = kReadEndpoints[i % kReadEndpoints.size()];
       const std::string& volume = volumes_[(i / kReadEndpoints.size()) % kVolumes];
       const bool named = endpoint == "Get" || endpoint == "Path";
       Stats& s = stats[endpoint];
-      const auto start = Clock::now();
+      auto start = Clock::now();
+      if (pace.interval.count() > 0) {
+        start = pace.begin + offset + pace.interval * sent;
+        std::this_thread::sleep_until(start);
+      }
       std::string problem;
       try {
         auto reply = client.Call("VolumeDriver." + endpoint, named ? NameBody(volume) : "{}");
@@ -265,6 +298,23 @@ TEST_F(LoadTest, ReadsStayCorrectWhileVolumesMountAndUnmount) {
   std::atomic<bool> stop{false};
   std::atomic<long> path_mounted{0};
   std::atomic<long> path_unmounted{0};
+  // The same calls from one reader with nothing else going on: the idle latencies the loaded
+  // ones are compared with.
+  std::atomic<long> idle_mounted{0};
+  std::atomic<long> idle_unmounted{0};
+  Pace once;
+  once.limit = 100 * static_cast<long>(kReadEndpoints.size());
+  auto idle = Read(0, stop, once, idle_mounted, idle_unmounted);
+  for (const auto& [endpoint, s] : idle) {
+    EXPECT_EQ(s.errors, 0) << endpoint << " with nothing else going on";
+  }
+  const double rate = LoadRate();
+  Pace pace;
+  if (rate > 0) {
+    pace.interval =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1 / rate));
+    pace.begin = Clock::now() + std::chrono::milliseconds(100);
+  }
   std::vector<std::map<std::string, Stats>> reader_stats(kReaders);
   std::vector<Stats> mount_stats(kVolumes);
   std::vector<Stats> unmount_stats(kVolumes);
@@ -284,7 +334,7 @@ TEST_F(LoadTest, ReadsStayCorrectWhileVolumesMountAndUnmount) {
     }
     for (int r = 0; r < kReaders; ++r) {
       threads.emplace_back(
-          [&, r] { reader_stats[r] = Read(r, stop, path_mounted, path_unmounted); });
+          [&, r] { reader_stats[r] = Read(r, stop, pace, path_mounted, path_unmounted); });
     }
     std::this_thread::sleep_for(std::chrono::seconds(seconds));
   }
@@ -303,14 +353,20 @@ TEST_F(LoadTest, ReadsStayCorrectWhileVolumesMountAndUnmount) {
     total_cycles += cycles[v];
   }
 
-  std::printf("\nberthd load: %d readers, %d volumes cycling, %.1f s\n", kReaders, kVolumes,
-              elapsed);
-  std::printf("%-14s %9s %9s %9s %7s\n", "endpoint", "requests", "p50 ms", "p99 ms", "errors");
+  std::printf("\nberthd load: %d readers (%s), %d volumes cycling, %.1f s\n", kReaders,
+              rate > 0 ? (std::to_string(rate) + " requests/s each").c_str() : "closed loop",
+              kVolumes, elapsed);
+  std::printf("%-14s %9s %9s %9s %9s %9s %7s\n", "endpoint", "requests", "p50 ms", "p99 ms",
+              "idle p50", "p99/idle", "errors");
   for (const std::string endpoint : {"List", "Get", "Capabilities", "Path", "Mount", "Unmount"}) {
     auto& s = totals[endpoint];
     std::sort(s.ms.begin(), s.ms.end());
-    std::printf("%-14s %9zu %9.2f %9.2f %7ld\n", endpoint.c_str(), s.ms.size(),
-                Percentile(s.ms, 0.50), Percentile(s.ms, 0.99), s.errors);
+    auto& quiet = idle[endpoint].ms;
+    std::sort(quiet.begin(), quiet.end());
+    const double idle_p50 = Percentile(quiet, 0.50);
+    std::printf("%-14s %9zu %9.2f %9.2f %9.3f %9.1f %7ld\n", endpoint.c_str(), s.ms.size(),
+                Percentile(s.ms, 0.50), Percentile(s.ms, 0.99), idle_p50,
+                idle_p50 > 0 ? Percentile(s.ms, 0.99) / idle_p50 : 0.0, s.errors);
   }
   std::printf("mount/unmount cycles: %ld (per volume:", total_cycles);
   for (long c : cycles) {
