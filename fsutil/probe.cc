@@ -1,13 +1,20 @@
 #include "fsutil/probe.h"
 
 #include <blkid/blkid.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <optional>
 #include <type_traits>
 
 #include "common/error.h"
+#include "common/fd.h"
 
 namespace berth::fsutil {
 
@@ -34,12 +41,35 @@ std::optional<std::string> LookupValue(blkid_probe probe, const char* name) {
 
 }  // namespace
 
+void PrefetchProbeRegions(int fd) {
+  constexpr off_t kRegion = off_t{1} << 20;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return;
+  }
+  off_t size = st.st_size;
+  uint64_t device_bytes = 0;
+  if (S_ISBLK(st.st_mode) && ::ioctl(fd, BLKGETSIZE64, &device_bytes) == 0) {
+    size = static_cast<off_t>(device_bytes);
+  }
+  if (size <= 0) {
+    return;
+  }
+  ::posix_fadvise(fd, 0, std::min(size, kRegion), POSIX_FADV_WILLNEED);
+  if (size > kRegion) {
+    ::posix_fadvise(fd, std::max(kRegion, size - kRegion), kRegion, POSIX_FADV_WILLNEED);
+  }
+}
+
 ProbeResult Probe(const std::string& device) {
-  errno = 0;
-  ProbePtr probe(blkid_new_probe_from_filename(device.c_str()));
-  if (!probe) {
-    const int err = errno != 0 ? errno : EIO;
-    throw ErrnoError(-err, "cannot open " + device + " to look for existing data");
+  const UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    throw ErrnoError(-errno, "cannot open " + device + " to look for existing data");
+  }
+  PrefetchProbeRegions(fd.get());
+  ProbePtr probe(blkid_new_probe());
+  if (!probe || blkid_probe_set_device(probe.get(), fd.get(), 0, 0) != 0) {
+    throw Error(ErrorCode::kInternal, "cannot set up libblkid to probe " + device);
   }
 
   if (blkid_probe_enable_superblocks(probe.get(), 1) != 0 ||

@@ -1,8 +1,19 @@
 #include "fsutil/probe.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "common/fd.h"
 #include "tests/integration/fsutil/fixtures.h"
 
 namespace berth::fsutil {
@@ -105,6 +116,58 @@ TEST_F(ProbeTest, MissingDeviceIsAnError) {
       ExpectError([&] { Probe(dir_.Sub("does-not-exist")); }, ErrorCode::kNotFound);
   EXPECT_THAT(message, HasSubstr("does-not-exist"));
   EXPECT_THAT(message, HasSubstr("No such file"));
+}
+
+// Which of the device's pages, 4 KiB each, are in its page cache.
+std::vector<bool> CachedPages(const std::string& device, uint64_t bytes) {
+  const UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_GE(fd.get(), 0) << device;
+  void* map = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd.get(), 0);
+  EXPECT_NE(map, MAP_FAILED) << device;
+  std::vector<unsigned char> resident(bytes / 4096);
+  EXPECT_EQ(::mincore(map, bytes, resident.data()), 0);
+  ::munmap(map, bytes);
+  std::vector<bool> cached;
+  for (unsigned char page : resident) {
+    cached.push_back((page & 1) != 0);
+  }
+  return cached;
+}
+
+TEST_F(ProbeTest, PrefetchReadsTheFirstAndLastMiBOnly) {
+  constexpr uint64_t kBytes = 64 * kMiB;
+  const std::string image = Image("prefetch.img", kBytes);
+  ScopedLoop loop(image, /*read_only=*/true);
+  const auto before = CachedPages(loop.device(), kBytes);
+  ASSERT_EQ(std::count(before.begin(), before.end(), true), 0);
+  // A block device's page cache lives while it is open: held as Probe holds it.
+  const UniqueFd held(::open(loop.device().c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(held.get(), 0);
+  PrefetchProbeRegions(held.get());
+  // The reads were only started: wait for them.
+  const auto first_and_last_cached = [&] {
+    const auto cached = CachedPages(loop.device(), kBytes);
+    return std::all_of(cached.begin(), cached.begin() + 256, [](bool c) { return c; }) &&
+           std::all_of(cached.end() - 256, cached.end(), [](bool c) { return c; });
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!first_and_last_cached() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto cached = CachedPages(loop.device(), kBytes);
+  EXPECT_TRUE(first_and_last_cached());
+  // Nothing in between: the middle 60 MiB were not read.
+  EXPECT_EQ(std::count(cached.begin() + 512, cached.end() - 512, true), 0);
+}
+
+TEST_F(ProbeTest, PrefetchOfAnEmptyFileOrABadDescriptorDoesNothing) {
+  PrefetchProbeRegions(-1);
+  const std::string image = Image("empty.img", 0);
+  const UniqueFd fd(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_GE(fd.get(), 0);
+  PrefetchProbeRegions(fd.get());
+  EXPECT_EQ(::lseek(fd.get(), 0, SEEK_CUR), 0) << "the descriptor's offset is left as it was";
+  EXPECT_EQ(std::filesystem::file_size(image), 0u);
 }
 
 TEST_F(ProbeTest, ZeroSizedDeviceIsAnError) {
