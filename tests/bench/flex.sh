@@ -27,6 +27,8 @@
 # to attach/detach is the config's host_id, so detach acts on this host.
 # BERTH_BIN_DIR: where berth-flex, berth-flex-driver, berthd and berthctl are (default
 # $BERTH_BUILD_DIR/bin, else build/bin).
+# BERTH_BENCH_LOG_LEVEL: the node berthd's --log-level (default info; debug logs each call's steps);
+# BERTH_BENCH_KEEP_LOG: a path to copy that berthd's log to at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -68,6 +70,9 @@ unmount_if() { if mountpoint -q -- "$1"; then umount -- "$1" || umount -l -- "$1
 cleanup() {
   local rc=$? v
   set +e
+  if [ -n "${BERTH_BENCH_KEEP_LOG:-}" ] && [ -n "$work" ]; then
+    cp -- "$work/berthd.log" "$BERTH_BENCH_KEEP_LOG"
+  fi
   if [ -n "$drv" ]; then
     if [ -n "$pod_b" ] && mountpoint -q -- "$pod_b"; then flex unmount "$pod_b" >/dev/null; fi
     if [ -n "$g_b" ] && mountpoint -q -- "$g_b"; then flex unmountdevice "$g_b" >/dev/null; fi
@@ -146,7 +151,13 @@ flex_ok() {
     return 1
   fi
 }
-device_of() { jq -er .device <<<"$reply"; }
+# The device of the last reply, into $device: with bash's own regex, not jq, which would add a
+# process start (~20 ms) to the berth side's timed calls that kubelet, parsing in-process, does
+# not pay.
+device_of() {
+  [[ $reply =~ \"device\":\"([^\"]+)\" ]] || die "no device in the reply: $reply"
+  device=${BASH_REMATCH[1]}
+}
 declare -a table
 
 # --- 1. init: process time ----------------------------------------------------------------------
@@ -201,8 +212,10 @@ for side in b h; do
     pv=$pv_h json=$json_h g=$g_h vols+=("$img_h")
   fi
   flex_ok attach "$json" "$host_id"
-  flex_ok waitforattach "$(device_of)" "$json"
-  flex_ok mountdevice "$g" "$(device_of)" "$json"
+  device_of
+  flex_ok waitforattach "$device" "$json"
+  device_of
+  flex_ok mountdevice "$g" "$device" "$json"
   flex_ok unmountdevice "$g"
   flex_ok detach "$pv" "$host_id"
 done
@@ -216,9 +229,11 @@ berth_start() { # POD SIDE: timed per step into $work/SIDE_*
   now && t0=$REPLY
   flex_ok attach "$json_b" "$host_id"
   now && t1=$REPLY
-  flex_ok waitforattach "$(device_of)" "$json_b"
+  device_of
+  flex_ok waitforattach "$device" "$json_b"
   now && t2=$REPLY
-  flex_ok mountdevice "$g_b" "$(device_of)" "$json_b"
+  device_of
+  flex_ok mountdevice "$g_b" "$device" "$json_b"
   now && t3=$REPLY
   flex_ok mount "$1" "$json_b"
   now && t4=$REPLY
@@ -239,7 +254,7 @@ berth_stop() { # POD SIDE: timed into $work/SIDE_stop
 }
 
 say "starting the node's berthd on $berthd_sock"
-setsid -- "$bin/berthd" --config "$cfg_berthd" --socket "$berthd_sock" --log-level info \
+setsid -- "$bin/berthd" --config "$cfg_berthd" --socket "$berthd_sock" --log-level "${BERTH_BENCH_LOG_LEVEL:-info}" \
   </dev/null >>"$work/berthd.log" 2>&1 &
 berthd_pid=$!
 for _ in $(seq 500); do [ -S "$berthd_sock" ] && break; sleep 0.01; done
