@@ -3,10 +3,12 @@
 # done by hand (rbd-fuse + losetup + mount; umount + losetup -d + fusermount -u), measured
 # interleaved in the same run. Prints medians and the ratio. Usage: tests/bench/attach.sh [ROUNDS]
 # - berthctl: process start, Ceph connect, lock, rbd-fuse, loop, probe, fsck, mount, state write;
-# - berthd (a private one, its Docker endpoints through curl): the same in a long-lived process;
+# - berthd (a private one): the same in a long-lived process, its Mount and Unmount sent by one
+#   client that keeps its connection (berth_bench_plugin_latency's `calls`), as dockerd's does;
 #   its unmount+detach runs until the detach it finishes in the background is done;
 # - 8 volumes attached and mounted through berthd at once, against the same 8 one after another;
-#   and the same by hand, which shows what this machine's cores allow.
+#   and the same by hand, which shows what this machine's cores allow (these through curl, a
+#   process per call on both sides of the ratio).
 # Ceph-only lab (no Docker). BERTH_BIN_DIR: where berthctl and berthd are (default build/bin).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -15,7 +17,7 @@ bin=${BERTH_BIN_DIR:-$root/build/bin}
 berthctl=$bin/berthctl
 # shellcheck source=tests/bench/lib.sh
 source "$root/tests/bench/lib.sh"
-bench_require berthctl berthd
+bench_require berthctl berthd berth_bench_plugin_latency
 bench_lab_up
 
 vols=(bench floor served p1 p2 p3 p4 p5 p6 p7 p8 h1 h2 h3 h4 h5 h6 h7 h8)
@@ -32,6 +34,13 @@ state_dir=$(sed -n 's/.*"state_dir": *"\([^"]*\)".*/\1/p' "$BERTH_CONFIG")
 call() { plugin_call "$sock" "$@"; } # ENDPOINT VOLUME REF
 served_detached() { wait_detached "$state_dir" "$1"; } # VOLUME
 call Get served x # connects berthd to Ceph before the first measured call
+coproc KEPT { "$bin/berth_bench_plugin_latency" "$sock" calls; }
+kept() { # ENDPOINT VOLUME ID, through the kept connection
+  local answer
+  echo "$1 $2 $3" >&"${KEPT[1]}"
+  read -r answer <&"${KEPT[0]}"
+  [ "$answer" = ok ] || { echo "bench: $1 $2: $answer" >&2; return 1; }
+}
 
 floor_attach() { # [IMAGE]: rbd-fuse, losetup, mount; the loop device goes to $lab/IMAGE.loop
   local image=${1:-floor}
@@ -58,8 +67,8 @@ for i in $(seq "$rounds"); do
   t0=$(now_us); "$berthctl" mount bench --ref "r$i" >/dev/null; t1=$(now_us)
   "$berthctl" unmount bench --ref "r$i"; t2=$(now_us)
   echo $((t1 - t0)) >>"$lab/b_attach"; echo $((t2 - t1)) >>"$lab/b_detach"
-  t0=$(now_us); call Mount served "r$i"; t1=$(now_us)
-  call Unmount served "r$i"; served_detached served; t2=$(now_us)
+  t0=$(now_us); kept Mount served "r$i"; t1=$(now_us)
+  kept Unmount served "r$i"; served_detached served; t2=$(now_us)
   echo $((t1 - t0)) >>"$lab/d_attach"; echo $((t2 - t1)) >>"$lab/d_detach"
   t0=$(now_us); floor_attach; t1=$(now_us); floor_detach; t2=$(now_us)
   echo $((t1 - t0)) >>"$lab/f_attach"; echo $((t2 - t1)) >>"$lab/f_detach"
@@ -93,6 +102,9 @@ for i in $(seq 5); do
     echo $((t1 - t0)) >>"$lab/hand_${how}8"
   done
 done
+
+eval "exec ${KEPT[1]}>&-" # the client exits at the end of its input
+wait "$KEPT_PID" || true
 
 row() { awk -v s="$1" -v b="$2" -v f="$3" 'BEGIN {printf "%-34s %10.1f %10.1f %8.2f\n", s, b/1000, f/1000, b/f}'; }
 printf 'rounds: %s (interleaved), 256 MiB ext4, memstore lab\n' "$rounds"
