@@ -1,5 +1,6 @@
 #include "backends/rbd/mappers/fuse.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,12 +12,14 @@
 
 #include "backends/rbd/mappers/command_mapper.h"
 #include "common/error.h"
+#include "common/fd.h"
 #include "common/files.h"
 #include "common/step_trace.h"
 #include "common/subprocess.h"
 #include "fsutil/loop_device.h"
 #include "fsutil/mount.h"
 #include "fsutil/mountinfo.h"
+#include "fsutil/probe.h"
 
 namespace berth::rbd {
 
@@ -99,6 +102,14 @@ MappedDevice FuseMapper::Map(const MapRequest& request) {
     throw;
   }
   TraceStep("loop attach");
+  // The probe's regions of the image, asked of rbd-fuse now: the kernel's readahead sends them
+  // as parallel FUSE reads and returns, and they wait in the image file's page cache (which the
+  // loop device reads through) while berth writes its state and, for a FlexVolume or CSI
+  // stage, while kubelet makes its next call. Opened after the loop device: rbd-fuse's files
+  // drop their cache at every open.
+  if (const UniqueFd image(::open(file.c_str(), O_RDONLY | O_CLOEXEC)); image.valid()) {
+    fsutil::PrefetchProbeRegions(image.get());
+  }
   return mapped;
 }
 
