@@ -41,6 +41,7 @@ TEST(ClaimTest, ClaimantsRacingForANewClaimAllLearnTheSameWinner) {
   std::vector<std::string> answers(kClaimants);
   {
     std::vector<std::jthread> claimants;
+    claimants.reserve(kClaimants);
     for (int i = 0; i < kClaimants; ++i) {
       claimants.emplace_back(
           [&, i] { answers[i] = rbd::Claim(io, object, "volume-" + std::to_string(i)); });

@@ -128,6 +128,7 @@ std::vector<bool> CachedPages(const std::string& device, uint64_t bytes) {
   EXPECT_EQ(::mincore(map, bytes, resident.data()), 0);
   ::munmap(map, bytes);
   std::vector<bool> cached;
+  cached.reserve(resident.size());
   for (unsigned char page : resident) {
     cached.push_back((page & 1) != 0);
   }

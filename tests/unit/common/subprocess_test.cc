@@ -66,6 +66,41 @@ bool WaitFor(F done, std::chrono::milliseconds limit) {
 // ---------------------------------------------------------------------------------------------
 // RunCommand
 
+// Signal dispositions as a server has them, for the scope: SIGUSR1 ignored, SIGUSR2 blocked in
+// this thread. A helper berth starts must inherit neither (an ignored signal survives exec).
+class ServerSignals {
+ public:
+  ServerSignals() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    EXPECT_EQ(::sigaction(SIGUSR1, &ignore, &old_usr1_), 0);
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    EXPECT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask_), 0);
+  }
+  ~ServerSignals() {
+    ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    ::sigaction(SIGUSR1, &old_usr1_, nullptr);
+  }
+  ServerSignals(const ServerSignals&) = delete;
+  ServerSignals& operator=(const ServerSignals&) = delete;
+
+ private:
+  struct sigaction old_usr1_ {};
+  sigset_t old_mask_{};
+};
+
+// A shell command that prints its SigBlk and SigIgn lines, and the check of what it printed.
+constexpr const char* kPrintSignals = "grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d ' \\t'";
+void ExpectNoSignalBlockedOrIgnored(const std::string& printed) {
+  EXPECT_NE(printed.find("SigBlk:0000000000000000"), std::string::npos) << printed;
+  const auto ign = printed.find("SigIgn:");
+  ASSERT_NE(ign, std::string::npos) << printed;
+  const uint64_t ignored = std::stoull(printed.substr(ign + 7, 16), nullptr, 16);
+  EXPECT_EQ(ignored & (uint64_t{1} << (SIGUSR1 - 1)), 0u) << printed;
+}
+
 TEST(RunCommand, CapturesStdoutStderrAndExitCode) {
   const CommandResult result = RunCommand({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"});
   EXPECT_EQ(result.out, "out\n");
@@ -116,33 +151,22 @@ TEST(RunCommand, MissingBinaryIsUnavailable) {
 TEST(RunCommand, StartsWithNoSignalBlockedOrIgnoredAndNoFdOfOurs) {
   // berthd ignores SIGPIPE and blocks signals in some threads; e2fsck and mkfs must not inherit
   // either, nor any descriptor that is not close-on-exec.
-  struct sigaction ignore {
-  }, old_usr1{};
-  ignore.sa_handler = SIG_IGN;
-  ASSERT_EQ(::sigaction(SIGUSR1, &ignore, &old_usr1), 0);
-  sigset_t usr2, old_mask;
-  sigemptyset(&usr2);
-  sigaddset(&usr2, SIGUSR2);
-  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask), 0);
   const int opened = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(opened, 0);
   const int inheritable = ::fcntl(opened, F_DUPFD, 100);  // a duplicate is not close-on-exec
   ::close(opened);
   ASSERT_GE(inheritable, 100);
   const std::string fd = "/proc/$$/fd/" + std::to_string(inheritable);
-  const CommandResult result =
-      RunCommand({"/bin/sh", "-c",
-                  "grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d ' \\t'; test -e " + fd +
-                      " && echo fd:kept || echo fd:closed"});
+  CommandResult result;
+  {
+    const ServerSignals server;
+    result = RunCommand(
+        {"/bin/sh", "-c",
+         std::string(kPrintSignals) + "; test -e " + fd + " && echo fd:kept || echo fd:closed"});
+  }
   ::close(inheritable);
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  ::sigaction(SIGUSR1, &old_usr1, nullptr);
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_NE(result.out.find("SigBlk:0000000000000000"), std::string::npos) << result.out;
-  const auto ign = result.out.find("SigIgn:");
-  ASSERT_NE(ign, std::string::npos) << result.out;
-  const uint64_t ignored = std::stoull(result.out.substr(ign + 7, 16), nullptr, 16);
-  EXPECT_EQ(ignored & (uint64_t{1} << (SIGUSR1 - 1)), 0u) << result.out;
+  ExpectNoSignalBlockedOrIgnored(result.out);
   EXPECT_NE(result.out.find("fd:closed"), std::string::npos) << result.out;
 }
 
@@ -198,29 +222,15 @@ TEST_F(TempDir, SpawnDetachedAppendsOutputToTheLog) {
 }
 
 TEST_F(TempDir, SpawnDetachedStartsWithNoSignalBlockedOrIgnored) {
-  // A server ignores SIGPIPE and blocks signals in some threads; its helpers must not inherit
-  // either (an ignored signal survives exec).
-  struct sigaction ignore {
-  }, old_usr1{};
-  ignore.sa_handler = SIG_IGN;
-  ASSERT_EQ(::sigaction(SIGUSR1, &ignore, &old_usr1), 0);
-  sigset_t usr2, old_mask;
-  sigemptyset(&usr2);
-  sigaddset(&usr2, SIGUSR2);
-  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr2, &old_mask), 0);
   const std::string log = dir_ + "/signals.log";
-  const pid_t pid = SpawnDetached(
-      {"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d ' \\t'"}, log);
-  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  ::sigaction(SIGUSR1, &old_usr1, nullptr);
+  pid_t pid = -1;
+  {
+    const ServerSignals server;
+    pid = SpawnDetached({"/bin/sh", "-c", kPrintSignals}, log);
+  }
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(WaitFor([&] { return ReadFileIfExists(log).value_or("").size() >= 40; }, 5s));
-  const std::string out = ReadFileIfExists(log).value_or("");
-  EXPECT_NE(out.find("SigBlk:0000000000000000"), std::string::npos) << out;
-  const auto ign = out.find("SigIgn:");
-  ASSERT_NE(ign, std::string::npos) << out;
-  const uint64_t ignored = std::stoull(out.substr(ign + 7, 16), nullptr, 16);
-  EXPECT_EQ(ignored & (uint64_t{1} << (SIGUSR1 - 1)), 0u) << out;
+  ExpectNoSignalBlockedOrIgnored(ReadFileIfExists(log).value_or(""));
 }
 
 TEST_F(TempDir, StopDetachedStopsOnlyTheNamedProgramWithItsArgument) {
