@@ -39,10 +39,21 @@ std::optional<std::string> LookupValue(blkid_probe probe, const char* name) {
   return value;
 }
 
+// What PrefetchProbeRegions reads at each end; and the most one readahead request reads on a
+// FUSE file (its default window), so each region is asked for in pieces that size.
+constexpr off_t kProbeRegion = off_t{1} << 20;
+constexpr off_t kReadaheadPiece = off_t{128} << 10;
+
+// Asks for [from, to) of `fd` in readahead-sized pieces; the kernel starts them all and returns.
+void ReadAhead(int fd, off_t from, off_t to) {
+  for (off_t at = from; at < to; at += kReadaheadPiece) {
+    ::posix_fadvise(fd, at, std::min(kReadaheadPiece, to - at), POSIX_FADV_WILLNEED);
+  }
+}
+
 }  // namespace
 
 void PrefetchProbeRegions(int fd) {
-  constexpr off_t kRegion = off_t{1} << 20;
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     return;
@@ -55,21 +66,27 @@ void PrefetchProbeRegions(int fd) {
   if (size <= 0) {
     return;
   }
-  ::posix_fadvise(fd, 0, std::min(size, kRegion), POSIX_FADV_WILLNEED);
-  if (size > kRegion) {
-    ::posix_fadvise(fd, std::max(kRegion, size - kRegion), kRegion, POSIX_FADV_WILLNEED);
+  ReadAhead(fd, 0, std::min(size, kProbeRegion));
+  if (size > kProbeRegion) {
+    ReadAhead(fd, std::max(kProbeRegion, size - kProbeRegion), size);
   }
 }
 
 ProbeResult Probe(const std::string& device) {
   const UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) {
-    throw ErrnoError(-errno, "cannot open " + device + " to look for existing data");
+    const int err = errno;
+    throw ErrnoError(-err, "cannot open " + device + " to look for existing data");
   }
   PrefetchProbeRegions(fd.get());
   ProbePtr probe(blkid_new_probe());
-  if (!probe || blkid_probe_set_device(probe.get(), fd.get(), 0, 0) != 0) {
+  if (!probe) {
     throw Error(ErrorCode::kInternal, "cannot set up libblkid to probe " + device);
+  }
+  errno = 0;
+  if (blkid_probe_set_device(probe.get(), fd.get(), 0, 0) != 0) {
+    const int err = errno != 0 ? errno : EIO;
+    throw ErrnoError(-err, "libblkid cannot read " + device + " to look for existing data");
   }
 
   if (blkid_probe_enable_superblocks(probe.get(), 1) != 0 ||

@@ -25,8 +25,8 @@ struct ProbeResult {
 // callers decide to format on kBlank, so only a clean "nothing there" may produce it.
 ProbeResult Probe(const std::string& device);
 
-// Asks the kernel to start reading, on the open device `fd`, the regions Probe reads (its first
-// and last MiB: filesystem superblocks at the start, RAID and other signatures at the end), and
+// Asks the kernel to start reading, on the open device or file `fd`, the regions Probe reads (its
+// first and last MiB: filesystem superblocks at the start, RAID and other signatures at the end), and
 // returns at once. Through a mapper whose every cold read is a network round trip (rbd-fuse +
 // loop), the probe's dozen small reads, one after another, then find their pages on the way or
 // cached. A block device's pages stay cached only while someone has it open: Probe prefetches
