@@ -123,9 +123,14 @@ pid_t SpawnCaptured(char* const* argv, int out_fd, int err_fd) {
   }
   pid_t pid = -1;
   r = ::posix_spawnp(&pid, argv[0], &files.actions, &attributes.attributes, argv, environ);
-  if (r == ENOENT || r == EACCES || r == ENOEXEC || r == ENOTDIR) {
+  if (r == ENOENT || r == ENOTDIR) {
     throw Error(ErrorCode::kUnavailable, std::string("cannot run ") + argv[0] +
                                              ": not installed or not in PATH (" + std::strerror(r) +
+                                             ")");
+  }
+  if (r == EACCES || r == ENOEXEC) {
+    throw Error(ErrorCode::kUnavailable, std::string("cannot run ") + argv[0] +
+                                             ": not an executable program (" + std::strerror(r) +
                                              ")");
   }
   if (r != 0) {
