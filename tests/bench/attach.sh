@@ -35,10 +35,12 @@ call() { plugin_call "$sock" "$@"; } # ENDPOINT VOLUME REF
 served_detached() { wait_detached "$state_dir" "$1"; } # VOLUME
 call Get served x # connects berthd to Ceph before the first measured call
 coproc KEPT { "$bin/berth_bench_plugin_latency" "$sock" calls; }
+# Copied now: bash unsets KEPT and KEPT_PID once the client exits.
+client_in=${KEPT[1]} client_out=${KEPT[0]} client_pid=$KEPT_PID
 kept() { # ENDPOINT VOLUME ID, through the kept connection
   local answer
-  echo "$1 $2 $3" >&"${KEPT[1]}"
-  read -r answer <&"${KEPT[0]}"
+  echo "$1 $2 $3" >&"$client_in"
+  read -r answer <&"$client_out"
   [ "$answer" = ok ] || { echo "bench: $1 $2: $answer" >&2; return 1; }
 }
 
@@ -103,8 +105,8 @@ for i in $(seq 5); do
   done
 done
 
-eval "exec ${KEPT[1]}>&-" # the client exits at the end of its input
-wait "$KEPT_PID" || true
+eval "exec $client_in>&-" # the client exits at the end of its input
+wait "$client_pid" 2>/dev/null || true
 
 row() { awk -v s="$1" -v b="$2" -v f="$3" 'BEGIN {printf "%-34s %10.1f %10.1f %8.2f\n", s, b/1000, f/1000, b/f}'; }
 printf 'rounds: %s (interleaved), 256 MiB ext4, memstore lab\n' "$rounds"

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <exception>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,10 +16,23 @@
 namespace berth::testing {
 namespace {
 
+// Removes the test's claim object however the test ends.
+struct ForgetOnExit {
+  const rbd::IoCtx& io;
+  std::string object;
+  ~ForgetOnExit() {
+    try {
+      rbd::ForgetClaim(io, object);
+    } catch (const std::exception&) {  // best effort: the lab is thrown away
+    }
+  }
+};
+
 TEST(ClaimTest, TheFirstHolderKeepsItUntilItReleasesIt) {
   LabCluster lab;
   const auto io = lab.client()->OpenPool(lab.pool());
   const std::string object = "berth.test-claim." + UniqueName("claim");
+  const ForgetOnExit cleanup{io, object};
   EXPECT_EQ(rbd::ClaimHolder(io, object), std::nullopt);
   EXPECT_EQ(rbd::Claim(io, object, "volume-a"), "volume-a");
   EXPECT_EQ(rbd::Claim(io, object, "volume-b"), "volume-a");
@@ -37,6 +51,7 @@ TEST(ClaimTest, ClaimantsRacingForANewClaimAllLearnTheSameWinner) {
   LabCluster lab;
   const auto io = lab.client()->OpenPool(lab.pool());
   const std::string object = "berth.test-claim." + UniqueName("race");
+  const ForgetOnExit cleanup{io, object};
   constexpr int kClaimants = 8;
   std::vector<std::string> answers(kClaimants);
   {
@@ -51,7 +66,6 @@ TEST(ClaimTest, ClaimantsRacingForANewClaimAllLearnTheSameWinner) {
   ASSERT_EQ(winners.size(), 1u);
   EXPECT_EQ(winners.begin()->rfind("volume-", 0), 0u) << *winners.begin();
   EXPECT_EQ(rbd::ClaimHolder(io, object), *winners.begin());
-  rbd::ForgetClaim(io, object);
 }
 
 }  // namespace
