@@ -138,11 +138,16 @@ EOT
     7>&- 8>&- 9>&- &
   pid=$! # dockerd writes its own pid file, but not at once
   await_socket "$pid" "$DIR/docker.sock" "$DIR/log/dockerd.log" dockerd
-  # The socket listens before the daemon is initialized; calls made meanwhile wait for it.
-  docker_cli version >/dev/null 2>&1 || {
-    tail -n 15 "$DIR/log/dockerd.log" >&2 || true
-    die "dockerd does not answer on $DIR/docker.sock (log: $DIR/log/dockerd.log)"
-  }
+  # The socket listens before the daemon is initialized; calls made meanwhile wait for it. But
+  # the file appears at bind, a moment before listen: a call in between is refused, so retry.
+  local end=$((SECONDS + 10))
+  until docker_cli version >/dev/null 2>&1; do
+    if ! alive "$pid" || ((SECONDS >= end)); then
+      tail -n 15 "$DIR/log/dockerd.log" >&2 || true
+      die "dockerd does not answer on $DIR/docker.sock (log: $DIR/log/dockerd.log)"
+    fi
+    sleep 0.1
+  done
 }
 
 # A rootfs of busybox-static and its applet links. The links are made inside a chroot, so they
