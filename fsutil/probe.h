@@ -26,8 +26,8 @@ struct ProbeResult {
 ProbeResult Probe(const std::string& device);
 
 // Asks the kernel to start reading, on the open device or file `fd`, the regions Probe reads (its
-// first and last MiB: filesystem superblocks at the start, RAID and other signatures at the end), and
-// returns at once. Through a mapper whose every cold read is a network round trip (rbd-fuse +
+// first and last MiB: filesystem superblocks at the start, RAID and other signatures at the end),
+// and returns at once. Through a mapper whose every cold read is a network round trip (rbd-fuse +
 // loop), the probe's dozen small reads, one after another, then find their pages on the way or
 // cached. A block device's pages stay cached only while someone has it open: Probe prefetches
 // on the descriptor it probes with. Best effort: errors are ignored.
