@@ -120,12 +120,22 @@ int OnLease(ContextPool& pool, const ContextPool::Credentials& who, Op&& op) noe
   }
 }
 
-// OnLease as the calling process, once the writes queued so far reached the server.
+// OnLease as `who`, once the writes queued so far reached the server.
+template <typename Op>
+int WithCallsAs(const ContextPool::Credentials& who, Op&& op) noexcept {
+  try {
+    Fs().write_behind().DrainAll();
+    return OnLease(Fs().pool(), who, std::forward<Op>(op));
+  } catch (...) {
+    return FromException();
+  }
+}
+
+// WithCallsAs the calling process.
 template <typename Op>
 int WithCalls(Op&& op) noexcept {
   try {
-    Fs().write_behind().DrainAll();
-    return OnLease(Fs().pool(), Caller(), std::forward<Op>(op));
+    return WithCallsAs(Caller(), std::forward<Op>(op));
   } catch (...) {
     return FromException();
   }
@@ -583,7 +593,13 @@ int ChMod(const char* path, mode_t mode, fuse_file_info* fi) {
   if (ReadOnly()) {
     return -EROFS;
   }
-  return WithCalls([&](HandleCalls& calls, nfs_context*) {
+  ContextPool::Credentials caller;
+  try {
+    caller = Caller();  // its groups are read from /proc once, for the check and the call
+  } catch (...) {
+    return FromException();
+  }
+  return WithCallsAs(caller, [&](HandleCalls& calls, nfs_context*) {
     FileHandle handle;
     FileAttributes attributes;
     if (const int rc = FindObject(calls, path, fi, handle, attributes); rc != 0) {
@@ -592,7 +608,6 @@ int ChMod(const char* path, mode_t mode, fuse_file_info* fi) {
     // chmod(2) drops set-group-ID for a caller outside the file's group (unless root), as
     // every local filesystem does; the server sees only the mode it is sent.
     auto wanted = static_cast<uint32_t>(mode & 07777);
-    const ContextPool::Credentials caller = Caller();
     if ((wanted & S_ISGID) != 0 && caller.uid != 0 && caller.gid != attributes.gid &&
         std::find(caller.groups.begin(), caller.groups.end(), attributes.gid) ==
             caller.groups.end()) {
